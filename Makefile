@@ -1,0 +1,92 @@
+# flbench Makefile.
+#   make              build build/flbench and build/libfl.a (CPU backend; CUDA too if built with `make cuda`)
+#   make test         build and run every test; ends with "N passed, N failed, N skipped"
+#   make reproduce    the paper-style comparison on this machine (QUICK=1 for a 5-minute version,
+#                     PROFILE=paper for the GPU grid)
+#   make bench        performance benchmarks (ratios against the machine's own sgemm)
+#   make plots        gnuplot figures from results/*.csv
+#   make cuda         build with the CUDA backend (nvcc, cuBLAS, NVTX)
+#   make deps         install missing Debian packages (does nothing when all are present)
+# Sources are found by wildcard: a new .c file under impl/ or datasets/ joins libfl.a, a new
+# tests/unit/test_*.c becomes a test executable, with no edit here.
+
+CC      ?= gcc
+ARCH    ?= -march=x86-64-v3
+# -ffp-contract=off: no implicit multiply-add, so float results (noise above all) are the same
+# on every compiler and backend; FMA is used only where the code says fmaf().
+CFLAGS  ?= -O3 $(ARCH) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -MMD -MP
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+CPPFLAGS += -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
+LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
+
+# CUDA (make cuda): same tree, plus impl/backend/cuda/*.cu
+CUDA_HOME ?= /usr/local/cuda
+NVCC    ?= $(CUDA_HOME)/bin/nvcc
+NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Xcompiler -fopenmp -I. -I$(CUDA_HOME)/include -lineinfo
+
+BUILD   := build
+LIB_SRC := $(wildcard impl/*/*.c) $(wildcard datasets/*.c)
+CLI_SRC := $(wildcard bench/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+CU_SRC  := $(wildcard impl/backend/cuda/*.cu)
+
+ifeq ($(WITH_CUDA),1)
+  OBJDIR := $(BUILD)/obj-cuda
+  CPPFLAGS += -DFL_WITH_CUDA -I$(CUDA_HOME)/include
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+  CU_OBJ := $(patsubst %.cu,$(OBJDIR)/%.o,$(CU_SRC))
+  VARIANT := CPU+CUDA
+else
+  OBJDIR := $(BUILD)/obj
+  CU_OBJ :=
+  VARIANT := CPU-only
+endif
+
+LIB_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(LIB_SRC)) $(CU_OBJ)
+CLI_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(CLI_SRC))
+TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+LIBFL   := $(BUILD)/libfl.a
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test reproduce bench plots cuda clean tests-build nvcc-headers
+all: $(BUILD)/flbench $(LIBFL)
+	@echo "built $(BUILD)/flbench ($(VARIANT))"
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@sh scripts/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(OBJDIR)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OBJDIR)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -DFL_WITH_CUDA -c $< -o $@
+
+$(LIBFL): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/flbench: $(CLI_OBJ) $(LIBFL)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBFL) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBFL) tests/test.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBFL) $(LDLIBS)
+
+tests-build: $(TEST_BIN) $(BUILD)/flbench
+
+test: deps tests-build
+	@sh tests/run.sh $(TEST_BIN)
+
+cuda:
+	@command -v $(NVCC) >/dev/null 2>&1 || { echo "make cuda: nvcc not found at $(NVCC)"; exit 2; }
+	$(MAKE) WITH_CUDA=1 all
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
