@@ -44,6 +44,11 @@ void fl_images_select_classes(fl_images* d, int lo, int hi);
 int64_t* fl_kshot_indices(const fl_images* d, int k, uint64_t seed, int64_t* n_out,
                           int* short_classes);
 
+// The same sampler over a bare label array (n) with labels in [0, n_classes): what
+// fl_kshot_indices and the manifests use, so both give the same split for the same labels.
+int64_t* fl_kshot_from_labels(const int32_t* labels, int64_t n, int n_classes, int k,
+                              uint64_t seed, int64_t* n_out, int* short_classes);
+
 // Splits indices into (train, val) by holding out `val_per_class` per class, seeded.
 void fl_split_holdout(const fl_images* d, const int64_t* idx, int64_t n, int val_per_class,
                       uint64_t seed, int64_t** train, int64_t* n_train, int64_t** val,
@@ -63,6 +68,95 @@ char* fl_strdup(const char* s);
 // train-labels-idx1-ubyte.gz when train, else the t10k-* pair (a missing .gz falls back to the
 // uncompressed name). (n, 1, 28, 28), 10 classes, mean 0.2860 std 0.3530.
 int fl_load_fashion_mnist(const char* dir, int train, fl_images* out, fl_err* err);
+
+// CIFAR-10 binary version from dir (the folder holding data_batch_1..5.bin and test_batch.bin,
+// or its parent holding cifar-10-batches-bin/). (n, 3, 32, 32), 10 classes, names from
+// batches.meta.txt when present. A truncated record or a label > 9 names file and byte offset.
+int fl_load_cifar10(const char* dir, int train, fl_images* out, fl_err* err);
+
+// CIFAR-100 binary version from dir (train.bin / test.bin, or the parent of cifar-100-binary/).
+// Records are <coarse label><fine label><3072 pixels>; coarse = 0 gives the 100 fine classes,
+// coarse = 1 the 20 superclasses. Names from fine_label_names.txt / coarse_label_names.txt.
+int fl_load_cifar100(const char* dir, int train, int coarse, fl_images* out, fl_err* err);
+
+// ---------------------------------------------------------------------------------------------
+// The generic loader the train and sweep commands call.
+
+// How images are brought to the model's resolution (uint8 stays uint8; see imageio.h).
+typedef enum {
+    FL_RESIZE_SQUARE = 0,     // Hugging Face ViT processor: bilinear (PIL, antialiased) to SxS
+    FL_RESIZE_SHORT_CROP = 1  // shorter side to floor(S / crop_pct), then a center SxS crop
+} fl_resize_mode;
+
+// Per-channel normalisation applied when a batch is fetched.
+typedef enum {
+    FL_NORM_DEFAULT = 0,   // FL_NORM_HALF for image datasets, the reader's own for fashion-mnist
+    FL_NORM_HALF = 1,      // mean 0.5, std 0.5 (Hugging Face ViT)
+    FL_NORM_IMAGENET = 2,  // mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)
+    FL_NORM_NATIVE = 3     // the reader's own values (fashion-mnist: 0.2860 / 0.3530; others 0.5)
+} fl_norm_mode;
+
+// Options of fl_dataset_open. Zero-initialise (or call fl_dataset_opts_default) and set what
+// differs; every zero field means its documented default.
+typedef struct fl_dataset_opts {
+    const char* data_root;   // where NAME/ lives; NULL: $FLBENCH_DATA, else "datasets/data".
+                             // fashion-mnist falls back to Debian's FL_FASHION_MNIST_DIR.
+    const char* dataset_dir; // the dataset's own folder, overriding data_root/NAME (tests, odd
+                             // layouts); NULL: data_root/NAME
+    const char* cache_dir;   // NULL: <data_root>/cache. Manifests go to <data_root>/manifests.
+    int shots;               // K training images per class; 0: the whole training split
+    uint64_t seed;           // seed of the k-shot choice
+    int image_size;          // S: output S x S. 0: native size for fashion-mnist and CIFAR
+                             // (28, 32), 224 for every other dataset
+    fl_resize_mode resize;   // FL_RESIZE_SQUARE (default) or FL_RESIZE_SHORT_CROP
+    float crop_pct;          // for FL_RESIZE_SHORT_CROP; 0: 0.875 (224 -> shorter side 256)
+    fl_norm_mode norm;       // FL_NORM_DEFAULT
+    int no_cache;            // 1: decode into memory, never read or write the cache
+    int verify_cache;        // 0: verify the pixel CRC only for caches up to 1 GiB;
+                             // 1: always; -1: never (the header is always checked)
+    int no_coop_split;       // 1: ignore a split_zhou_*.json even when present
+    int cifar100_coarse;     // 1: CIFAR-100 with its 20 coarse labels
+    int quiet;               // 1: no progress lines on stderr while a cache is built
+} fl_dataset_opts;
+
+// What fl_dataset_open did, for the run's log and CSV (all fields filled on success).
+typedef struct fl_dataset_info {
+    char root[1024];          // the dataset folder used
+    char format[256];         // the format detected, e.g. "101_ObjectCategories + CoOp split"
+    char train_manifest[1100];  // manifest file of the training split
+    char test_manifest[1100];
+    uint64_t train_checksum;  // manifest checksums (file list + class names)
+    uint64_t test_checksum;
+    int short_classes;        // classes with fewer than `shots` training images (all taken)
+    int train_from_cache, test_from_cache;  // 1: mapped an existing valid cache
+    int train_rebuilt, test_rebuilt;        // 1: (re)built the cache this call
+    char cache_note[512];     // why a cache was rebuilt ("stale: manifest checksum ...")
+} fl_dataset_info;
+
+void fl_dataset_opts_default(fl_dataset_opts* o);
+
+// The dataset names fl_dataset_open accepts, NULL-terminated:
+// fashion-mnist, cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet.
+extern const char* const fl_dataset_names[];
+
+// Opens dataset `name`: the k-shot training split (per o->shots, o->seed, recorded in a
+// manifest that is reused when present) and the full test split, preprocessed to
+// (3, S, S) uint8 (fashion-mnist: (1, 28, 28) at native size) with the chosen normalisation.
+// With the cache on, both splits are memory-mapped cache files, built when missing, stale or
+// corrupt. info may be NULL. Missing data fails with one line that names the fetch command.
+int fl_dataset_open(const char* name, const fl_dataset_opts* o, fl_images* train,
+                    fl_images* test, fl_dataset_info* info, fl_err* err);
+
+// ---------------------------------------------------------------------------------------------
+// Commands for the CLI (the CLI's main calls these; they print and return the exit status).
+
+// `flbench data fetch NAME` | `flbench data inspect NAME [--shots K --seed S]` |
+// `flbench data list`. argv[0] is "fetch", "inspect" or "list". 0 ok, 1 failed, 2 bad usage.
+int fl_cmd_data(int argc, char** argv);
+
+// Decode + resize benchmark: prints images/s. Options: --dataset NAME (real files) or
+// synthetic JPEGs, --n N, --size S, --threads T. Returns the exit status.
+int fl_bench_images(int argc, char** argv);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
 // freeing, keeping a range of classes, seeded k-shot sampling and a seeded hold-out split.
 // Randomness comes only from Philox4x32-10 (impl/kernels/philox.h) keyed by the seed, never from
 // libc rand, so a split is the same on every machine and libc.
-#include "dataset.h"
+#include "internal.h"
 #include <string.h>
 #include <sys/mman.h>
 #include "../impl/kernels/philox.h"
@@ -97,7 +97,7 @@ static uint64_t fl_uniform_below(uint64_t seed, uint32_t stream, uint32_t group,
 }
 
 // Fisher-Yates shuffle of a[0..n) with draws keyed by (seed, stream, group).
-static void fl_shuffle(int64_t* a, int64_t n, uint64_t seed, uint32_t stream, uint32_t group) {
+void fl_shuffle_i64(int64_t* a, int64_t n, uint64_t seed, uint32_t stream, uint32_t group) {
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)fl_uniform_below(seed, stream, group, (uint32_t)i, (uint64_t)i + 1);
         int64_t t = a[i];
@@ -135,26 +135,26 @@ static void fl_bucket_by_class(const int32_t* labels, const int64_t* idx, int64_
     *order_out = order;
 }
 
-int64_t* fl_kshot_indices(const fl_images* d, int k, uint64_t seed, int64_t* n_out,
-                          int* short_classes) {
+int64_t* fl_kshot_from_labels(const int32_t* labels, int64_t n, int n_classes, int k,
+                              uint64_t seed, int64_t* n_out, int* short_classes) {
     if (short_classes) *short_classes = 0;
     if (k <= 0) {
-        int64_t* all = (int64_t*)fl_malloc((size_t)(d->n ? d->n : 1) * sizeof(int64_t));
-        for (int64_t i = 0; i < d->n; i++) all[i] = i;
-        *n_out = d->n;
+        int64_t* all = (int64_t*)fl_malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++) all[i] = i;
+        *n_out = n;
         return all;
     }
     int64_t *start, *order;
-    fl_bucket_by_class(d->labels, NULL, d->n, d->n_classes, &start, &order);
-    int64_t* out = (int64_t*)fl_malloc((size_t)d->n_classes * (size_t)k * sizeof(int64_t) + 1);
+    fl_bucket_by_class(labels, NULL, n, n_classes, &start, &order);
+    int64_t* out = (int64_t*)fl_malloc((size_t)n_classes * (size_t)k * sizeof(int64_t) + 1);
     int64_t m = 0;
-    for (int c = 0; c < d->n_classes; c++) {
+    for (int c = 0; c < n_classes; c++) {
         int64_t* bucket = order + start[c];
         int64_t count = start[c + 1] - start[c];
         int64_t take = count < k ? count : k;
         if (count < k && short_classes) (*short_classes)++;
         // Shuffle the class's images, keep the first `take`, and list them in file order.
-        fl_shuffle(bucket, count, seed, FL_STREAM_KSHOT, (uint32_t)c);
+        fl_shuffle_i64(bucket, count, seed, FL_STREAM_KSHOT, (uint32_t)c);
         qsort(bucket, (size_t)take, sizeof(int64_t), fl_cmp_i64);
         memcpy(out + m, bucket, (size_t)take * sizeof(int64_t));
         m += take;
@@ -163,6 +163,11 @@ int64_t* fl_kshot_indices(const fl_images* d, int k, uint64_t seed, int64_t* n_o
     free(order);
     *n_out = m;
     return out;
+}
+
+int64_t* fl_kshot_indices(const fl_images* d, int k, uint64_t seed, int64_t* n_out,
+                          int* short_classes) {
+    return fl_kshot_from_labels(d->labels, d->n, d->n_classes, k, seed, n_out, short_classes);
 }
 
 void fl_split_holdout(const fl_images* d, const int64_t* idx, int64_t n, int val_per_class,
@@ -179,7 +184,7 @@ void fl_split_holdout(const fl_images* d, const int64_t* idx, int64_t n, int val
         // A class always keeps at least one training image: hold out min(val_per_class, count-1).
         int64_t hold = val_per_class < count - 1 ? val_per_class : count - 1;
         if (hold < 0) hold = 0;
-        fl_shuffle(bucket, count, seed, FL_STREAM_HOLDOUT, (uint32_t)c);
+        fl_shuffle_i64(bucket, count, seed, FL_STREAM_HOLDOUT, (uint32_t)c);
         qsort(bucket, (size_t)hold, sizeof(int64_t), fl_cmp_i64);
         qsort(bucket + hold, (size_t)(count - hold), sizeof(int64_t), fl_cmp_i64);
         memcpy(va + nv, bucket, (size_t)hold * sizeof(int64_t));
