@@ -89,6 +89,10 @@ int fl_manifest_write(const char* path, const fl_manifest* m, fl_err* err);
 // Reads and verifies the recorded checksum; errors name the file and line.
 int fl_manifest_read(const char* path, fl_manifest* m, fl_err* err);
 void fl_manifest_free(fl_manifest* m);
+// Draws a manifest from a listing: test = 0 the k-shot training split (shots 0: all of it),
+// test = 1 the full test split. The same call fl_dataset_open and `data inspect` use.
+void fl_manifest_from_listing(const fl_listing* L, int test, int shots, uint64_t seed,
+                              fl_manifest* m);
 
 // ---- the preprocessed cache
 

@@ -163,3 +163,31 @@ int fl_manifest_read(const char* path, fl_manifest* m, fl_err* err) {
     }
     return 0;
 }
+
+void fl_manifest_from_listing(const fl_listing* L, int test, int shots, uint64_t seed,
+                              fl_manifest* m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->dataset, sizeof m->dataset, "%s", L->layout.name);
+    snprintf(m->split, sizeof m->split, "%s", test ? "test" : "train");
+    snprintf(m->source, sizeof m->source, "%s", L->layout.format);
+    m->shots = test ? 0 : shots;
+    m->seed = test ? 0 : seed;
+    m->n_classes = L->n_classes;
+    m->class_names = (char**)fl_malloc(sizeof(char*) * (size_t)(L->n_classes ? L->n_classes : 1));
+    for (int k = 0; k < L->n_classes; k++) m->class_names[k] = fl_strdup(L->class_names[k]);
+    const fl_items* src = test ? &L->test : &L->train;
+    if (!test) {
+        int32_t* labels = (int32_t*)fl_malloc(sizeof(int32_t) * (size_t)(src->n ? src->n : 1));
+        for (int64_t i = 0; i < src->n; i++) labels[i] = src->v[i].label;
+        int64_t nk;
+        int64_t* pick = fl_kshot_from_labels(labels, src->n, L->n_classes, shots, seed, &nk,
+                                             &m->short_classes);
+        for (int64_t i = 0; i < nk; i++)
+            fl_items_push(&m->items, src->v[pick[i]].path, src->v[pick[i]].label, -1);
+        free(pick);
+        free(labels);
+    } else {
+        for (int64_t i = 0; i < src->n; i++) fl_items_push(&m->items, src->v[i].path, src->v[i].label, -1);
+    }
+    m->checksum = fl_manifest_checksum(m->n_classes, m->class_names, &m->items);
+}

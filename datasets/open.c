@@ -221,26 +221,7 @@ int fl_dataset_open(const char* name, const fl_dataset_opts* o_in, fl_images* tr
             listed = 1;
         }
         fl_manifest* m = &man[s];
-        snprintf(m->dataset, sizeof m->dataset, "%s", name);
-        snprintf(m->split, sizeof m->split, "%s", s == 0 ? "train" : "test");
-        snprintf(m->source, sizeof m->source, "%s", lay.format);
-        m->shots = s == 0 ? o.shots : 0;
-        m->seed = s == 0 ? o.seed : 0;
-        m->n_classes = L.n_classes;
-        m->class_names = fl_copy_names(L.n_classes, L.class_names);
-        const fl_items* src = s == 0 ? &L.train : &L.test;
-        if (s == 0) {
-            int32_t* labels = (int32_t*)fl_malloc(sizeof(int32_t) * (size_t)src->n);
-            for (int64_t i = 0; i < src->n; i++) labels[i] = src->v[i].label;
-            int64_t nk;
-            int64_t* pick = fl_kshot_from_labels(labels, src->n, L.n_classes, o.shots, o.seed, &nk, &m->short_classes);
-            for (int64_t i = 0; i < nk; i++) fl_items_push(&m->items, src->v[pick[i]].path, src->v[pick[i]].label, -1);
-            free(pick);
-            free(labels);
-        } else {
-            for (int64_t i = 0; i < src->n; i++) fl_items_push(&m->items, src->v[i].path, src->v[i].label, -1);
-        }
-        m->checksum = fl_manifest_checksum(m->n_classes, m->class_names, &m->items);
+        fl_manifest_from_listing(&L, s, o.shots, o.seed, m);
         if (fl_mkdirs(man_dir, err) || fl_manifest_write(man_path[s], m, err)) goto done;
     }
     if (man[0].n_classes != man[1].n_classes) {
