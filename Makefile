@@ -25,6 +25,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC    ?= $(CUDA_HOME)/bin/nvcc
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Xcompiler -fopenmp -I. -I$(CUDA_HOME)/include -lineinfo
 
+.DEFAULT_GOAL := all
 BUILD   := build
 LIB_SRC := $(wildcard impl/*/*.c) $(wildcard datasets/*.c)
 CLI_SRC := $(wildcard bench/*.c)
@@ -49,7 +50,14 @@ TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 LIBFL   := $(BUILD)/libfl.a
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test reproduce bench plots cuda clean tests-build nvcc-headers
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+$(BUILD)/git_rev: FORCE
+	@mkdir -p $(BUILD); echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(OBJDIR)/impl/run/schema.o: $(BUILD)/git_rev
+$(OBJDIR)/impl/run/schema.o: CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
+FORCE:
+
+.PHONY: all deps FORCE test reproduce bench plots cuda clean tests-build nvcc-headers
 all: $(BUILD)/flbench $(LIBFL)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 

@@ -1,0 +1,146 @@
+// cmd_train.c: `flbench train`: one run of one method on one dataset, one CSV row per epoch.
+#include <stdio.h>
+#include <string.h>
+#include <omp.h>
+#include <cblas.h>
+#include "args.h"
+#include "cli.h"
+#include "../impl/run/train.h"
+
+// Parses "lo-hi" into a class range.
+static int parse_classes(const char* s, int* lo, int* hi) {
+    if (!s[0]) return 0;
+    char* end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != '-') return -1;
+    const char* t = end + 1;
+    long b = strtol(t, &end, 10);
+    if (end == t || *end || a < 0 || b < a) return -1;
+    *lo = (int)a;
+    *hi = (int)b;
+    return 0;
+}
+
+// Parses "slope,intercept,length,amplitude" subsets into FL_FLOPS_* bits.
+static int parse_freeze(const char* s, unsigned* bits) {
+    *bits = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char* tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "slope") || !strcmp(tok, "a")) *bits |= FL_FLOPS_SLOPE;
+        else if (!strcmp(tok, "intercept") || !strcmp(tok, "c")) *bits |= FL_FLOPS_INTERCEPT;
+        else if (!strcmp(tok, "length") || !strcmp(tok, "l")) *bits |= FL_FLOPS_LENGTH;
+        else if (!strcmp(tok, "amplitude") || !strcmp(tok, "v")) *bits |= FL_FLOPS_AMPLITUDE;
+        else if (!strcmp(tok, "none")) ;
+        else return -1;
+    }
+    return 0;
+}
+
+int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int first) {
+    fl_train_cfg_default(c);
+    c->step_size = 2;     // StepLR(step 2, gamma 0.95), the authors' schedule
+    c->gamma = 0.95f;
+    char classes[32] = "", freeze[128] = "";
+    int pairing = 0, baseline = 0, weighting = 0, proxy = 0, feature = 0, fixed_sigma = 0, threads = 0;
+    int no_progress = 0, progress = 0;
+    fl_opt opts[] = {
+        {"dataset", FL_OPT_STR, c->dataset, sizeof c->dataset, NULL, "fashion-mnist (default), cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet"},
+        {"data-root", FL_OPT_STR, c->data_root, sizeof c->data_root, NULL, "where the dataset lives (default: its standard place)"},
+        {"shots", FL_OPT_INT, &c->shots, 0, NULL, "k-shot training split, images per class (0 = full training set)"},
+        {"classes", FL_OPT_STR, classes, sizeof classes, NULL, "keep classes LO-HI only, relabelled from 0 (e.g. 5-9)"},
+        {"val-per-class", FL_OPT_INT, &c->val_per_class, 0, NULL, "hold out N images per class of the training split and evaluate on them (for tuning)"},
+        {"image-size", FL_OPT_INT, &c->image_size, 0, NULL, "resize images to this (0 = the model's default)"},
+        {"model", FL_OPT_STR, c->model, sizeof c->model, NULL, "mlp, mlp:784-256-256-10, vit-tiny, vit-b16, vit-l16, vit:... (default mlp)"},
+        {"act", FL_OPT_STR, c->act, sizeof c->act, NULL, "MLP activation: relu (default) or gelu"},
+        {"weights", FL_OPT_STR, c->weights, sizeof c->weights, NULL, "initial weights: safetensors file or Hugging Face model directory"},
+        {"save", FL_OPT_STR, c->save, sizeof c->save, NULL, "write the final parameters to this safetensors file"},
+        {"save-every", FL_OPT_INT, &c->save_every, 0, NULL, "also save every N epochs (to SAVE.epochN)"},
+        {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
+        {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
+        {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "perturbed queries per datum per step, on average (default 8)"},
+        {"batch", FL_OPT_INT, &c->batch, 0, NULL, "batch size (default 64)"},
+        {"epochs", FL_OPT_INT, &c->epochs, 0, NULL, "epochs (default 1)"},
+        {"max-steps", FL_OPT_LONG, &c->max_steps, 0, NULL, "stop after this many steps (0 = no limit)"},
+        {"lr", FL_OPT_FLOAT, &c->lr, 0, NULL, "learning rate (default 1e-3)"},
+        {"optim", FL_OPT_STR, c->optim, sizeof c->optim, NULL, "adam (default; 0.9, 0.999, 1e-8) or sgd"},
+        {"momentum", FL_OPT_FLOAT, &c->momentum, 0, NULL, "SGD momentum (default 0)"},
+        {"weight-decay", FL_OPT_FLOAT, &c->weight_decay, 0, NULL, "decoupled weight decay on weights (default 0)"},
+        {"clip", FL_OPT_FLOAT, &c->clip, 0, NULL, "clip the gradient estimate to this global norm (0 = off)"},
+        {"step-size", FL_OPT_INT, &c->step_size, 0, NULL, "StepLR: epochs per decay (default 2; 0 = constant)"},
+        {"gamma", FL_OPT_FLOAT, &c->gamma, 0, NULL, "StepLR decay factor (default 0.95)"},
+        {"seed", FL_OPT_U64, &c->seed, 0, NULL, "seed of init, split, batches and noise (default 0)"},
+        {"scope", FL_OPT_STR, c->scope, sizeof c->scope, NULL, "lr: perturbed layers: all (default), head, attn:last:K, mlp:last:K, layers:I,J"},
+        {"pairs", FL_OPT_CHOICE, &pairing, 0, "same|cross|none", "antithetic pairs: same datum (default), cross (authors' cross-datum), none"},
+        {"baseline", FL_OPT_CHOICE, &baseline, 0, "clean|mean|none", "lr baseline (default clean: one noise-free pass, B queries)"},
+        {"weighting", FL_OPT_CHOICE, &weighting, 0, "unbiased|equal-row", "row weights: 1/(B n_i) (default) or the authors' 1/N"},
+        {"proxy", FL_OPT_CHOICE, &proxy, 0, "prev|pilot", "proxy variance from the previous visit (default) or a pilot"},
+        {"sigma", FL_OPT_FLOAT, &c->eo.sigma0, 0, NULL, "lr initial noise std (default 1e-3)"},
+        {"fixed-sigma", FL_OPT_FLAG, &fixed_sigma, 0, NULL, "lr: do not learn sigma"},
+        {"mu", FL_OPT_FLOAT, &c->eo.mu, 0, NULL, "mezo perturbation scale (default 1e-3)"},
+        {"oracle-queries", FL_OPT_INT, &c->eo.oracle_queries, 0, NULL, "extra queries per datum the oracle allocator spends (default 64)"},
+        {"max-rows", FL_OPT_INT, &c->eo.max_rows, 0, NULL, "query rows per chunk (0 = sized from free memory)"},
+        {"flops-feature", FL_OPT_CHOICE, &feature, 0, "proxy|loss", "flops allocator feature (default proxy)"},
+        {"flops-freeze", FL_OPT_STR, freeze, sizeof freeze, NULL, "flops: freeze parameters, e.g. slope,length (of slope,intercept,length,amplitude)"},
+        {"flops-mc", FL_OPT_INT, &c->ao.flops_mc, 0, NULL, "flops: Monte Carlo samples per training iteration (default 8)"},
+        {"flops-iters", FL_OPT_INT, &c->ao.flops_iters, 0, NULL, "flops: training iterations per batch (default 4)"},
+        {"flops-lr", FL_OPT_FLOAT, &c->ao.flops_lr, 0, NULL, "flops: Adam learning rate of its parameters (default 0.05)"},
+        {"flops-sample", FL_OPT_FLAG, &c->ao.flops_sample, 0, NULL, "flops: allocate from a sample instead of the mean"},
+        {"bernoulli-p0", FL_OPT_FLOAT, &c->ao.bernoulli_p0, 0, NULL, "bernoulli: halving probability in epoch 0 (default 0.3)"},
+        {"bernoulli-p", FL_OPT_FLOAT, &c->ao.bernoulli_p, 0, NULL, "bernoulli: halving probability later (default 0.01)"},
+        {"backend", FL_OPT_STR, c->backend, sizeof c->backend, NULL, "cpu (default) or cuda"},
+        {"threads", FL_OPT_INT, &threads, 0, NULL, "CPU threads (default: all)"},
+        {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, NULL, "evaluation batch size (default 500)"},
+        {"eval-every", FL_OPT_INT, &c->eval_every, 0, NULL, "evaluate every N epochs (the last always; default 1)"},
+        {"eval-initial", FL_OPT_FLAG, &c->eval_initial, 0, NULL, "also evaluate and write a row before training (epoch 0)"},
+        {"out", FL_OPT_STR, c->out, sizeof c->out, NULL, "append one row per epoch to this CSV (schema: results/SCHEMA.md)"},
+        {"cell-key", FL_OPT_STR, c->cell_key, sizeof c->cell_key, NULL, "identity written in the cell_key column"},
+        {"progress", FL_OPT_FLAG, &progress, 0, NULL, "show a progress line even when stderr is not a terminal"},
+        {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "never show a progress line"},
+        {"quiet", FL_OPT_FLAG, &c->quiet, 0, NULL, "print nothing but errors"},
+    };
+    int rc = fl_parse_opts(cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, first, NULL, 0, NULL);
+    if (rc) return rc;
+    if (parse_classes(classes, &c->class_lo, &c->class_hi)) {
+        fprintf(stderr, "flbench %s: --classes: expected LO-HI with 0 <= LO <= HI, found '%s'\n", cmd, classes);
+        return 2;
+    }
+    if (freeze[0] && parse_freeze(freeze, &c->ao.flops_freeze)) {
+        fprintf(stderr, "flbench %s: --flops-freeze: expected a comma-separated subset of slope,intercept,length,amplitude, found '%s'\n", cmd, freeze);
+        return 2;
+    }
+    c->eo.pairing = (fl_pairing)pairing;
+    c->eo.baseline = (fl_baseline)baseline;
+    c->eo.weighting = (fl_weighting)weighting;
+    c->eo.proxy = (fl_proxy_source)proxy;
+    c->eo.learn_sigma = !fixed_sigma;
+    c->ao.flops_feature_loss = feature;
+    c->progress = progress ? 1 : no_progress ? 0 : -1;
+    if (threads < 0) {
+        fprintf(stderr, "flbench %s: --threads: expected a positive count, found %d\n", cmd, threads);
+        return 2;
+    }
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+    fl_join_args(argc, argv, c->config_str, sizeof c->config_str);
+    return 0;
+}
+
+int fl_cmd_train(int argc, char** argv) {
+    fl_train_cfg cfg;
+    int rc = fl_train_parse(&cfg, "train", argc, argv, 2);
+    if (rc) return rc == 1 ? 0 : rc;
+    fl_train_result res;
+    fl_err err = {{0}};
+    if (fl_train(&cfg, &res, &err)) {
+        fprintf(stderr, "flbench train: %s\n", err.msg);
+        return 2;
+    }
+    if (strcmp(res.status, "ok") != 0) {
+        fprintf(stderr, "flbench train: run %s: %s\n", res.status, res.message);
+        return 3;
+    }
+    return 0;
+}

@@ -1,0 +1,67 @@
+// flbench.c: the command line. Dispatches to one subcommand per file of bench/.
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+#include "../impl/run/schema.h"
+
+// Subcommands living in other parts of the tree are weak so that a partial build still links.
+int fl_cmd_data(int argc, char** argv) __attribute__((weak));
+int fl_cmd_sweep(int argc, char** argv) __attribute__((weak));
+int fl_cmd_merge(int argc, char** argv) __attribute__((weak));
+int fl_cmd_report(int argc, char** argv) __attribute__((weak));
+int fl_cmd_variance(int argc, char** argv) __attribute__((weak));
+int fl_cmd_model(int argc, char** argv) __attribute__((weak));
+int fl_cmd_bench(int argc, char** argv) __attribute__((weak));
+
+static int cmd_schema(int argc, char** argv) {
+    fl_schema_markdown(stdout);
+    return 0;
+}
+
+static int cmd_version(int argc, char** argv) {
+    printf("flbench %s\n", fl_git_rev());
+    return 0;
+}
+
+typedef struct {
+    const char* name;
+    int (*fn)(int, char**);
+    const char* help;
+} command;
+
+static void usage(const command* cmds, int n) {
+    printf("flbench: forward-learning benchmark (MeZO, LR with uniform and allocated queries, BP)\n\n"
+           "usage: flbench COMMAND [options]   (flbench COMMAND --help for its options)\n\n");
+    for (int i = 0; i < n; i++)
+        if (cmds[i].fn) printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int main(int argc, char** argv) {
+    const command cmds[] = {
+        {"train", fl_cmd_train, "train one configuration; one CSV row per epoch"},
+        {"sweep", fl_cmd_sweep, "run the cells of a sweep configuration (resumable, shardable)"},
+        {"merge", fl_cmd_merge, "merge shard CSVs, checking for missing or duplicate cells"},
+        {"report", fl_cmd_report, "write REPORT.md from results CSV"},
+        {"variance", fl_cmd_variance, "estimator-quality study against the true gradient"},
+        {"model", fl_cmd_model, "inspect weights, run inference on .npy input"},
+        {"data", fl_cmd_data, "fetch and inspect datasets"},
+        {"bench", fl_cmd_bench, "performance benchmarks"},
+        {"schema", cmd_schema, "print the results CSV schema (results/SCHEMA.md)"},
+        {"version", cmd_version, "print the git revision"},
+    };
+    int n = (int)(sizeof cmds / sizeof cmds[0]);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(cmds, n);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (!strcmp(argv[1], cmds[i].name)) {
+            if (!cmds[i].fn) {
+                fprintf(stderr, "flbench: '%s' is not built into this binary\n", argv[1]);
+                return 2;
+            }
+            return cmds[i].fn(argc, argv);
+        }
+    fprintf(stderr, "flbench: unknown command '%s' (see flbench --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,107 @@
+// ops.h: the ops table, the only way model, estimator and optimiser code touches numbers
+// (DESIGN.md principle 1). A backend (cpu.c, cuda/*.cu) fills one fl_ops; pointers passed to
+// these functions live in that backend's memory (host memory for the CPU, device memory for
+// CUDA). Host code moves small arrays (per-row losses, allocations) with upload/download.
+//
+// Matrices are row-major. gemm computes C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C,
+// with op(X) = X or X^T and leading dimensions in elements, as in cblas with CblasRowMajor.
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#include "../core/common.h"
+#include "../kernels/bodies.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fl_ops {
+    const char* name;        // "cpu" or "cuda"
+    const char* device_name; // "AMD EPYC ... (2 threads)" or "NVIDIA H100 80GB HBM3"
+
+    // --- memory ---
+    void* (*alloc)(size_t bytes);                 // zero-initialised
+    void (*free)(void* p);
+    void (*upload)(void* dst, const void* host_src, size_t bytes);
+    void (*download)(void* host_dst, const void* src, size_t bytes);
+    void (*copy)(void* dst, const void* src, size_t bytes);
+    void (*zero)(void* dst, size_t bytes);
+    void (*sync)(void);
+    size_t (*mem_available)(void);                // bytes this backend may still allocate
+    double (*peak_mem_mb)(void);                  // peak memory used by this backend so far
+
+    // --- linear algebra ---
+    void (*gemm)(int trans_a, int trans_b, int M, int N, int K, float alpha, const float* A,
+                 int lda, const float* B, int ldb, float beta, float* C, int ldc);
+    // batch independent products, matrices strided by sA, sB, sC elements
+    void (*gemm_strided)(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const float* A, int lda, long sA, const float* B, int ldb, long sB,
+                         float beta, float* C, int ldc, long sC, int batch);
+
+    // --- data movement ---
+    // dst[r, :] = src[idx[r], :] for rows of `cols` floats
+    void (*gather_rows)(float* dst, const float* src, const int32_t* idx, int rows, long cols);
+    // dst[s, :] = sum over r in [offsets[s], offsets[s+1]) of src[r, :] (rows of `cols` floats)
+    void (*segment_sum)(float* dst, const float* src, const int32_t* offsets, int segments,
+                        long cols);
+
+    // --- element-wise ---
+    void (*exp)(float* y, const float* x, long n);
+    void (*scale)(float* x, float a, long n);
+    void (*axpy)(float* y, float a, const float* x, long n);          // y += a x
+    void (*relu)(float* y, const float* x, long n);
+    void (*relu_bwd)(float* dx, const float* dy, const float* y, long n);
+    void (*gelu)(float* y, const float* x, long n);
+    void (*gelu_bwd)(float* dx, const float* dy, const float* x, long n);
+    // y(rows, cols) += bias (cols, may be NULL) + sign * sigma * eps  (nz may be NULL: bias only)
+    void (*bias_noise)(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                       int rows, int cols);
+    // G(rows, cols) = coef[q] sign eps / sigma; gs(cols) += sum_rows coef[q] (eps^2 - 1)
+    // (gs may be NULL)
+    void (*lr_grad)(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
+                    int rows, int cols);
+    // x[i] += scale * z(first + i), i < n; z = Philox normals of (row, stream, step) under key.
+    // `first` must be a multiple of 4.
+    void (*noise_axpy)(float* x, long n, uint64_t first, float scale, uint32_t key0,
+                       uint32_t key1, uint32_t row, uint32_t stream, uint32_t step);
+
+    // --- row-wise ---
+    void (*layernorm)(float* y, float* mean, float* rstd, const float* x, const float* w,
+                      const float* b, int rows, int cols, float eps);
+    // dx = LN backward; dw, db (cols) are accumulated (+=)
+    void (*layernorm_bwd)(float* dx, float* dw, float* db, const float* dy, const float* x,
+                          const float* mean, const float* rstd, const float* w, int rows,
+                          int cols);
+    void (*softmax)(float* y, const float* x, int rows, int cols, float scale);
+    void (*softmax_bwd)(float* dx, const float* dy, const float* y, int rows, int cols,
+                        float scale);
+    // loss(rows) = cross-entropy of logits(rows, cols) against labels; argmax (nullable);
+    // dlogits (nullable) = dscale[r] * (softmax - onehot)
+    void (*xent)(float* loss, int32_t* argmax, float* dlogits, const float* logits,
+                 const int32_t* labels, const float* dscale, int rows, int cols);
+    // dst(cols) = beta * dst + sum over rows of src(rows, cols)
+    void (*col_sum)(float* dst, const float* src, int rows, int cols, float beta);
+    // out(rows) = sum of squares of each row of x(rows, cols)
+    void (*row_sumsq)(float* out, const float* x, int rows, int cols);
+
+    // --- reductions and optimisers ---
+    double (*dot)(const float* x, const float* y, long n);
+    void (*adam)(float* p, const float* g, float* m, float* v, long n, float lr, float b1,
+                 float b2, float eps, float bc1, float bc2, float wd);
+    void (*sgd)(float* p, const float* g, float* mom, long n, float lr, float momentum,
+                float wd);
+} fl_ops;
+
+// The CPU backend (always present).
+const fl_ops* fl_cpu_ops(void);
+// The CUDA backend; NULL with err filled ("no CUDA device: ...") when unavailable or not built.
+const fl_ops* fl_cuda_ops(fl_err* err);
+// By name: "cpu" or "cuda".
+const fl_ops* fl_ops_by_name(const char* name, fl_err* err);
+
+// Device-side copy of a small host array, freed with ops->free.
+void* fl_ops_upload_new(const fl_ops* ops, const void* host, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,43 @@
+// bp.c: exact backpropagation (PAPER.md section 3.1), the reference estimator.
+// One clean forward of the batch (B queries), then BP of the batch-mean loss.
+#include <string.h>
+#include "estimator.h"
+
+enum { SLOT_LOSS = 1, SLOT_DLOSS = 2 };
+
+static long bp_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
+    *n_min = 1;
+    *even = 0;
+    return B;
+}
+
+static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
+    fl_model* m = e->model;
+    int B = b->B;
+    float* loss_h = fl_scratch_host(e, SLOT_LOSS, (size_t)B * sizeof(float));
+    double t0 = fl_now();
+    fl_clean_forward(e, b, loss_h, FL_KEEP_BP);
+    double t1 = fl_now();
+    // d(mean loss)/d(loss_r) = 1/B
+    float* dloss_h = fl_scratch_host(e, SLOT_DLOSS, (size_t)B * sizeof(float));
+    for (int i = 0; i < B; i++) dloss_h[i] = 1.0f / (float)B;
+    float* dloss = fl_scratch_dev(e, SLOT_DLOSS, (size_t)B * sizeof(float));
+    e->ops->upload(dloss, dloss_h, (size_t)B * sizeof(float));
+    m->vt->backward(m, dloss);
+    e->ops->sync();
+    double t2 = fl_now();
+    double s = 0.0;
+    for (int i = 0; i < B; i++) {
+        s += loss_h[i];
+        e->last_loss[i] = loss_h[i];
+    }
+    st->loss = s / B;
+    st->queries = st->queries_clean = B;
+    st->flops = m->vt->forward_flops(m, B, B, 0);
+    st->t_clean = t1 - t0;
+    st->t_grad = t2 - t1;
+    st->n_lo = st->n_hi = 1;
+    return 0;
+}
+
+const fl_estimator_vt fl_est_bp = {.name = "bp", .alloc_total = bp_alloc_total, .grad = bp_grad};

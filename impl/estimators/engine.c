@@ -1,0 +1,222 @@
+// engine.c: what the estimators share: the registry, scratch memory, the clean pass, chunk
+// sizing, running the allocator, and the previous-visit proxy table.
+#include <string.h>
+#include <math.h>
+#include "estimator.h"
+
+extern const fl_estimator_vt fl_est_bp, fl_est_mezo, fl_est_lr;
+
+// The estimator table: one line per estimator.
+static const fl_estimator_vt* const estimators[] = {
+    &fl_est_bp,
+    &fl_est_mezo,
+    &fl_est_lr,
+};
+#define N_ESTIMATORS (int)(sizeof estimators / sizeof estimators[0])
+
+const fl_estimator_vt* fl_estimator_find(const char* name) {
+    for (int i = 0; i < N_ESTIMATORS; i++)
+        if (!strcmp(estimators[i]->name, name)) return estimators[i];
+    return NULL;
+}
+
+const char* fl_estimator_names(void) { return "bp, mezo, lr"; }
+
+fl_est_opts fl_est_opts_default(void) {
+    fl_est_opts o;
+    memset(&o, 0, sizeof o);
+    o.budget = 8;
+    o.pairing = FL_PAIR_SAME;
+    o.baseline = FL_BASE_CLEAN;
+    o.weighting = FL_WEIGHT_UNBIASED;
+    o.proxy = FL_PROXY_PREV;
+    o.mu = 1e-3f;
+    o.sigma0 = 1e-3f;
+    o.learn_sigma = 1;
+    o.oracle_queries = 64;
+    o.max_rows = 0;
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------
+// scratch: numbered slots of host and backend memory, grown on demand
+
+#define N_SLOTS 64
+typedef struct fl_scratch {
+    void* host[N_SLOTS];
+    size_t host_bytes[N_SLOTS];
+    void* dev[N_SLOTS];
+    size_t dev_bytes[N_SLOTS];
+} fl_scratch;
+
+void* fl_scratch_host(fl_engine* e, int slot, size_t bytes) {
+    FL_CHECK(slot >= 0 && slot < N_SLOTS, "scratch slot %d out of range", slot);
+    fl_scratch* s = e->s;
+    if (bytes > s->host_bytes[slot]) {
+        free(s->host[slot]);
+        s->host[slot] = fl_malloc(bytes);
+        s->host_bytes[slot] = bytes;
+    }
+    return s->host[slot];
+}
+
+void* fl_scratch_dev(fl_engine* e, int slot, size_t bytes) {
+    FL_CHECK(slot >= 0 && slot < N_SLOTS, "scratch slot %d out of range", slot);
+    fl_scratch* s = e->s;
+    if (bytes > s->dev_bytes[slot]) {
+        if (s->dev[slot]) e->ops->free(s->dev[slot]);
+        s->dev[slot] = e->ops->alloc(bytes);
+        s->dev_bytes[slot] = bytes;
+    }
+    return s->dev[slot];
+}
+
+// ---------------------------------------------------------------------------------------
+
+fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
+                         const char* allocator, const fl_alloc_opts* ao, const fl_est_opts* eo,
+                         int64_t dataset_size, uint64_t seed, fl_err* err) {
+    const fl_estimator_vt* est = fl_estimator_find(method);
+    if (!est) {
+        fl_fail(err, "--method: unknown method '%s' (expected %s)", method, fl_estimator_names());
+        return NULL;
+    }
+    if (eo->budget < 1) {
+        fl_fail(err, "--budget: expected a positive number of queries per datum, found %d", eo->budget);
+        return NULL;
+    }
+    fl_engine* e = fl_calloc(1, sizeof(fl_engine));
+    e->ops = ops;
+    e->model = model;
+    e->o = *eo;
+    e->est = est;
+    e->key0 = (uint32_t)seed;
+    e->key1 = (uint32_t)(seed >> 32);
+    e->s = fl_calloc(1, sizeof(fl_scratch));
+    e->proxy_n = dataset_size;
+    e->proxy_table = fl_malloc((size_t)(dataset_size > 0 ? dataset_size : 1) * sizeof(float));
+    for (int64_t i = 0; i < dataset_size; i++) e->proxy_table[i] = NAN;
+    // log sigma is a parameter only of the LR estimator
+    fl_params_set_trainable_kind(&model->params, FL_KIND_LOGSIGMA,
+                                 !strcmp(method, "lr") && eo->learn_sigma);
+    if (strcmp(method, "bp") != 0) {
+        fl_alloc_opts a = *ao;
+        int n_min, even;
+        est->alloc_total(e, 1, &n_min, &even);
+        a.n_min = n_min;
+        a.even = even;
+        e->alloc = fl_allocator_new(allocator, &a, err);
+        if (!e->alloc) {
+            fl_engine_free(e);
+            return NULL;
+        }
+        long N = est->alloc_total(e, 1, &n_min, &even);
+        if (N < n_min) {
+            fl_fail(err, "--budget %d: %s needs at least %d queries per datum here", eo->budget, method,
+                    !strcmp(method, "mezo") ? 2 : (eo->pairing == FL_PAIR_NONE ? 1 : 2));
+            fl_engine_free(e);
+            return NULL;
+        }
+        if (even && eo->budget % 2) {
+            fl_fail(err, "--budget %d: antithetic pairs need an even budget (or --pairs none)", eo->budget);
+            fl_engine_free(e);
+            return NULL;
+        }
+        if (!strcmp(method, "mezo") && eo->budget % 2) {
+            fl_fail(err, "--budget %d: mezo spends 2 queries per direction, so the budget must be even", eo->budget);
+            fl_engine_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void fl_engine_free(fl_engine* e) {
+    if (!e) return;
+    if (e->alloc) fl_allocator_free(e->alloc);
+    if (e->s) {
+        for (int i = 0; i < N_SLOTS; i++) {
+            free(e->s->host[i]);
+            if (e->s->dev[i]) e->ops->free(e->s->dev[i]);
+        }
+        free(e->s);
+    }
+    free(e->proxy_table);
+    free(e->last_n);
+    free(e->last_proxy);
+    free(e->last_loss);
+    free(e->last_oracle);
+    free(e);
+}
+
+int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
+    memset(st, 0, sizeof *st);
+    fl_params_zero_grad(&e->model->params);
+    if (b->B > e->last_B) {
+        e->last_n = fl_realloc(e->last_n, (size_t)b->B * sizeof(int));
+        e->last_proxy = fl_realloc(e->last_proxy, (size_t)b->B * sizeof(float));
+        e->last_loss = fl_realloc(e->last_loss, (size_t)b->B * sizeof(float));
+        e->last_oracle = fl_realloc(e->last_oracle, (size_t)b->B * sizeof(float));
+    }
+    e->last_B = b->B;
+    for (int i = 0; i < b->B; i++) {
+        e->last_n[i] = 0;
+        e->last_proxy[i] = e->last_loss[i] = e->last_oracle[i] = NAN;
+    }
+    int rc = e->est->grad(e, b, st, err);
+    e->step++;
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------
+
+enum { SLOT_CLEAN_LOSS = 0 };
+
+void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep) {
+    fl_model* m = e->model;
+    float* loss = fl_scratch_dev(e, SLOT_CLEAN_LOSS, (size_t)b->B * sizeof(float));
+    m->vt->reserve(m, b->B, b->B);
+    fl_fwd f = {.x = b->x, .B = b->B, .Q = b->B, .row_datum = NULL, .labels = b->y,
+                .noise = NULL, .keep = keep, .loss = loss, .argmax = NULL};
+    m->vt->forward(m, &f);
+    e->ops->download(loss_host, loss, (size_t)b->B * sizeof(float));
+}
+
+int fl_engine_chunk_rows(fl_engine* e, int B) {
+    if (e->o.max_rows > 0) return e->o.max_rows;
+    size_t per = e->model->vt->bytes_per_query(e->model);
+    size_t avail = e->ops->mem_available();
+    // keep half of what is free for the rest of the process and the allocator's slack
+    size_t rows = per ? (avail / 2) / per : (size_t)1 << 20;
+    if (rows < (size_t)B) rows = (size_t)B;
+    if (rows > (size_t)1 << 22) rows = (size_t)1 << 22;
+    return (int)rows;
+}
+
+int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err) {
+    double t0 = fl_now();
+    int rc = fl_allocator_run(e->alloc, in, n, err);
+    st->t_alloc += fl_now() - t0;
+    if (rc) return rc;
+    st->n_lo = st->n_hi = n[0];
+    for (int i = 0; i < in->B; i++) {
+        if (n[i] < st->n_lo) st->n_lo = n[i];
+        if (n[i] > st->n_hi) st->n_hi = n[i];
+        e->last_n[i] = n[i];
+    }
+    return 0;
+}
+
+void fl_proxy_lookup(fl_engine* e, const fl_batch* b, float* proxy) {
+    for (int i = 0; i < b->B; i++) {
+        int64_t k = b->index ? b->index[i] : -1;
+        proxy[i] = (k >= 0 && k < e->proxy_n) ? e->proxy_table[k] : NAN;
+    }
+}
+
+void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy) {
+    for (int i = 0; i < b->B; i++) {
+        int64_t k = b->index ? b->index[i] : -1;
+        if (k >= 0 && k < e->proxy_n && isfinite(proxy[i])) e->proxy_table[k] = proxy[i];
+    }
+}

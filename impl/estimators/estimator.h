@@ -1,0 +1,137 @@
+// estimator.h: gradient estimators (PAPER.md section 3) and the engine they share.
+// An estimator fills params.grad with an estimate of the batch-mean loss gradient and reports
+// what it spent. Estimators: bp (exact), mezo (SPSA weight perturbation, with per-datum
+// allocation of directions), lr (likelihood ratio on layer outputs, uniform or allocated).
+//
+// Adding an estimator: write impl/estimators/NAME.c defining `const fl_estimator_vt
+// fl_est_NAME`, and add one line to the table in engine.c.
+#pragma once
+#include <stdint.h>
+#include "../core/common.h"
+#include "../models/model.h"
+#include "../allocators/allocator.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { FL_PAIR_SAME, FL_PAIR_CROSS, FL_PAIR_NONE } fl_pairing;       // antithetic pairs
+typedef enum { FL_BASE_CLEAN, FL_BASE_MEAN, FL_BASE_NONE } fl_baseline;     // LR baseline
+typedef enum { FL_WEIGHT_UNBIASED, FL_WEIGHT_EQUAL_ROW } fl_weighting;      // 1/(B n_i) or 1/N
+typedef enum { FL_PROXY_PREV, FL_PROXY_PILOT } fl_proxy_source;
+
+// Noise stream ids. A layer's stream is its index in the model's list plus a base that says
+// which queries the noise belongs to, so pilot and oracle queries never reuse the noise of
+// the queries that make the gradient.
+#define FL_STREAM_MAIN 0u
+#define FL_STREAM_PILOT (1u << 24)
+#define FL_STREAM_ORACLE (2u << 24)
+#define FL_STREAM_MEZO (3u << 24)     // MeZO parameter directions (row = direction)
+#define FL_STREAM_MEZO_ORACLE (4u << 24)
+
+typedef struct fl_est_opts {
+    int budget;               // perturbed queries per datum on average: N = budget * B
+    fl_pairing pairing;       // default FL_PAIR_SAME
+    fl_baseline baseline;     // default FL_BASE_CLEAN
+    fl_weighting weighting;   // default FL_WEIGHT_UNBIASED
+    fl_proxy_source proxy;    // default FL_PROXY_PREV
+    float mu;                 // MeZO perturbation scale (1e-3)
+    float sigma0;             // LR initial noise std (1e-3)
+    int learn_sigma;          // LR: train log sigma (1)
+    int oracle_queries;       // extra queries per datum the oracle spends (64)
+    int max_rows;             // query rows per chunk; 0 = sized from available memory
+} fl_est_opts;
+
+fl_est_opts fl_est_opts_default(void);
+
+// A batch, already on the backend.
+typedef struct fl_batch {
+    int B;
+    const float* x;           // (B, in_dim) backend memory
+    const int32_t* y;         // (B) backend memory
+    const int32_t* y_host;    // (B) host
+    const int64_t* index;     // (B) dataset indices (host), keys of the previous-visit table
+} fl_batch;
+
+// What one step spent and saw.
+typedef struct fl_step_stats {
+    double loss;              // batch-mean loss: clean where a clean pass ran, else query mean
+    long queries;             // all network queries: perturbed + clean + pilot + oracle
+    long queries_clean, queries_pilot, queries_oracle;
+    double flops;             // forward GEMM FLOPs
+    double t_clean, t_alloc, t_forward, t_grad;  // seconds per phase
+    int n_lo, n_hi;           // smallest and largest n_i of the allocation
+} fl_step_stats;
+
+typedef struct fl_engine fl_engine;
+
+typedef struct fl_estimator_vt {
+    const char* name;
+    // The allocation problem for a batch of B: returns the total N in the estimator's unit
+    // (queries for lr, directions for mezo) and the per-datum minimum and evenness.
+    long (*alloc_total)(const fl_engine* e, int B, int* n_min, int* even);
+    int (*grad)(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err);
+} fl_estimator_vt;
+
+struct fl_engine {
+    const fl_ops* ops;
+    fl_model* model;
+    fl_est_opts o;
+    const fl_estimator_vt* est;
+    fl_allocator* alloc;      // NULL for bp
+    uint32_t key0, key1;      // seed
+    uint32_t step;            // incremented by fl_engine_step
+    int epoch;
+    // previous-visit proxy per dataset index (NaN = not seen)
+    float* proxy_table;
+    int64_t proxy_n;
+    // the last step's allocation and per-datum data (host, length last_B), for logs and plots
+    int last_B;
+    int* last_n;
+    float* last_proxy;
+    float* last_loss;
+    float* last_oracle;
+    // scratch, grown on demand (see engine.c)
+    struct fl_scratch* s;
+};
+
+// The estimator registry.
+const fl_estimator_vt* fl_estimator_find(const char* name);
+const char* fl_estimator_names(void);
+
+// Creates an engine: method name, allocator name (ignored for bp), dataset size (for the
+// previous-visit table), seed. Sets the trainable flags of log-sigma tensors for the method.
+fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
+                         const char* allocator, const fl_alloc_opts* ao, const fl_est_opts* eo,
+                         int64_t dataset_size, uint64_t seed, fl_err* err);
+void fl_engine_free(fl_engine* e);
+// One gradient estimate into model->params.grad (zeroed first), step counter advanced.
+int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err);
+
+// --- helpers shared by the estimators (engine.c) ---
+// Host scratch of at least n elements, by slot (never freed until the engine is).
+void* fl_scratch_host(fl_engine* e, int slot, size_t bytes);
+// Backend scratch likewise.
+void* fl_scratch_dev(fl_engine* e, int slot, size_t bytes);
+// Clean forward of the batch: per-datum loss into host `loss` (B). Keeps BP or LR state if asked.
+void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep);
+// Query rows that fit in memory at once for this model (>= 1).
+int fl_engine_chunk_rows(fl_engine* e, int B);
+// Runs the allocator (or the uniform rule when e->alloc is NULL) and records the stats.
+int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err);
+// Fills proxy (B) from the previous-visit table (NaN where unseen); stores new values.
+void fl_proxy_lookup(fl_engine* e, const fl_batch* b, float* proxy);
+void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy);
+
+// Per-datum variance v_i of one query's contribution (Var of datum i's estimate = v_i / n_i),
+// measured with `queries` extra queries per datum (oracle; counted in st->queries_oracle).
+// lr: trace of the covariance of the W and b parts over the perturbed layers; mezo: E[c^2]
+// scaled as the per-direction estimate's variance.
+int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                 fl_err* err);
+int fl_mezo_oracle(fl_engine* e, const fl_batch* b, int directions, float* v_out,
+                   fl_step_stats* st, fl_err* err);
+
+#ifdef __cplusplus
+}
+#endif

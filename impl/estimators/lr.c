@@ -1,0 +1,467 @@
+// lr.c: the likelihood-ratio estimator with noise on layer outputs (PAPER.md section 3.3),
+// with uniform or allocated queries (sections 3.4 and 4).
+//
+// For every perturbed layer, output z = W x + b becomes z + sigma (.) eps, eps ~ N(0, I), one
+// eps per token of each query row. With per-row loss L_r, weight w_r and baseline b_r:
+//   coef_r = w_r (L_r - b_r)
+//   gW = sum_r coef_r (eps_r / sigma) x_r^T   = G^T X, with G(r, :) = coef_r eps_r / sigma
+//   gb = sum_r coef_r eps_r / sigma          = column sums of G
+//   gs = sum_r coef_r (eps_r^2 - 1)          (gradient for log sigma)
+// w_r = 1/(B n_i) for the rows of datum i makes the estimate unbiased for any allocation
+// (section 3.4); the authors' equal-row weighting 1/N is kept as a named variant.
+// Antithetic pairs (eps, -eps) are on the same datum (rows 2p and 2p+1 of its queries); the
+// authors' cross-datum pairing (row r with row r + R/2) is a named variant.
+// Baselines: the datum's clean loss (one noise-free pass, B queries), the mean of the datum's
+// other queries (leave-one-pair-out, so it is independent of the row's own noise), or none.
+//
+// Memory: query rows are processed in chunks of whole data; each chunk's gradient is added
+// to params.grad, so the estimate is the same for any chunk size.
+#include <string.h>
+#include <math.h>
+#include "estimator.h"
+
+// scratch slots (engine.c); host and backend slots are separate arrays
+enum {
+    S_CLEAN = 3, S_PROXY, S_PROXY_NEW, S_N, S_ROWD, S_LAB, S_QCODE, S_COEF, S_LOSS, S_G, S_GD,
+    S_SQ, S_ENERGY, S_MSQ, S_SIGMA, S_OFFL, S_ORACLE_V, S_PAIRG, S_GW, S_GMEAN,
+    S_ROWS = 24,  // 4 slots: a rowset's off, datum, label, qcode
+    S_ORACLE_ROWS = 28,  // 4 slots: the oracle's rowset
+    S_O_CLEAN = 32, S_O_N, S_O_SUM, S_O_LOSS, S_O_UNIT, S_O_MEAN,
+};
+
+static long lr_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
+    *n_min = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
+    *even = e->o.pairing == FL_PAIR_SAME;
+    return (long)e->o.budget * B;
+}
+
+// The query rows of one estimate: per-datum counts n (B) -> offsets, row -> datum, labels and
+// noise codes. Rows of datum i are [off[i], off[i+1]).
+typedef struct {
+    int B;
+    long R;
+    int32_t* off;      // (B+1)
+    int32_t* datum;    // (R)
+    int32_t* label;    // (R)
+    int32_t* qcode;    // (R) (noise_row << 1) | negate
+    int group;         // rows per independent unit: 2 with same-datum pairs, else 1
+} rowset;
+
+static void build_rows(fl_engine* e, const fl_batch* b, const int* n, rowset* rs, int slot_base) {
+    int B = b->B;
+    long R = 0;
+    for (int i = 0; i < B; i++) R += n[i];
+    rs->B = B;
+    rs->R = R;
+    rs->off = fl_scratch_host(e, slot_base + 0, (size_t)(B + 1) * sizeof(int32_t));
+    rs->datum = fl_scratch_host(e, slot_base + 1, (size_t)R * sizeof(int32_t));
+    rs->label = fl_scratch_host(e, slot_base + 2, (size_t)R * sizeof(int32_t));
+    rs->qcode = fl_scratch_host(e, slot_base + 3, (size_t)R * sizeof(int32_t));
+    rs->group = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
+    rs->off[0] = 0;
+    for (int i = 0; i < B; i++) rs->off[i + 1] = rs->off[i] + n[i];
+    long half = R / 2;
+    for (int i = 0; i < B; i++)
+        for (long r = rs->off[i]; r < rs->off[i + 1]; r++) {
+            rs->datum[r] = i;
+            rs->label[r] = b->y_host[i];
+            switch (e->o.pairing) {
+            case FL_PAIR_SAME: rs->qcode[r] = (int32_t)(((r >> 1) << 1) | (r & 1)); break;
+            case FL_PAIR_NONE: rs->qcode[r] = (int32_t)(r << 1); break;
+            case FL_PAIR_CROSS:  // the authors' pairing: row r with row r + R/2, across data
+                rs->qcode[r] = half ? (int32_t)(((r % half) << 1) | (r >= half)) : (int32_t)(r << 1);
+                break;
+            }
+        }
+}
+
+// Baseline of row r of datum i (rows lo..hi of that datum, losses L).
+static float row_baseline(const fl_engine* e, const float* L, long r, long lo, long hi,
+                          float clean, int group) {
+    switch (e->o.baseline) {
+    case FL_BASE_CLEAN: return clean;
+    case FL_BASE_NONE: return 0.f;
+    case FL_BASE_MEAN: {
+        // mean of the datum's rows outside r's own unit (its antithetic pair, if any)
+        long u0 = group == 2 ? lo + (((r - lo) >> 1) << 1) : r;
+        long u1 = u0 + group;
+        double s = 0.0;
+        long cnt = 0;
+        for (long k = lo; k < hi; k++)
+            if (k < u0 || k >= u1) { s += L[k]; cnt++; }
+        return cnt ? (float)(s / cnt) : 0.f;
+    }
+    }
+    return 0.f;
+}
+
+// sum_c 1/sigma_c^2 of a layer: the noise factor's energy, for the proxy.
+static double inv_sigma_energy(fl_engine* e, fl_linear* L) {
+    float* s = fl_scratch_host(e, S_SIGMA, (size_t)L->dout * sizeof(float));
+    e->ops->download(s, L->sigma, (size_t)L->dout * sizeof(float));
+    double acc = 0.0;
+    for (int c = 0; c < L->dout; c++) acc += 1.0 / ((double)s[c] * s[c]);
+    return acc;
+}
+
+// Per-datum input energy of the perturbed layers, from the inputs the last forward saved:
+// energy[i] += S_l * mean over the datum's query rows of sum over tokens (|x|^2 + 1).
+static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, double* energy) {
+    fl_model* m = e->model;
+    int T = m->tokens;
+    for (int l = 0; l < m->n_lin; l++) {
+        fl_linear* L = &m->lin[l];
+        if (!L->perturbed) continue;
+        double S = inv_sigma_energy(e, L);
+        float* sq_d = fl_scratch_dev(e, S_SQ, (size_t)L->in_rows * sizeof(float));
+        float* sq = fl_scratch_host(e, S_SQ, (size_t)L->in_rows * sizeof(float));
+        e->ops->row_sumsq(sq_d, L->input, L->in_rows, L->din);
+        e->ops->download(sq, sq_d, (size_t)L->in_rows * sizeof(float));
+        long base = rs->off[d0];
+        for (int i = d0; i < d1; i++) {
+            double acc = 0.0;
+            if (L->per_datum) {
+                for (int t = 0; t < T; t++) acc += sq[(long)(i - d0) * T + t] + 1.0;
+            } else {
+                long q0 = rs->off[i] - base, q1 = rs->off[i + 1] - base;
+                for (long q = q0; q < q1; q++)
+                    for (int t = 0; t < T; t++) acc += sq[q * T + t] + 1.0;
+                acc /= (double)(q1 - q0);
+            }
+            energy[i] += S * acc;
+        }
+    }
+}
+
+// Adds one layer's LR gradient for a chunk: G = coef * eps / sigma, then gW += G^T X, gb,
+// and gs. Inputs saved per datum are multiplied after summing G over each datum's queries.
+static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl_noise* nz_tmpl,
+                       int Bc, int Qc, const int32_t* off_local_d) {
+    fl_model* m = e->model;
+    const fl_ops* ops = e->ops;
+    int T = m->tokens;
+    int rows = Qc * T;
+    fl_noise nz = *nz_tmpl;
+    nz.stream = nz_tmpl->stream + L->stream;
+    nz.tokens = T;
+    float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
+    float* gs = m->params.t[L->s].trainable ? fl_param_grad(&m->params, L->s) : NULL;
+    ops->lr_grad(G, gs, coef_d, L->sigma, &nz, rows, L->dout);
+    float* gW = fl_param_grad(&m->params, L->w);
+    float* gb = fl_param_grad(&m->params, L->b);
+    const float* Gm = G;
+    int grows = rows;
+    if (L->per_datum) {
+        float* Gd = fl_scratch_dev(e, S_GD, (size_t)Bc * T * L->dout * sizeof(float));
+        ops->segment_sum(Gd, G, off_local_d, Bc, (long)T * L->dout);
+        Gm = Gd;
+        grows = Bc * T;
+    }
+    // gW (dout, din) += Gm^T (dout, grows) X (grows, din)
+    ops->gemm(1, 0, L->dout, L->din, grows, 1.0f, Gm, L->dout, L->input, L->din, 1.0f, gW, L->din);
+    ops->col_sum(gb, Gm, grows, L->dout, 1.0f);
+}
+
+// What one pass over a rowset produces on the host.
+typedef struct {
+    float* loss;       // (R) per-row loss
+    double flops;
+} pass_out;
+
+// Runs the query rows of `rs` in chunks of whole data. With do_grad, adds the gradient; with
+// msq/energy (nullable), accumulates the proxy's two factors per datum.
+static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint32_t stream_base,
+                        int do_grad, const float* clean, float* row_loss, double* msq,
+                        double* energy, pass_out* out, fl_step_stats* st) {
+    fl_model* m = e->model;
+    const fl_ops* ops = e->ops;
+    int B = b->B;
+    long N = rs->R;
+    int chunk = fl_engine_chunk_rows(e, B);
+    int max_n = 0;
+    for (int i = 0; i < B; i++) max_n = rs->off[i + 1] - rs->off[i] > max_n ? rs->off[i + 1] - rs->off[i] : max_n;
+    if (chunk < max_n) chunk = max_n;  // a datum's queries always share a chunk (baselines)
+    if ((long)chunk > N) chunk = (int)N;
+    m->vt->reserve(m, B, chunk);
+    int32_t* rowd_d = fl_scratch_dev(e, S_ROWD, (size_t)chunk * sizeof(int32_t));
+    int32_t* lab_d = fl_scratch_dev(e, S_LAB, (size_t)chunk * sizeof(int32_t));
+    int32_t* qc_d = fl_scratch_dev(e, S_QCODE, (size_t)chunk * sizeof(int32_t));
+    float* coef_d = fl_scratch_dev(e, S_COEF, (size_t)chunk * sizeof(float));
+    float* loss_d = fl_scratch_dev(e, S_LOSS, (size_t)chunk * sizeof(float));
+    int32_t* offl_d = fl_scratch_dev(e, S_OFFL, (size_t)(B + 1) * sizeof(int32_t));
+    int32_t* rowd_h = fl_scratch_host(e, S_ROWD, (size_t)chunk * sizeof(int32_t));
+    int32_t* offl_h = fl_scratch_host(e, S_OFFL, (size_t)(B + 1) * sizeof(int32_t));
+    float* coef_h = fl_scratch_host(e, S_COEF, (size_t)chunk * sizeof(float));
+    double inv_B = 1.0 / B;
+    fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = stream_base, .step = e->step,
+                   .qcode = qc_d, .tokens = m->tokens};
+    int d0 = 0;
+    while (d0 < B) {
+        int d1 = d0;
+        while (d1 < B && rs->off[d1 + 1] - rs->off[d0] <= chunk) d1++;
+        long r0 = rs->off[d0], r1 = rs->off[d1];
+        int Bc = d1 - d0, Qc = (int)(r1 - r0);
+        for (long r = r0; r < r1; r++) rowd_h[r - r0] = rs->datum[r] - d0;
+        for (int i = d0; i <= d1; i++) offl_h[i - d0] = (int32_t)(rs->off[i] - r0);
+        ops->upload(rowd_d, rowd_h, (size_t)Qc * sizeof(int32_t));
+        ops->upload(lab_d, rs->label + r0, (size_t)Qc * sizeof(int32_t));
+        ops->upload(qc_d, rs->qcode + r0, (size_t)Qc * sizeof(int32_t));
+        ops->upload(offl_d, offl_h, (size_t)(Bc + 1) * sizeof(int32_t));
+        double t0 = fl_now();
+        fl_fwd f = {.x = b->x + (long)d0 * m->in_dim, .B = Bc, .Q = Qc, .row_datum = rowd_d,
+                    .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .loss = loss_d, .argmax = NULL};
+        m->vt->forward(m, &f);
+        ops->download(row_loss + r0, loss_d, (size_t)Qc * sizeof(float));
+        double t1 = fl_now();
+        st->t_forward += t1 - t0;
+        out->flops += m->vt->forward_flops(m, Bc, Qc, 1);
+        // coefficients and proxy statistics
+        for (int i = d0; i < d1; i++) {
+            long lo = rs->off[i], hi = rs->off[i + 1];
+            int n_i = (int)(hi - lo);
+            double w = e->o.weighting == FL_WEIGHT_UNBIASED ? inv_B / n_i : 1.0 / (double)N;
+            float cl = clean ? clean[i] : 0.f;
+            double sq = 0.0;
+            for (long r = lo; r < hi; r++) {
+                float base = row_baseline(e, row_loss, r, lo, hi, cl, rs->group);
+                coef_h[r - r0] = (float)(w * (row_loss[r] - base));
+                if (rs->group == 2) {
+                    if (((r - lo) & 1) == 0) {
+                        double d = 0.5 * ((double)row_loss[r] - row_loss[r + 1]);
+                        sq += d * d;
+                    }
+                } else {
+                    double d = (double)row_loss[r] - base;
+                    sq += d * d;
+                }
+            }
+            if (msq) msq[i] = sq / (double)(n_i / rs->group);
+        }
+        if (energy) add_input_energy(e, rs, d0, d1, energy);
+        if (do_grad) {
+            ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
+            for (int l = 0; l < m->n_lin; l++)
+                if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d);
+            ops->sync();
+        }
+        st->t_grad += fl_now() - t1;
+        d0 = d1;
+    }
+}
+
+// Proxy per datum from a finished pass, in the oracle's units (Var of datum i's estimate =
+// v_i / n_i). A pair's unit sum is about (L+ - L-) eps/sigma (x) x = 2 d eps/sigma (x) x, whose
+// squared norm 4 d^2 * energy, divided by the unit size 2, gives 2 d^2 energy; a single query
+// gives (L - b)^2 energy.
+static void proxy_from(const double* msq, const double* energy, int B, int group, float* proxy) {
+    for (int i = 0; i < B; i++) proxy[i] = (float)(msq[i] * energy[i] * (group == 2 ? 2.0 : 1.0));
+}
+
+static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
+    fl_model* m = e->model;
+    int B = b->B;
+    unsigned needs = e->alloc->vt->needs;
+    fl_model_refresh_sigma(m);
+    // 1. clean pass: baseline and loss feature
+    float* clean = NULL;
+    if (e->o.baseline == FL_BASE_CLEAN || (needs & FL_NEEDS_LOSS)) {
+        clean = fl_scratch_host(e, S_CLEAN, (size_t)B * sizeof(float));
+        double t0 = fl_now();
+        fl_clean_forward(e, b, clean, 0);
+        st->t_clean += fl_now() - t0;
+        st->queries_clean = B;
+        st->flops += m->vt->forward_flops(m, B, B, 0);
+        for (int i = 0; i < B; i++) e->last_loss[i] = clean[i];
+    }
+    double* msq = fl_scratch_host(e, S_MSQ, (size_t)B * sizeof(double));
+    double* energy = fl_scratch_host(e, S_ENERGY, (size_t)B * sizeof(double));
+    float* proxy = fl_scratch_host(e, S_PROXY, (size_t)B * sizeof(float));
+    int n_min, even;
+    long N = e->est->alloc_total(e, B, &n_min, &even);
+    int* n = fl_scratch_host(e, S_N, (size_t)B * sizeof(int));
+    rowset rs;
+    pass_out po = {0};
+    // 2. proxy: previous visit, or a pilot of n_min queries per datum
+    if (needs & FL_NEEDS_PROXY) {
+        if (e->o.proxy == FL_PROXY_PILOT) {
+            for (int i = 0; i < B; i++) { n[i] = n_min; msq[i] = energy[i] = 0.0; }
+            build_rows(e, b, n, &rs, S_ROWS);
+            float* pl = fl_scratch_host(e, S_LOSS, (size_t)rs.R * sizeof(float));
+            double t0 = fl_now();
+            run_queries(e, b, &rs, FL_STREAM_PILOT, 0, clean, pl, msq, energy, &po, st);
+            st->t_alloc += fl_now() - t0;
+            st->queries_pilot = rs.R;
+            proxy_from(msq, energy, B, rs.group, proxy);
+        } else {
+            fl_proxy_lookup(e, b, proxy);
+        }
+        for (int i = 0; i < B; i++) e->last_proxy[i] = proxy[i];
+    }
+    // 3. oracle variances (benchmark-only upper bound)
+    float* oracle = NULL;
+    if (needs & FL_NEEDS_ORACLE) {
+        oracle = fl_scratch_host(e, S_ORACLE_V, (size_t)B * sizeof(float));
+        if (fl_lr_oracle(e, b, e->o.oracle_queries, oracle, st, err)) return -1;
+        for (int i = 0; i < B; i++) e->last_oracle[i] = oracle[i];
+    }
+    // 4. allocation
+    fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
+                         .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
+    if (fl_engine_allocate(e, &in, n, st, err)) return -1;
+    // 5. the queries, their gradient, and the proxy of this visit
+    build_rows(e, b, n, &rs, S_ROWS);
+    int want_proxy = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
+    if (want_proxy) for (int i = 0; i < B; i++) msq[i] = energy[i] = 0.0;
+    float* row_loss = fl_scratch_host(e, S_LOSS, (size_t)rs.R * sizeof(float));
+    run_queries(e, b, &rs, FL_STREAM_MAIN, 1, clean, row_loss, want_proxy ? msq : NULL,
+                want_proxy ? energy : NULL, &po, st);
+    if (want_proxy) {
+        float* fresh = fl_scratch_host(e, S_PROXY_NEW, (size_t)B * sizeof(float));
+        proxy_from(msq, energy, B, rs.group, fresh);
+        fl_proxy_store(e, b, fresh);
+    }
+    // 6. accounting
+    double s = 0.0;
+    if (clean) {
+        for (int i = 0; i < B; i++) s += clean[i];
+    } else {
+        for (int i = 0; i < B; i++) {
+            double si = 0.0;
+            for (long r = rs.off[i]; r < rs.off[i + 1]; r++) si += row_loss[r];
+            s += si / (rs.off[i + 1] - rs.off[i]);
+            e->last_loss[i] = (float)(si / (rs.off[i + 1] - rs.off[i]));
+        }
+    }
+    st->loss = s / B;
+    st->flops += po.flops;
+    st->queries = rs.R + st->queries_clean + st->queries_pilot + st->queries_oracle;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Oracle: for each datum, `queries` extra queries (stream FL_STREAM_ORACLE) split into units
+// (antithetic pairs, or single queries). Each unit's gradient contribution u_j (W and b of
+// the perturbed layers, coefficient L - baseline) is formed explicitly; the sample variance
+// of the units, divided by the unit size, is v_i: Var(datum i's estimate) = v_i / n_i.
+int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                 fl_err* err) {
+    fl_model* m = e->model;
+    const fl_ops* ops = e->ops;
+    int B = b->B;
+    int group = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
+    if (queries < 2 * group || queries % group)
+        return fl_fail(err, "--oracle-queries %d: need at least two units of %d queries, a multiple of %d", queries, group, group);
+    fl_model_refresh_sigma(m);
+    float* clean = NULL;
+    if (e->o.baseline == FL_BASE_CLEAN) {
+        clean = fl_scratch_host(e, S_O_CLEAN, (size_t)B * sizeof(float));
+        fl_clean_forward(e, b, clean, 0);
+        st->queries_oracle += B;
+    }
+    int* n = fl_scratch_host(e, S_O_N, (size_t)B * sizeof(int));
+    for (int i = 0; i < B; i++) n[i] = queries;
+    rowset rs;
+    build_rows(e, b, n, &rs, S_ORACLE_ROWS);
+    long R = rs.R;
+    // forward all oracle rows once per chunk, then form the units datum by datum
+    int T = m->tokens;
+    int units = queries / group;
+    double* sum_sq = fl_scratch_host(e, S_O_SUM, (size_t)B * sizeof(double));
+    for (int i = 0; i < B; i++) sum_sq[i] = 0.0;
+    float* row_loss = fl_scratch_host(e, S_O_LOSS, (size_t)R * sizeof(float));
+    // chunk: a few data at a time keeps memory bounded
+    int per_chunk = fl_engine_chunk_rows(e, 1) / queries;
+    if (per_chunk < 1) per_chunk = 1;
+    if (per_chunk > B) per_chunk = B;
+    m->vt->reserve(m, per_chunk, per_chunk * queries);
+    int32_t* rowd_d = fl_scratch_dev(e, S_ROWD, (size_t)per_chunk * queries * sizeof(int32_t));
+    int32_t* lab_d = fl_scratch_dev(e, S_LAB, (size_t)per_chunk * queries * sizeof(int32_t));
+    int32_t* qc_d = fl_scratch_dev(e, S_QCODE, (size_t)per_chunk * queries * sizeof(int32_t));
+    float* coef_d = fl_scratch_dev(e, S_COEF, (size_t)per_chunk * queries * sizeof(float));
+    float* loss_d = fl_scratch_dev(e, S_LOSS, (size_t)per_chunk * queries * sizeof(float));
+    int32_t* uoff_d = fl_scratch_dev(e, S_OFFL, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
+    int32_t* rowd_h = fl_scratch_host(e, S_ROWD, (size_t)per_chunk * queries * sizeof(int32_t));
+    float* coef_h = fl_scratch_host(e, S_COEF, (size_t)per_chunk * queries * sizeof(float));
+    int32_t* uoff_h = fl_scratch_host(e, S_OFFL, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
+    fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = FL_STREAM_ORACLE, .step = e->step,
+                   .qcode = qc_d, .tokens = T};
+    for (int d0 = 0; d0 < B; d0 += per_chunk) {
+        int d1 = d0 + per_chunk < B ? d0 + per_chunk : B;
+        int Bc = d1 - d0;
+        long r0 = rs.off[d0];
+        int Qc = (int)(rs.off[d1] - r0);
+        for (int r = 0; r < Qc; r++) rowd_h[r] = rs.datum[r0 + r] - d0;
+        ops->upload(rowd_d, rowd_h, (size_t)Qc * sizeof(int32_t));
+        ops->upload(lab_d, rs.label + r0, (size_t)Qc * sizeof(int32_t));
+        ops->upload(qc_d, rs.qcode + r0, (size_t)Qc * sizeof(int32_t));
+        fl_fwd f = {.x = b->x + (long)d0 * m->in_dim, .B = Bc, .Q = Qc, .row_datum = rowd_d,
+                    .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .loss = loss_d};
+        m->vt->forward(m, &f);
+        ops->download(row_loss + r0, loss_d, (size_t)Qc * sizeof(float));
+        for (int i = d0; i < d1; i++) {
+            long lo = rs.off[i], hi = rs.off[i + 1];
+            for (long r = lo; r < hi; r++)
+                coef_h[r - r0] = row_loss[r] - row_baseline(e, row_loss, r, lo, hi, clean ? clean[i] : 0.f, group);
+        }
+        ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
+        for (int u = 0; u <= Bc * units; u++) uoff_h[u] = u * group;
+        ops->upload(uoff_d, uoff_h, (size_t)(Bc * units + 1) * sizeof(int32_t));
+        // per datum: mean unit vector and sum of squared unit norms, over all perturbed layers
+        double* unit_sq = fl_scratch_host(e, S_O_UNIT, (size_t)Bc * units * sizeof(double));
+        double* mean_sq = fl_scratch_host(e, S_O_MEAN, (size_t)Bc * sizeof(double));
+        for (int k = 0; k < Bc * units; k++) unit_sq[k] = 0.0;
+        for (int k = 0; k < Bc; k++) mean_sq[k] = 0.0;
+        for (int l = 0; l < m->n_lin; l++) {
+            fl_linear* L = &m->lin[l];
+            if (!L->perturbed) continue;
+            fl_noise lnz = nz;
+            lnz.stream = nz.stream + L->stream;
+            int rows = Qc * T;
+            float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
+            ops->lr_grad(G, NULL, coef_d, L->sigma, &lnz, rows, L->dout);
+            // unit sums of G: (Bc*units, T*dout)
+            float* Gu = fl_scratch_dev(e, S_PAIRG, (size_t)Bc * units * T * L->dout * sizeof(float));
+            ops->segment_sum(Gu, G, uoff_d, Bc * units, (long)T * L->dout);
+            size_t wsz = (size_t)L->dout * (L->din + 1);
+            float* gw = fl_scratch_dev(e, S_GW, wsz * sizeof(float));
+            float* gmean = fl_scratch_dev(e, S_GMEAN, wsz * sizeof(float));
+            for (int i = 0; i < Bc; i++) {
+                ops->zero(gmean, wsz * sizeof(float));
+                for (int u = 0; u < units; u++) {
+                    const float* Gj = Gu + ((long)i * units + u) * T * L->dout;
+                    const float* X;
+                    int xrows;
+                    if (L->per_datum) {
+                        X = L->input + (long)i * T * L->din;
+                        xrows = T;
+                        // unit gradient: gW = Gj^T X (Gj already summed over the unit's rows)
+                        ops->gemm(1, 0, L->dout, L->din, xrows, 1.0f, Gj, L->dout, X, L->din, 0.0f, gw, L->din);
+                        ops->col_sum(gw + (size_t)L->dout * L->din, Gj, T, L->dout, 0.0f);
+                    } else {
+                        long q = (long)i * queries + (long)u * group;  // first query of the unit
+                        X = L->input + q * T * L->din;
+                        const float* Gr = G + q * T * L->dout;
+                        xrows = group * T;
+                        ops->gemm(1, 0, L->dout, L->din, xrows, 1.0f, Gr, L->dout, X, L->din, 0.0f, gw, L->din);
+                        ops->col_sum(gw + (size_t)L->dout * L->din, Gr, xrows, L->dout, 0.0f);
+                    }
+                    unit_sq[(long)i * units + u] += ops->dot(gw, gw, (long)wsz);
+                    ops->axpy(gmean, 1.0f / units, gw, (long)wsz);
+                }
+                mean_sq[i] += ops->dot(gmean, gmean, (long)wsz);
+            }
+        }
+        for (int i = 0; i < Bc; i++) {
+            double s = 0.0;
+            for (int u = 0; u < units; u++) s += unit_sq[(long)i * units + u];
+            // unbiased sample variance of the units: (sum |u_j|^2 - J |mean|^2) / (J - 1)
+            double var_unit = (s - units * mean_sq[i]) / (units - 1);
+            sum_sq[d0 + i] = var_unit / group;
+        }
+    }
+    for (int i = 0; i < B; i++) v_out[i] = (float)(sum_sq[i] > 0 ? sum_sq[i] : 0.0);
+    st->queries_oracle += R;
+    return 0;
+}
+
+const fl_estimator_vt fl_est_lr = {.name = "lr", .alloc_total = lr_alloc_total, .grad = lr_grad};

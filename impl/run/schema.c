@@ -1,0 +1,201 @@
+// schema.c: the results CSV columns, the row type, and the atomic appender (libcsv quoting).
+#include <string.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <csv.h>
+#include "schema.h"
+
+const fl_column fl_columns[] = {
+    {"schema", "", "schema version of this row (see FL_SCHEMA_VERSION)"},
+    {"cell_key", "", "identity of the run: sweep cell key, or train:<hash of the configuration>"},
+    {"status", "", "ok, diverged (non-finite loss or gradient), failed, missing-data or missing-weights"},
+    {"git_rev", "", "git revision flbench was built from (-dirty when the tree had changes)"},
+    {"timestamp", "UTC", "when the row was written, ISO 8601"},
+    {"host", "", "machine name"},
+    {"backend", "", "cpu or cuda"},
+    {"device", "", "CPU model and thread count, or GPU name"},
+    {"threads", "", "OpenMP threads on the host"},
+    {"dataset", "", "dataset name (and class range, e.g. fashion-mnist[5-9])"},
+    {"model", "", "model specification, e.g. mlp:784-256-256-10 or vit-tiny"},
+    {"method", "", "bp, mezo or lr"},
+    {"allocator", "", "query allocator (uniform, flops, neyman, oracle, bernoulli, loss); - for bp"},
+    {"budget", "queries/datum", "perturbed queries per datum per step, on average (N = budget x batch)"},
+    {"batch", "data", "batch size B"},
+    {"shots", "images/class", "k-shot training split (0 = full training set)"},
+    {"seed", "", "seed of initialisation, split, batches and noise"},
+    {"epoch", "", "epoch this row reports, 1-based (0 = before training)"},
+    {"epochs", "", "epochs planned"},
+    {"steps", "", "optimisation steps so far"},
+    {"lr", "", "base learning rate"},
+    {"optimizer", "", "adam or sgd"},
+    {"scope", "", "perturbed layers (lr): all, head, attn:last:K, mlp:last:K, layers:..."},
+    {"pairing", "", "antithetic pairs: same (same datum), cross (authors' cross-datum), none"},
+    {"baseline", "", "lr baseline: clean, mean (leave-one-pair-out), none"},
+    {"weighting", "", "unbiased (1/(B n_i)) or equal-row (authors' 1/N)"},
+    {"proxy", "", "source of the proxy variance: prev (previous visit) or pilot"},
+    {"sigma0", "", "lr initial noise std"},
+    {"mu", "", "mezo perturbation scale"},
+    {"train_loss", "nats", "mean training loss over the epoch's batches (clean loss where a clean pass ran)"},
+    {"eval_split", "", "test, or val (held out from the training split, for tuning)"},
+    {"test_loss", "nats", "mean cross-entropy on the evaluation split"},
+    {"test_acc", "fraction", "accuracy on the evaluation split"},
+    {"queries", "queries", "network queries so far, all kinds (perturbed, clean, pilot, oracle)"},
+    {"queries_clean", "queries", "clean (noise-free) passes so far, included in queries"},
+    {"queries_pilot", "queries", "pilot queries so far, included in queries"},
+    {"queries_oracle", "queries", "oracle queries so far, included in queries"},
+    {"fwd_gflop", "GFLOP", "forward GEMM work so far"},
+    {"wall_s", "s", "training wall time so far, evaluation excluded"},
+    {"step_ms", "ms", "mean time per step in this epoch"},
+    {"t_clean_ms", "ms", "mean time per step in the clean pass"},
+    {"t_alloc_ms", "ms", "mean time per step in allocation (allocator and pilot)"},
+    {"t_forward_ms", "ms", "mean time per step in perturbed forwards"},
+    {"t_grad_ms", "ms", "mean time per step forming the gradient (LR GEMMs, BP backward)"},
+    {"t_update_ms", "ms", "mean time per step in the optimiser update"},
+    {"peak_rss_mb", "MiB", "peak resident host memory of the process"},
+    {"peak_dev_mb", "MiB", "peak device memory (cuda), or peak RSS (cpu)"},
+    {"n_lo", "queries", "smallest per-datum allocation n_i seen in this epoch"},
+    {"n_hi", "queries", "largest per-datum allocation n_i seen in this epoch"},
+    {"grad_norm", "", "mean gradient-estimate norm per step in this epoch, before clipping"},
+    {"config", "", "the full command-line configuration"},
+    {"message", "", "error message when status is not ok"},
+};
+const int fl_n_columns = (int)(sizeof fl_columns / sizeof fl_columns[0]);
+
+int fl_column_index(const char* name) {
+    for (int i = 0; i < fl_n_columns; i++)
+        if (!strcmp(fl_columns[i].name, name)) return i;
+    return -1;
+}
+
+void fl_row_init(fl_row* r) { r->val = fl_calloc((size_t)fl_n_columns, sizeof(char*)); }
+
+void fl_row_free(fl_row* r) {
+    if (!r->val) return;
+    for (int i = 0; i < fl_n_columns; i++) free(r->val[i]);
+    free(r->val);
+    r->val = NULL;
+}
+
+void fl_row_set(fl_row* r, const char* column, const char* fmt, ...) {
+    int i = fl_column_index(column);
+    FL_CHECK(i >= 0, "results schema has no column '%s'", column);
+    va_list ap;
+    va_start(ap, fmt);
+    char* s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) FL_FATAL("out of memory formatting column %s", column);
+    va_end(ap);
+    free(r->val[i]);
+    r->val[i] = s;
+}
+
+const char* fl_row_get(const fl_row* r, const char* column) {
+    int i = fl_column_index(column);
+    return i >= 0 && r->val[i] ? r->val[i] : "";
+}
+
+char* fl_csv_line(const char* const* fields, int n) {
+    size_t cap = 0;
+    for (int i = 0; i < n; i++) cap += 2 * strlen(fields[i] ? fields[i] : "") + 3;
+    char* line = fl_malloc(cap + 1);
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const char* f = fields[i] ? fields[i] : "";
+        if (i) line[len++] = ',';
+        int needs_quotes = strpbrk(f, ",\"\r\n") != NULL || (f[0] == ' ');
+        if (needs_quotes)
+            len += csv_write(line + len, cap - len, f, strlen(f));  // quotes and doubles quotes
+        else {
+            memcpy(line + len, f, strlen(f));
+            len += strlen(f);
+        }
+    }
+    line[len] = 0;
+    return line;
+}
+
+static int write_all(int fd, const char* buf, size_t len) {
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int fl_row_append(const fl_row* r, const char* path, fl_err* err) {
+    const char** names = fl_malloc((size_t)fl_n_columns * sizeof(char*));
+    for (int i = 0; i < fl_n_columns; i++) names[i] = fl_columns[i].name;
+    char* header = fl_csv_line(names, fl_n_columns);
+    free(names);
+    char* line = fl_csv_line((const char* const*)r->val, fl_n_columns);
+    int rc = 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) {
+        rc = fl_fail(err, "--out %s: cannot open for appending: %s", path, strerror(errno));
+        goto done;
+    }
+    if (flock(fd, LOCK_EX) != 0) {
+        rc = fl_fail(err, "--out %s: cannot lock: %s", path, strerror(errno));
+        close(fd);
+        goto done;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    if (st.st_size == 0) {
+        size_t hl = strlen(header);
+        header[hl] = '\n';
+        if (write_all(fd, header, hl + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
+        header[hl] = 0;
+    } else {
+        // the existing header must be this schema's
+        FILE* f = fopen(path, "r");
+        char* first = NULL;
+        size_t cap = 0;
+        ssize_t n = f ? getline(&first, &cap, f) : -1;
+        if (f) fclose(f);
+        if (n > 0 && first[n - 1] == '\n') first[--n] = 0;
+        if (n < 0 || strcmp(first, header) != 0)
+            rc = fl_fail(err, "--out %s: existing file has a different header (expected results schema %d: %.60s...)",
+                         path, FL_SCHEMA_VERSION, header);
+        free(first);
+    }
+    if (!rc) {
+        size_t ll = strlen(line);
+        char* buf = fl_malloc(ll + 2);
+        memcpy(buf, line, ll);
+        buf[ll] = '\n';
+        if (write_all(fd, buf, ll + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
+        free(buf);
+        if (!rc && fsync(fd) != 0) rc = fl_fail(err, "--out %s: fsync failed: %s", path, strerror(errno));
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+done:
+    free(header);
+    free(line);
+    return rc;
+}
+
+void fl_schema_markdown(FILE* f) {
+    fprintf(f, "# Results CSV schema (version %d)\n\n", FL_SCHEMA_VERSION);
+    fprintf(f, "Every results CSV written by flbench (`train --out`, `sweep`) has one header line and these\n"
+               "columns, in this order. One row per epoch of a run (epoch 0 is the state before training\n"
+               "when evaluated). Rows are appended atomically, so a killed run never leaves half a row.\n"
+               "This file is generated by `build/flbench schema`; a test keeps it in step with the code.\n\n");
+    fprintf(f, "| # | column | unit | meaning |\n|---|---|---|---|\n");
+    for (int i = 0; i < fl_n_columns; i++)
+        fprintf(f, "| %d | `%s` | %s | %s |\n", i + 1, fl_columns[i].name, fl_columns[i].unit, fl_columns[i].help);
+}
+
+#ifndef FL_GIT_REV
+#define FL_GIT_REV "unknown"
+#endif
+const char* fl_git_rev(void) { return FL_GIT_REV; }

@@ -1,0 +1,425 @@
+// train.c: one training run: load data, build the model and estimator, run the epochs,
+// evaluate, and append one results row per epoch (schema.h).
+#include <string.h>
+#include <math.h>
+#include <unistd.h>
+#include <time.h>
+#include <omp.h>
+#include "train.h"
+#include "schema.h"
+#include "../optim/optim.h"
+#include "../models/model.h"
+#include "../kernels/philox.h"
+#include "../../datasets/dataset.h"
+
+// The general loader of datasets/ (weak: builds without it fall back to Fashion-MNIST only).
+int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err)
+    __attribute__((weak));
+// The Hugging Face / in21k weight loader of the ViT (weak: provided by vit code).
+int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
+                        fl_err* err) __attribute__((weak));
+
+void fl_train_cfg_default(fl_train_cfg* c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->dataset, sizeof c->dataset, "fashion-mnist");
+    snprintf(c->model, sizeof c->model, "mlp");
+    snprintf(c->act, sizeof c->act, "relu");
+    snprintf(c->method, sizeof c->method, "lr");
+    snprintf(c->allocator, sizeof c->allocator, "uniform");
+    snprintf(c->scope, sizeof c->scope, "all");
+    snprintf(c->optim, sizeof c->optim, "adam");
+    snprintf(c->backend, sizeof c->backend, "cpu");
+    c->class_lo = c->class_hi = -1;
+    c->eo = fl_est_opts_default();
+    c->ao = fl_alloc_opts_default();
+    c->batch = 64;
+    c->epochs = 1;
+    c->lr = 1e-3f;
+    c->gamma = 1.0f;
+    c->eval_batch = 500;
+    c->eval_every = 1;
+    c->progress = -1;
+}
+
+static uint64_t fnv1a(const char* s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+    return h;
+}
+
+static int open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err) {
+    if (fl_train_open_data) return fl_train_open_data(cfg, train, test, err);
+    if (strcmp(cfg->dataset, "fashion-mnist") != 0)
+        return fl_fail(err, "--dataset %s: this build reads only fashion-mnist", cfg->dataset);
+    const char* dir = cfg->data_root[0] ? cfg->data_root : "/usr/share/datasets/fashion-mnist";
+    if (fl_load_fashion_mnist(dir, 1, train, err)) return -1;
+    if (fl_load_fashion_mnist(dir, 0, test, err)) { fl_images_free(train); return -1; }
+    return 0;
+}
+
+// Uniform integer in [0, n) from Philox (seed, stream "SHUF", epoch, draw).
+static int64_t rand_below(uint64_t seed, uint32_t epoch, uint64_t draw, int64_t n) {
+    fl_u32x4 c = {{(uint32_t)draw, (uint32_t)(draw >> 32), epoch, 0x53485546u}};
+    fl_u32x4 r = fl_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    uint64_t u = ((uint64_t)r.v[0] << 32) | r.v[1];
+    return (int64_t)(u % (uint64_t)n);  // bias below 2^-40 for the sizes used here
+}
+
+static void shuffle(int64_t* a, int64_t n, uint64_t seed, uint32_t epoch) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = rand_below(seed, epoch, (uint64_t)i, i + 1);
+        int64_t t = a[i]; a[i] = a[j]; a[j] = t;
+    }
+}
+
+// Evaluation: mean loss and accuracy of the model on idx[0..n) of d.
+static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_t n, int eval_batch,
+                     double* loss_out, double* acc_out) {
+    const fl_ops* ops = m->ops;
+    int Bmax = (int)(n < eval_batch ? n : eval_batch);
+    int64_t dim = fl_images_dim(d);
+    float* xh = fl_malloc((size_t)Bmax * dim * sizeof(float));
+    int32_t* yh = fl_malloc((size_t)Bmax * sizeof(int32_t));
+    float* lh = fl_malloc((size_t)Bmax * sizeof(float));
+    int32_t* ah = fl_malloc((size_t)Bmax * sizeof(int32_t));
+    float* xd = ops->alloc((size_t)Bmax * dim * sizeof(float));
+    int32_t* yd = ops->alloc((size_t)Bmax * sizeof(int32_t));
+    float* ld = ops->alloc((size_t)Bmax * sizeof(float));
+    int32_t* ad = ops->alloc((size_t)Bmax * sizeof(int32_t));
+    m->vt->reserve(m, Bmax, Bmax);
+    double loss = 0.0;
+    int64_t correct = 0;
+    for (int64_t s = 0; s < n; s += Bmax) {
+        int B = (int)(n - s < Bmax ? n - s : Bmax);
+        fl_images_batch(d, idx + s, B, xh);
+        for (int i = 0; i < B; i++) yh[i] = d->labels[idx[s + i]];
+        ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
+        ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
+        fl_fwd f = {.x = xd, .B = B, .Q = B, .labels = yd, .loss = ld, .argmax = ad};
+        m->vt->forward(m, &f);
+        ops->download(lh, ld, (size_t)B * sizeof(float));
+        ops->download(ah, ad, (size_t)B * sizeof(int32_t));
+        for (int i = 0; i < B; i++) {
+            loss += lh[i];
+            correct += ah[i] == yh[i];
+        }
+    }
+    *loss_out = loss / (double)n;
+    *acc_out = (double)correct / (double)n;
+    ops->free(xd); ops->free(yd); ops->free(ld); ops->free(ad);
+    free(xh); free(yh); free(lh); free(ah);
+}
+
+static const char* pairing_name(fl_pairing p) { return p == FL_PAIR_SAME ? "same" : p == FL_PAIR_CROSS ? "cross" : "none"; }
+static const char* baseline_name(fl_baseline b) { return b == FL_BASE_CLEAN ? "clean" : b == FL_BASE_MEAN ? "mean" : "none"; }
+
+// Per-epoch sums.
+typedef struct {
+    long steps;
+    double loss, grad_norm;
+    double t_step, t_clean, t_alloc, t_forward, t_grad, t_update;
+    int n_lo, n_hi;
+} epoch_acc;
+
+typedef struct {
+    long queries, q_clean, q_pilot, q_oracle, steps;
+    double flops, wall_s;
+} run_acc;
+
+static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, const char* key,
+                     const char* dataset_desc, int epoch, const epoch_acc* ea, const run_acc* ra,
+                     double test_loss, double test_acc, const char* status, const char* msg) {
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    char ts[32];
+    time_t now = time(NULL);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    int is_bp = !strcmp(cfg->method, "bp");
+    fl_row_set(row, "schema", "%d", FL_SCHEMA_VERSION);
+    fl_row_set(row, "cell_key", "%s", key);
+    fl_row_set(row, "status", "%s", status);
+    fl_row_set(row, "git_rev", "%s", fl_git_rev());
+    fl_row_set(row, "timestamp", "%s", ts);
+    fl_row_set(row, "host", "%s", host);
+    fl_row_set(row, "backend", "%s", cfg->backend);
+    fl_row_set(row, "device", "%s", ops ? ops->device_name : "");
+    fl_row_set(row, "threads", "%d", omp_get_max_threads());
+    fl_row_set(row, "dataset", "%s", dataset_desc);
+    fl_row_set(row, "model", "%s", cfg->model);
+    fl_row_set(row, "method", "%s", cfg->method);
+    fl_row_set(row, "allocator", "%s", is_bp ? "-" : cfg->allocator);
+    fl_row_set(row, "budget", "%d", is_bp ? 1 : cfg->eo.budget);
+    fl_row_set(row, "batch", "%d", cfg->batch);
+    fl_row_set(row, "shots", "%d", cfg->shots);
+    fl_row_set(row, "seed", "%llu", (unsigned long long)cfg->seed);
+    fl_row_set(row, "epoch", "%d", epoch);
+    fl_row_set(row, "epochs", "%d", cfg->epochs);
+    fl_row_set(row, "steps", "%ld", ra->steps);
+    fl_row_set(row, "lr", "%g", (double)cfg->lr);
+    fl_row_set(row, "optimizer", "%s", cfg->optim);
+    fl_row_set(row, "scope", "%s", !strcmp(cfg->method, "lr") ? cfg->scope : "-");
+    fl_row_set(row, "pairing", "%s", !strcmp(cfg->method, "lr") ? pairing_name(cfg->eo.pairing) : "-");
+    fl_row_set(row, "baseline", "%s", !strcmp(cfg->method, "lr") ? baseline_name(cfg->eo.baseline) : "-");
+    fl_row_set(row, "weighting", "%s", cfg->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
+    fl_row_set(row, "proxy", "%s", cfg->eo.proxy == FL_PROXY_PREV ? "prev" : "pilot");
+    fl_row_set(row, "sigma0", "%g", (double)cfg->eo.sigma0);
+    fl_row_set(row, "mu", "%g", (double)cfg->eo.mu);
+    double st = ea && ea->steps ? (double)ea->steps : 1.0;
+    if (ea && ea->steps) fl_row_set(row, "train_loss", "%.6g", ea->loss / st);
+    fl_row_set(row, "eval_split", "%s", cfg->val_per_class > 0 ? "val" : "test");
+    if (isfinite(test_loss)) fl_row_set(row, "test_loss", "%.6g", test_loss);
+    if (isfinite(test_acc)) fl_row_set(row, "test_acc", "%.6g", test_acc);
+    fl_row_set(row, "queries", "%ld", ra->queries);
+    fl_row_set(row, "queries_clean", "%ld", ra->q_clean);
+    fl_row_set(row, "queries_pilot", "%ld", ra->q_pilot);
+    fl_row_set(row, "queries_oracle", "%ld", ra->q_oracle);
+    fl_row_set(row, "fwd_gflop", "%.6g", ra->flops * 1e-9);
+    fl_row_set(row, "wall_s", "%.4f", ra->wall_s);
+    if (ea && ea->steps) {
+        fl_row_set(row, "step_ms", "%.4f", 1e3 * ea->t_step / st);
+        fl_row_set(row, "t_clean_ms", "%.4f", 1e3 * ea->t_clean / st);
+        fl_row_set(row, "t_alloc_ms", "%.4f", 1e3 * ea->t_alloc / st);
+        fl_row_set(row, "t_forward_ms", "%.4f", 1e3 * ea->t_forward / st);
+        fl_row_set(row, "t_grad_ms", "%.4f", 1e3 * ea->t_grad / st);
+        fl_row_set(row, "t_update_ms", "%.4f", 1e3 * ea->t_update / st);
+        fl_row_set(row, "n_lo", "%d", ea->n_lo);
+        fl_row_set(row, "n_hi", "%d", ea->n_hi);
+        fl_row_set(row, "grad_norm", "%.6g", ea->grad_norm / st);
+    }
+    fl_row_set(row, "peak_rss_mb", "%.1f", fl_peak_rss_mb());
+    fl_row_set(row, "peak_dev_mb", "%.1f", ops ? ops->peak_mem_mb() : fl_peak_rss_mb());
+    fl_row_set(row, "config", "%s", cfg->config_str);
+    fl_row_set(row, "message", "%s", msg ? msg : "");
+}
+
+// Writes a one-row record of a run that could not start (missing data, bad weights...).
+static void write_failure(const fl_train_cfg* cfg, const char* key, const char* status, const char* msg) {
+    if (!cfg->out[0]) return;
+    fl_row row;
+    fl_row_init(&row);
+    run_acc ra = {0};
+    fill_row(&row, cfg, NULL, key, cfg->dataset, 0, NULL, &ra, NAN, NAN, status, msg);
+    fl_err e2;
+    if (fl_row_append(&row, cfg->out, &e2)) fprintf(stderr, "flbench: %s\n", e2.msg);
+    fl_row_free(&row);
+}
+
+int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
+    memset(res, 0, sizeof *res);
+    snprintf(res->status, sizeof res->status, "failed");
+    char key[300];
+    if (cfg->cell_key[0]) snprintf(key, sizeof key, "%s", cfg->cell_key);
+    else snprintf(key, sizeof key, "train:%016llx", (unsigned long long)fnv1a(cfg->config_str));
+    int rc = -1;
+    fl_images train = {0}, test = {0};
+    fl_model* m = NULL;
+    fl_engine* e = NULL;
+    fl_optim opt;
+    memset(&opt, 0, sizeof opt);
+    int64_t *tr_idx = NULL, *ev_idx = NULL;
+    float* xh = NULL;
+    int32_t* yh = NULL;
+    float* xd = NULL;
+    int32_t* yd = NULL;
+
+    const fl_ops* ops = fl_ops_by_name(cfg->backend, err);
+    if (!ops) goto fail;
+    if (cfg->batch < 1) { fl_fail(err, "--batch: expected a positive batch size, found %d", cfg->batch); goto fail; }
+    if (cfg->epochs < 0) { fl_fail(err, "--epochs: expected a non-negative count, found %d", cfg->epochs); goto fail; }
+    if (open_data(cfg, &train, &test, err)) {
+        snprintf(res->status, sizeof res->status, "missing-data");
+        goto fail;
+    }
+    char dataset_desc[96];
+    snprintf(dataset_desc, sizeof dataset_desc, "%s", cfg->dataset);
+    if (cfg->class_lo >= 0) {
+        if (cfg->class_hi < cfg->class_lo || cfg->class_hi >= train.n_classes) {
+            fl_fail(err, "--classes %d-%d: expected a range inside [0, %d)", cfg->class_lo, cfg->class_hi, train.n_classes);
+            goto fail;
+        }
+        fl_images_select_classes(&train, cfg->class_lo, cfg->class_hi);
+        fl_images_select_classes(&test, cfg->class_lo, cfg->class_hi);
+        snprintf(dataset_desc, sizeof dataset_desc, "%s[%d-%d]", cfg->dataset, cfg->class_lo, cfg->class_hi);
+    }
+    // training split (k-shot) and evaluation split (test, or held out of the training split)
+    int64_t n_tr = 0, n_ev = 0;
+    int short_classes = 0;
+    int64_t* kshot = fl_kshot_indices(&train, cfg->shots, cfg->seed, &n_tr, &short_classes);
+    if (short_classes && !cfg->quiet)
+        fprintf(stderr, "flbench: note: %d classes have fewer than %d training images; all of theirs are used\n",
+                short_classes, cfg->shots);
+    const fl_images* ev_data = &test;
+    if (cfg->val_per_class > 0) {
+        fl_split_holdout(&train, kshot, n_tr, cfg->val_per_class, cfg->seed, &tr_idx, &n_tr, &ev_idx, &n_ev);
+        free(kshot);
+        ev_data = &train;
+    } else {
+        tr_idx = kshot;
+        n_ev = test.n;
+        ev_idx = fl_malloc((size_t)n_ev * sizeof(int64_t));
+        for (int64_t i = 0; i < n_ev; i++) ev_idx[i] = i;
+    }
+    if (n_tr < 1 || n_ev < 1) { fl_fail(err, "--shots/--val-per-class leave %lld training and %lld evaluation images", (long long)n_tr, (long long)n_ev); goto fail; }
+    // model
+    m = fl_model_create(ops, cfg->model, cfg->act, train.c, train.h, train.w, train.n_classes, err);
+    if (!m) goto fail;
+    fl_model_init_weights(m, cfg->seed);
+    fl_model_init_sigma(m, cfg->eo.sigma0);
+    if (cfg->weights[0]) {
+        int head_init = 0;
+        int lrc = fl_vit_load_weights ? fl_vit_load_weights(m, cfg->weights, cfg->seed, &head_init, err)
+                                      : fl_model_load(m, cfg->weights, 1, &head_init, err);
+        if (lrc) { snprintf(res->status, sizeof res->status, "missing-weights"); goto fail; }
+        if (head_init && !cfg->quiet)
+            fprintf(stderr, "flbench: note: %s has no classifier head for %d classes; the head is initialised from seed %llu\n",
+                    cfg->weights, m->n_classes, (unsigned long long)cfg->seed);
+    }
+    if (!strcmp(cfg->method, "lr") && fl_model_set_scope(m, cfg->scope, err)) goto fail;
+    e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
+    if (!e) goto fail;
+    if (fl_optim_init(&opt, &m->params, cfg->optim, cfg->lr, err)) goto fail;
+    opt.weight_decay = cfg->weight_decay;
+    opt.clip = cfg->clip;
+    opt.momentum = cfg->momentum;
+    opt.step_size = cfg->step_size;
+    opt.gamma = cfg->gamma;
+
+    int Bmax = (int)(n_tr < cfg->batch ? n_tr : cfg->batch);
+    int64_t dim = fl_images_dim(&train);
+    xh = fl_malloc((size_t)Bmax * dim * sizeof(float));
+    yh = fl_malloc((size_t)Bmax * sizeof(int32_t));
+    xd = ops->alloc((size_t)Bmax * dim * sizeof(float));
+    yd = ops->alloc((size_t)Bmax * sizeof(int32_t));
+    int64_t steps_per_epoch = (n_tr + cfg->batch - 1) / cfg->batch;
+    int progress = cfg->progress < 0 ? isatty(2) && !cfg->quiet : cfg->progress;
+    run_acc ra = {0};
+    double test_loss = NAN, test_acc = NAN;
+    const char* status = "ok";
+    char msg[512] = "";
+    if (cfg->eval_initial) {
+        evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
+        if (cfg->out[0]) {
+            fl_row row;
+            fl_row_init(&row);
+            fill_row(&row, cfg, ops, key, dataset_desc, 0, NULL, &ra, test_loss, test_acc, "ok", NULL);
+            int arc = fl_row_append(&row, cfg->out, err);
+            fl_row_free(&row);
+            if (arc) goto fail;
+        }
+    }
+    double t_run0 = fl_now();
+    for (int epoch = 1; epoch <= cfg->epochs && !strcmp(status, "ok"); epoch++) {
+        epoch_acc ea = {0};
+        ea.n_lo = 1 << 30;
+        e->epoch = epoch - 1;
+        shuffle(tr_idx, n_tr, cfg->seed, (uint32_t)epoch);
+        for (int64_t s = 0; s < steps_per_epoch; s++) {
+            if (cfg->max_steps && ra.steps >= cfg->max_steps) break;
+            int64_t first = s * cfg->batch;
+            int B = (int)(n_tr - first < cfg->batch ? n_tr - first : cfg->batch);
+            fl_images_batch(&train, tr_idx + first, B, xh);
+            for (int i = 0; i < B; i++) yh[i] = train.labels[tr_idx[first + i]];
+            ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
+            ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
+            fl_batch b = {.B = B, .x = xd, .y = yd, .y_host = yh, .index = tr_idx + first};
+            double t0 = fl_now();
+            fl_step_stats st;
+            if (fl_engine_grad(e, &b, &st, err)) goto fail;
+            double t1 = fl_now();
+            double gnorm = fl_optim_step(&opt, &m->params, epoch - 1);
+            fl_model_refresh_sigma(m);
+            ops->sync();
+            double t2 = fl_now();
+            ra.steps++;
+            ra.queries += st.queries;
+            ra.q_clean += st.queries_clean;
+            ra.q_pilot += st.queries_pilot;
+            ra.q_oracle += st.queries_oracle;
+            ra.flops += st.flops;
+            ea.steps++;
+            ea.loss += st.loss;
+            ea.grad_norm += gnorm;
+            ea.t_step += t2 - t0;
+            ea.t_clean += st.t_clean;
+            ea.t_alloc += st.t_alloc;
+            ea.t_forward += st.t_forward;
+            ea.t_grad += st.t_grad;
+            ea.t_update += t2 - t1;
+            if (st.n_lo < ea.n_lo) ea.n_lo = st.n_lo;
+            if (st.n_hi > ea.n_hi) ea.n_hi = st.n_hi;
+            if (!isfinite(st.loss) || !isfinite(gnorm)) {
+                status = "diverged";
+                snprintf(msg, sizeof msg, "epoch %d step %lld: %s is %g", epoch, (long long)s,
+                         isfinite(st.loss) ? "gradient norm" : "loss", isfinite(st.loss) ? gnorm : st.loss);
+                break;
+            }
+            if (progress) {
+                double el = fl_now() - t_run0;
+                double frac = (double)ra.steps / (double)(steps_per_epoch * cfg->epochs);
+                fprintf(stderr, "\r  epoch %d/%d  step %lld/%lld  loss %.4f  %.1f ms/step  ETA %.0f s   ",
+                        epoch, cfg->epochs, (long long)s + 1, (long long)steps_per_epoch, ea.loss / ea.steps,
+                        1e3 * ea.t_step / ea.steps, frac > 0 ? el / frac - el : 0.0);
+            }
+        }
+        ra.wall_s = fl_now() - t_run0;
+        if (progress) fprintf(stderr, "\n");
+        int last = epoch == cfg->epochs || (cfg->max_steps && ra.steps >= cfg->max_steps);
+        if (strcmp(status, "ok") == 0 && (last || (cfg->eval_every > 0 && epoch % cfg->eval_every == 0))) {
+            double te0 = fl_now();
+            evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
+            t_run0 += fl_now() - te0;  // evaluation is not training time
+        } else {
+            test_loss = test_acc = NAN;
+        }
+        if (ea.n_lo == 1 << 30) ea.n_lo = 0;
+        if (cfg->out[0]) {
+            fl_row row;
+            fl_row_init(&row);
+            fill_row(&row, cfg, ops, key, dataset_desc, epoch, &ea, &ra, test_loss, test_acc, status, msg);
+            int arc = fl_row_append(&row, cfg->out, err);
+            fl_row_free(&row);
+            if (arc) goto fail;
+        }
+        if (!cfg->quiet)
+            fprintf(stderr, "epoch %d: train_loss %.4f  %s_loss %.4f  %s_acc %.4f  queries %ld  %.1f ms/step%s%s\n",
+                    epoch, ea.steps ? ea.loss / ea.steps : NAN, cfg->val_per_class > 0 ? "val" : "test", test_loss,
+                    cfg->val_per_class > 0 ? "val" : "test", test_acc, ra.queries,
+                    ea.steps ? 1e3 * ea.t_step / ea.steps : 0.0, strcmp(status, "ok") ? "  " : "",
+                    strcmp(status, "ok") ? status : "");
+        res->train_loss = ea.steps ? ea.loss / ea.steps : NAN;
+        if (cfg->save[0] && (last || (cfg->save_every > 0 && epoch % cfg->save_every == 0))) {
+            char path[600], ep[16];
+            if (last) snprintf(path, sizeof path, "%s", cfg->save);
+            else snprintf(path, sizeof path, "%s.epoch%d", cfg->save, epoch);
+            snprintf(ep, sizeof ep, "%d", epoch);
+            const char* meta[] = {"epoch", ep, "config", cfg->config_str};
+            if (fl_model_save(m, path, meta, 2, err)) goto fail;
+        }
+        if (cfg->max_steps && ra.steps >= cfg->max_steps) break;
+    }
+    snprintf(res->status, sizeof res->status, "%s", status);
+    snprintf(res->message, sizeof res->message, "%s", msg);
+    res->test_loss = test_loss;
+    res->test_acc = test_acc;
+    res->queries = ra.queries;
+    res->steps = ra.steps;
+    res->wall_s = ra.wall_s;
+    rc = 0;
+    goto done;
+fail:
+    snprintf(res->message, sizeof res->message, "%s", err->msg);
+    write_failure(cfg, key, res->status, err->msg);
+done:
+    if (xd) ops->free(xd);
+    if (yd) ops->free(yd);
+    free(xh);
+    free(yh);
+    free(tr_idx);
+    free(ev_idx);
+    if (m) fl_optim_free(&opt, &m->params);
+    fl_engine_free(e);
+    fl_model_free(m);
+    fl_images_free(&train);
+    fl_images_free(&test);
+    return rc;
+}
