@@ -84,6 +84,9 @@ fl_allocator* fl_allocator_new(const char* name, const fl_alloc_opts* o, fl_err*
 // Runs vt->allocate, times it, and verifies the invariants (sum == N, n_i >= n_min, even).
 int fl_allocator_run(fl_allocator* a, const fl_alloc_input* in, int* n, fl_err* err);
 void fl_allocator_free(fl_allocator* a);
+// What this allocator needs with its options (vt->needs, plus the clean loss when flops uses
+// the loss feature).
+unsigned fl_allocator_needs(const fl_allocator* a);
 
 // Shared helpers (round.c).
 // n_i proportional to weight_i (>= 0), floored at n_min, even if asked, integers summing to

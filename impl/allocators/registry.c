@@ -101,7 +101,7 @@ int fl_allocator_run(fl_allocator* a, const fl_alloc_input* in, int* n, fl_err* 
     if (N < (long)B * floor_q)
         return fl_fail(err, "allocator '%s': budget N = %ld is below B*n_min = %d*%ld = %ld",
                        name, N, B, floor_q, (long)B * floor_q);
-    if ((a->vt->needs & FL_NEEDS_LOSS) && !in->loss)
+    if ((fl_allocator_needs(a) & FL_NEEDS_LOSS) && !in->loss)
         return fl_fail(err, "allocator '%s' needs the per-datum clean loss, but input.loss is "
                        "NULL", name);
     if ((a->vt->needs & FL_NEEDS_PROXY) && !in->proxy)
@@ -140,4 +140,10 @@ void fl_allocator_free(fl_allocator* a) {
     if (!a) return;
     if (a->vt && a->vt->destroy && a->state) a->vt->destroy(a->state);
     free(a);
+}
+
+unsigned fl_allocator_needs(const fl_allocator* a) {
+    unsigned needs = a->vt->needs;
+    if (!strcmp(a->vt->name, "flops") && a->opts.flops_feature_loss) needs |= FL_NEEDS_LOSS;
+    return needs;
 }

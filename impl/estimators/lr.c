@@ -260,7 +260,7 @@ static void proxy_from(const double* msq, const double* energy, int B, int group
 static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
     int B = b->B;
-    unsigned needs = e->alloc->vt->needs;
+    unsigned needs = fl_allocator_needs(e->alloc);
     fl_model_refresh_sigma(m);
     // 1. clean pass: baseline and loss feature
     float* clean = NULL;

@@ -74,7 +74,7 @@ static void eval_direction(fl_engine* e, const fl_batch* b, const int32_t* idx, 
 static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
     int B = b->B;
-    unsigned needs = e->alloc->vt->needs;
+    unsigned needs = fl_allocator_needs(e->alloc);
     m->vt->reserve(m, B, B);
     float* clean = NULL;
     if (needs & FL_NEEDS_LOSS) {
