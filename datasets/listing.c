@@ -20,6 +20,7 @@
 //                  or the devkit's meta.mat
 #include "internal.h"
 #include <ctype.h>
+#include <dirent.h>
 #include <math.h>
 #include <string.h>
 #include <cjson/cJSON.h>
@@ -105,7 +106,7 @@ int fl_detect_layout(const char* name, const char* root, const fl_dataset_opts* 
         return 0;
     }
     if (!strcmp(name, "cifar10") || !strcmp(name, "cifar100")) {
-        int hundred = name[5] == '1';
+        int hundred = !strcmp(name, "cifar100");
         L->is_array = 1;
         L->native_size = 32;
         const char* sub = hundred ? "cifar-100-binary" : "cifar-10-batches-bin";
@@ -190,7 +191,30 @@ int fl_detect_layout(const char* name, const char* root, const fl_dataset_opts* 
         snprintf(L->image_dir, sizeof L->image_dir, "%.*s", (int)(strlen(train) - 6), train);
         snprintf(p, sizeof p, "%s/val", L->image_dir);
         if (!fl_is_dir(p)) return fl_missing(L, err, "expected val/ next to train/");
-        snprintf(L->format, sizeof L->format, "ILSVRC2012 train/ + val/");
+        // val/ layout from its first entry: a folder means class folders, else flat.
+        int class_folders = 0;
+        DIR* d = opendir(p);
+        struct dirent* e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            char q[1600];
+            snprintf(q, sizeof q, "%s/%s", p, e->d_name);
+            class_folders = fl_is_dir(q);
+            break;
+        }
+        if (d) closedir(d);
+        if (class_folders) {
+            snprintf(L->format, sizeof L->format, "ILSVRC2012 train/ + val/ class folders");
+        } else {
+            char gt[1600];
+            snprintf(gt, sizeof gt, "%s/ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt", L->image_dir);
+            char gt2[1600];
+            snprintf(gt2, sizeof gt2, "%s/ILSVRC2012_validation_ground_truth.txt", L->image_dir);
+            if (fl_is_file(gt) || fl_is_file(gt2))
+                snprintf(L->format, sizeof L->format, "ILSVRC2012 train/ + flat val/ with the devkit ground truth");
+            else
+                snprintf(L->format, sizeof L->format, "ILSVRC2012 train/ + flat val/ with LOC_val_solution.csv");
+        }
         return 0;
     }
     return fl_fail(err, "unknown dataset '%s': expected fashion-mnist, cifar10, cifar100, eurosat, "
@@ -714,7 +738,6 @@ static int fl_list_imagenet(fl_listing* L, fl_err* err) {
             }
             fl_free_names(files, nf);
         }
-        snprintf(L->layout.format, sizeof L->layout.format, "ILSVRC2012 train/ + val/ class folders");
     } else {  // flat val/ + ground truth
         char** files;
         int64_t nf;
@@ -753,7 +776,6 @@ static int fl_list_imagenet(fl_listing* L, fl_err* err) {
                     if (!rc && ln != nf)
                         rc = fl_fail(err, "%s: %ld labels for %lld images in %s", gt, ln, (long long)nf, dir);
                 }
-                snprintf(L->layout.format, sizeof L->layout.format, "ILSVRC2012 train/ + flat val/ with the devkit ground truth");
             } else if (fl_is_file(csv)) {
                 // Kaggle: "ImageId,PredictionString" with "ILSVRC2012_val_00000001,n01751748 x y ...".
                 FILE* f = fopen(csv, "r");
@@ -781,7 +803,6 @@ static int fl_list_imagenet(fl_listing* L, fl_err* err) {
                     else lab[at] = k;
                 }
                 if (f) fclose(f);
-                snprintf(L->layout.format, sizeof L->layout.format, "ILSVRC2012 train/ + flat val/ with LOC_val_solution.csv");
             } else {
                 rc = fl_fail(err, "%s: flat validation images but no ground truth: expected "
                                   "ILSVRC2012_devkit_t12/ (ground truth + meta.mat) or LOC_val_solution.csv in %s",

@@ -90,6 +90,23 @@ static int fl_resolve_records(const fl_items* all, const fl_items* want, int64_t
     return 0;
 }
 
+// Before decoding a split, every file its manifest names must exist: a manifest kept from an
+// earlier copy of the data fails here with a clear message instead of deep inside the decode.
+// Returns 1 when all exist.
+static int fl_check_items_exist(const fl_layout* lay, const fl_items* items, const char* manifest,
+                                fl_err* err) {
+    for (int64_t i = 0; i < items->n; i++) {
+        char path[2400];
+        snprintf(path, sizeof path, "%s/%s", lay->image_dir, items->v[i].path);
+        if (!fl_is_file(path)) {
+            fl_fail(err, "manifest %s names %s, which does not exist (the data changed since the "
+                         "split was drawn; delete the manifest to draw it again)", manifest, path);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 // What fill() needs to produce image i of a split.
 typedef struct {
     const fl_layout* lay;
@@ -286,6 +303,10 @@ int fl_dataset_open(const char* name, const fl_dataset_opts* o_in, fl_images* tr
             }
             ctx.recs = recs;
             ctx.arr = s == 0 ? &L.arr_train : &L.arr_test;
+        }
+        if (!lay.is_array && !fl_check_items_exist(&lay, &m->items, man_path[s], err)) {
+            free(labels);
+            goto done;
         }
         if (use_cache) {
             if (fl_mkdirs(cache_dir, err) ||
