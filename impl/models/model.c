@@ -35,7 +35,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     const fl_ops* ops = m->ops;
     int T = m->tokens;
     int noisy = f->noise && L->perturbed;
-    int expand = noisy && x_per_datum && f->row_datum;  // noise enters on per-datum rows
+    int expand = (noisy || m->no_prefix) && x_per_datum && f->row_datum;  // noise enters on per-datum rows
     int x_rows = (x_per_datum ? f->B : f->Q) * T;
     if (f->keep & FL_KEEP_LR) {
         L->input = x;

@@ -82,6 +82,7 @@ struct fl_model {
     int tokens;               // rows per query inside the network (1 for the MLP)
     int depth;                // blocks (ViT) or hidden layers (MLP)
     char desc[160];           // e.g. "mlp:784-256-256-10 relu"
+    int no_prefix;            // testing: expand to query rows at the input (no clean prefix)
 };
 
 // Selects the perturbed layers. Scopes: all | head | attn:last:K | mlp:last:K | layers:I,J,...

@@ -1,0 +1,456 @@
+// test_estimators.c: the MLP and the three estimators against known answers.
+//  - BP gradients against central finite differences of a double-precision reference MLP;
+//  - LR: cosine with the BP gradient rises with the budget and exceeds 0.9; the mean of many
+//    estimates is the BP gradient within its standard error (unbiased); chunking and the
+//    clean prefix change nothing;
+//  - MeZO: the projected gradient equals the directional derivative grad.z; parameters come
+//    back after +mu/-2mu/+mu; the mean of many estimates converges to the BP gradient.
+#include "../test.h"
+#include "impl/backend/ops.h"
+#include "impl/models/model.h"
+#include "impl/estimators/estimator.h"
+#include "impl/kernels/philox.h"
+
+static const fl_ops* ops;
+
+// ---------------------------------------------------------------------------------------
+// fixtures
+
+typedef struct {
+    int B, in, classes;
+    float* x;          // (B, in) host
+    int32_t* y;        // (B) host
+    int64_t* idx;
+    float* x_d;
+    int32_t* y_d;
+    fl_batch b;
+} batch_fx;
+
+static float gauss(uint64_t seed, uint64_t i) {
+    return fl_normal_at((uint32_t)seed, 77, i, 0, 0x7e57u, 0);
+}
+
+static void batch_make(batch_fx* f, int B, int in, int classes, uint64_t seed) {
+    f->B = B; f->in = in; f->classes = classes;
+    f->x = fl_malloc((size_t)B * in * sizeof(float));
+    f->y = fl_malloc((size_t)B * sizeof(int32_t));
+    f->idx = fl_malloc((size_t)B * sizeof(int64_t));
+    for (long i = 0; i < (long)B * in; i++) f->x[i] = gauss(seed, (uint64_t)i);
+    for (int i = 0; i < B; i++) { f->y[i] = (i * 7 + 3) % classes; f->idx[i] = i; }
+    f->x_d = fl_ops_upload_new(ops, f->x, (size_t)B * in * sizeof(float));
+    f->y_d = fl_ops_upload_new(ops, f->y, (size_t)B * sizeof(int32_t));
+    f->b = (fl_batch){.B = B, .x = f->x_d, .y = f->y_d, .y_host = f->y, .index = f->idx};
+}
+
+static void batch_free(batch_fx* f) {
+    ops->free(f->x_d); ops->free(f->y_d);
+    free(f->x); free(f->y); free(f->idx);
+}
+
+static fl_model* mlp(const char* spec, const char* act, uint64_t seed) {
+    fl_err err;
+    fl_model* m = fl_mlp_new(ops, spec, act, &err);
+    if (!m) { printf("    %s\n", err.msg); exit(2); }
+    fl_model_init_weights(m, seed);
+    fl_model_init_sigma(m, 1e-3f);
+    return m;
+}
+
+// Gradient buffer (host copy) of the weight and bias tensors only, concatenated.
+static int wb_grad(const fl_model* m, double* out) {
+    const fl_params* p = &m->params;
+    float* h = fl_malloc(p->total * sizeof(float));
+    ops->download(h, p->grad, p->total * sizeof(float));
+    int n = 0;
+    for (int t = 0; t < p->n; t++) {
+        if (p->t[t].kind == FL_KIND_LOGSIGMA) continue;
+        for (size_t i = 0; i < p->t[t].numel; i++) out[n++] = h[p->t[t].offset + i];
+    }
+    free(h);
+    return n;
+}
+
+static double dot(const double* a, const double* b, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static fl_engine* engine(fl_model* m, const char* method, const char* alloc, int budget, uint64_t seed,
+                         const fl_est_opts* eo_in) {
+    fl_est_opts eo = eo_in ? *eo_in : fl_est_opts_default();
+    eo.budget = budget;
+    fl_alloc_opts ao = fl_alloc_opts_default();
+    fl_err err;
+    fl_engine* e = fl_engine_new(ops, m, method, alloc, &ao, &eo, 1000, seed, &err);
+    if (!e) { printf("    %s\n", err.msg); exit(2); }
+    return e;
+}
+
+// BP gradient of the batch-mean loss (weights and biases), into g; returns its length.
+static int bp_gradient(fl_model* m, batch_fx* f, double* g) {
+    fl_engine* e = engine(m, "bp", "uniform", 1, 1, NULL);
+    fl_step_stats st;
+    fl_err err;
+    CHECK(fl_engine_grad(e, &f->b, &st, &err) == 0, "bp: %s", err.msg);
+    int n = wb_grad(m, g);
+    fl_engine_free(e);
+    return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// BP against finite differences of a double-precision MLP
+
+typedef struct { int n_layers; int w[8]; int gelu; } ref_mlp;
+
+static double ref_loss(const fl_model* m, const double* theta, const batch_fx* f, int gelu) {
+    // theta: all weight/bias values in table order (weight then bias per layer)
+    double total = 0.0;
+    double h[64], z[64];
+    for (int i = 0; i < f->B; i++) {
+        int width = f->in;
+        for (int c = 0; c < width; c++) h[c] = f->x[(long)i * f->in + c];
+        const double* p = theta;
+        for (int l = 0; l < m->n_lin; l++) {
+            const fl_linear* L = &m->lin[l];
+            const double* W = p;
+            const double* b = p + (long)L->dout * L->din;
+            p = b + L->dout;
+            for (int o = 0; o < L->dout; o++) {
+                double s = b[o];
+                for (int k = 0; k < L->din; k++) s += W[(long)o * L->din + k] * h[k];
+                z[o] = s;
+            }
+            width = L->dout;
+            for (int o = 0; o < width; o++) {
+                if (l == m->n_lin - 1) h[o] = z[o];
+                else h[o] = gelu ? 0.5 * z[o] * (1 + erf(z[o] / sqrt(2.0))) : (z[o] > 0 ? z[o] : 0);
+            }
+        }
+        double mx = -1e300;
+        for (int c = 0; c < width; c++) mx = h[c] > mx ? h[c] : mx;
+        double s = 0;
+        for (int c = 0; c < width; c++) s += exp(h[c] - mx);
+        total += mx + log(s) - h[f->y[i]];
+    }
+    return total / f->B;
+}
+
+static void check_bp_fd(const char* act) {
+    fl_model* m = mlp("9-7-6-4", act, 11);
+    batch_fx f;
+    batch_make(&f, 5, 9, 4, 3);
+    double g[1024], theta[1024];
+    int n = bp_gradient(m, &f, g);
+    // parameters in double, same order as wb_grad
+    const fl_params* p = &m->params;
+    float* h = fl_malloc(p->total * sizeof(float));
+    ops->download(h, p->data, p->total * sizeof(float));
+    int k = 0;
+    for (int t = 0; t < p->n; t++)
+        if (p->t[t].kind != FL_KIND_LOGSIGMA)
+            for (size_t i = 0; i < p->t[t].numel; i++) theta[k++] = h[p->t[t].offset + i];
+    CHECK(k == n, "parameter count %d vs gradient %d", k, n);
+    // the float forward's loss agrees with the double reference (float rounding: 1e-5)
+    float* loss_d = ops->alloc((size_t)f.B * sizeof(float));
+    m->vt->reserve(m, f.B, f.B);
+    fl_fwd fw = {.x = f.x_d, .B = f.B, .Q = f.B, .labels = f.y_d, .loss = loss_d};
+    m->vt->forward(m, &fw);
+    float lh[16];
+    ops->download(lh, loss_d, (size_t)f.B * sizeof(float));
+    double lf = 0;
+    for (int i = 0; i < f.B; i++) lf += lh[i];
+    lf /= f.B;
+    double lref = ref_loss(m, theta, &f, act[0] == 'g');
+    CHECK(fabs(lf - lref) < 1e-5, "float loss %.8f vs double %.8f", lf, lref);
+    // central differences in double, step 1e-6: truncation error ~ h^2 f''' ~ 1e-12,
+    // rounding ~ 1e-16 / 1e-6 = 1e-10; the float BP gradient is good to ~1e-6 relative
+    double num = 0, den = 0, worst = 0;
+    for (int j = 0; j < n; j++) {
+        double keep = theta[j];
+        theta[j] = keep + 1e-6;
+        double lp = ref_loss(m, theta, &f, act[0] == 'g');
+        theta[j] = keep - 1e-6;
+        double lm = ref_loss(m, theta, &f, act[0] == 'g');
+        theta[j] = keep;
+        double fd = (lp - lm) / 2e-6;
+        num += (g[j] - fd) * (g[j] - fd);
+        den += fd * fd;
+        double e = fabs(g[j] - fd);
+        if (e > worst) worst = e;
+    }
+    CHECK(sqrt(num / den) < 1e-4, "%s: relative error of the BP gradient %g", act, sqrt(num / den));
+    CHECK(worst < 1e-5, "%s: worst absolute error %g", act, worst);
+    ops->free(loss_d);
+    free(h);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+static void test_bp_matches_finite_differences_relu(void) { check_bp_fd("relu"); }
+static void test_bp_matches_finite_differences_gelu(void) { check_bp_fd("gelu"); }
+
+// ---------------------------------------------------------------------------------------
+// LR
+
+static double cosine(const double* a, const double* b, int n) {
+    return dot(a, b, n) / sqrt(dot(a, a, n) * dot(b, b, n));
+}
+
+// Mean cosine of the LR estimate with BP over a few repetitions, at a budget.
+static double lr_cosine(fl_model* m, batch_fx* f, const double* g, int n, int budget, int reps) {
+    fl_engine* e = engine(m, "lr", "uniform", budget, 5, NULL);
+    double est[1024], acc = 0;
+    for (int r = 0; r < reps; r++) {
+        fl_step_stats st;
+        fl_err err;
+        CHECK(fl_engine_grad(e, &f->b, &st, &err) == 0, "lr: %s", err.msg);
+        CHECK(st.queries == (long)budget * f->B + f->B, "queries %ld, expected %d perturbed + %d clean",
+              st.queries, budget * f->B, f->B);
+        wb_grad(m, est);
+        acc += cosine(est, g, n);
+    }
+    fl_engine_free(e);
+    return acc / reps;
+}
+
+static void test_lr_cosine_rises_with_budget(void) {
+    fl_model* m = mlp("12-10-8-4", "gelu", 21);
+    fl_model_set_scope(m, "all", NULL);
+    batch_fx f;
+    batch_make(&f, 8, 12, 4, 9);
+    double g[1024];
+    int n = bp_gradient(m, &f, g);
+    // The relative variance of one estimate at budget 4 is about 150 here (measured by
+    // test_lr_unbiased: tr(Cov) / |g|^2), so the expected cosine 1/sqrt(1 + 150*4/budget)
+    // is about 0.08, 0.16, 0.31, 0.54, 0.93 at these budgets. A single cosine has a spread
+    // of about 1/sqrt(250 parameters) = 0.06; the mean of 16 repetitions, 0.016.
+    int budgets[] = {4, 16, 64, 256, 4096};
+    double prev = -1, c[5];
+    for (int k = 0; k < 5; k++) {
+        c[k] = lr_cosine(m, &f, g, n, budgets[k], 16);
+        printf("    budget %4d: cosine %.4f\n", budgets[k], c[k]);
+    }
+    // each 4x budget halves the estimate's std; the mean cosine over 4 reps must increase
+    for (int k = 0; k < 5; k++) {
+        CHECK(c[k] > prev, "cosine did not rise from budget %d to %d: %.4f -> %.4f",
+              k ? budgets[k - 1] : 0, budgets[k], prev, c[k]);
+        prev = c[k];
+    }
+    CHECK(c[4] > 0.9, "cosine at budget 4096 is %.4f, expected > 0.9", c[4]);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+// Mean of M estimates against the BP gradient: |mean - g|^2 must be about tr(Cov)/M.
+// For an unbiased estimator the ratio has mean 1 and, over ~250 coordinates, a spread of about
+// 0.1, so 1.5 is a 5-sigma bound; a bias of even 10% of |g| would push it far above.
+static void check_unbiased(fl_model* m, batch_fx* f, const char* method, const char* alloc, int budget, int M,
+                           const fl_est_opts* eo, double* ratio_out) {
+    double g[1024];
+    int n = bp_gradient(m, f, g);
+    fl_engine* e = engine(m, method, alloc, budget, 99, eo);
+    double* sum = calloc((size_t)n, sizeof(double));
+    double* sq = calloc((size_t)n, sizeof(double));
+    double est[1024];
+    for (int r = 0; r < M; r++) {
+        fl_step_stats st;
+        fl_err err;
+        CHECK(fl_engine_grad(e, &f->b, &st, &err) == 0, "%s: %s", method, err.msg);
+        wb_grad(m, est);
+        for (int i = 0; i < n; i++) { sum[i] += est[i]; sq[i] += est[i] * est[i]; }
+    }
+    double bias2 = 0, var = 0, g2 = dot(g, g, n);
+    for (int i = 0; i < n; i++) {
+        double mean = sum[i] / M;
+        bias2 += (mean - g[i]) * (mean - g[i]);
+        var += (sq[i] / M - mean * mean) * M / (M - 1);
+    }
+    double ratio = bias2 / (var / M);
+    printf("    %s/%s budget %d: |mean-g|^2 = %.3g, tr(Cov)/M = %.3g, ratio %.3f, |g|^2 = %.3g\n",
+           method, alloc, budget, bias2, var / M, ratio, g2);
+    *ratio_out = ratio;
+    free(sum);
+    free(sq);
+    fl_engine_free(e);
+}
+
+static void test_lr_unbiased(void) {
+    fl_model* m = mlp("12-10-8-4", "gelu", 21);
+    fl_model_set_scope(m, "all", NULL);
+    batch_fx f;
+    batch_make(&f, 8, 12, 4, 9);
+    double ratio;
+    check_unbiased(m, &f, "lr", "uniform", 4, 600, NULL, &ratio);
+    CHECK(ratio < 1.5, "LR mean deviates from the BP gradient by %.2f x its standard error^2", ratio);
+    // unbiased under a very unequal allocation too (the loss allocator), with own-mean baseline
+    fl_est_opts eo = fl_est_opts_default();
+    eo.baseline = FL_BASE_MEAN;
+    check_unbiased(m, &f, "lr", "loss", 6, 600, &eo, &ratio);
+    CHECK(ratio < 1.5, "allocated LR mean deviates from the BP gradient by %.2f x its standard error^2", ratio);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+// Chunking: the same estimate whatever the number of query rows per chunk.
+static void test_lr_chunking_invariant(void) {
+    fl_model* m = mlp("12-10-8-4", "relu", 3);
+    fl_model_set_scope(m, "all", NULL);
+    batch_fx f;
+    batch_make(&f, 6, 12, 4, 4);
+    double a[1024], b[1024];
+    fl_est_opts eo = fl_est_opts_default();
+    fl_engine* e1 = engine(m, "lr", "uniform", 8, 42, &eo);
+    fl_step_stats st;
+    fl_err err;
+    fl_engine_grad(e1, &f.b, &st, &err);
+    int n = wb_grad(m, a);
+    eo.max_rows = 8;  // one datum per chunk
+    fl_engine* e2 = engine(m, "lr", "uniform", 8, 42, &eo);
+    fl_engine_grad(e2, &f.b, &st, &err);
+    wb_grad(m, b);
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += a[i] * a[i]; }
+    // Only float rounding differs, but it is amplified: a GEMM over other row counts can change
+    // a row's loss L_r by an ulp (1.2e-7 at L ~ 1.4), while L_r - b is only ~ sigma = 1e-3, so a
+    // coefficient moves by ~1e-4 relative. 5e-4 allows for that; a real error is O(1).
+    CHECK(sqrt(num / den) < 5e-4, "chunked estimate differs by %g relative", sqrt(num / den));
+    fl_engine_free(e1);
+    fl_engine_free(e2);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+// The clean prefix (layers before the first perturbed one run per datum) gives the same
+// estimate as expanding every layer to query rows.
+static void test_lr_clean_prefix_exact(void) {
+    fl_model* m = mlp("12-10-8-4", "gelu", 5);
+    fl_model_set_scope(m, "layers:1,2", NULL);
+    batch_fx f;
+    batch_make(&f, 6, 12, 4, 8);
+    double a[1024], b[1024];
+    fl_engine* e1 = engine(m, "lr", "uniform", 8, 7, NULL);
+    fl_step_stats st1, st2;
+    fl_err err;
+    fl_engine_grad(e1, &f.b, &st1, &err);
+    int n = wb_grad(m, a);
+    m->no_prefix = 1;
+    fl_engine* e2 = engine(m, "lr", "uniform", 8, 7, NULL);
+    fl_engine_grad(e2, &f.b, &st2, &err);
+    wb_grad(m, b);
+    m->no_prefix = 0;
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += a[i] * a[i]; }
+    // same float-rounding argument as the chunking test
+    CHECK(sqrt(num / den) < 5e-4, "prefix and full expansion differ by %g relative", sqrt(num / den));
+    CHECK(den > 0, "the estimate is zero");
+    fl_engine_free(e1);
+    fl_engine_free(e2);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+// ---------------------------------------------------------------------------------------
+// MeZO
+
+static void test_mezo_projected_gradient(void) {
+    fl_model* m = mlp("12-10-8-4", "gelu", 31);
+    batch_fx f;
+    batch_make(&f, 8, 12, 4, 2);
+    double g[1024], est[1024], z[1024];
+    int n = bp_gradient(m, &f, g);
+    fl_params* p = &m->params;
+    float* before = fl_malloc(p->total * sizeof(float));
+    float* after = fl_malloc(p->total * sizeof(float));
+    fl_params_download(p, before);
+    fl_est_opts eo = fl_est_opts_default();
+    eo.mu = 1e-3f;
+    fl_engine* e = engine(m, "mezo", "uniform", 2, 17, &eo);  // one direction
+    fl_step_stats st;
+    fl_err err;
+    uint32_t step = e->step;
+    CHECK(fl_engine_grad(e, &f.b, &st, &err) == 0, "mezo: %s", err.msg);
+    CHECK(st.queries == 2L * f.B, "queries %ld, expected %d", st.queries, 2 * f.B);
+    wb_grad(m, est);
+    // z: regenerate direction 0 of that step into the gradient buffer
+    fl_params_zero_grad(p);
+    for (int t = 0; t < p->n; t++)
+        if (p->t[t].trainable)
+            ops->noise_axpy(p->grad + p->t[t].offset, (long)p->t[t].numel, p->t[t].offset, 1.0f,
+                            e->key0, e->key1, 0, FL_STREAM_MEZO, step);
+    wb_grad(m, z);
+    // the estimate is c z with c = (L+ - L-)/(2 mu) ~ g.z (error O(mu^2) + float rounding of
+    // the loss difference: 1e-7 * 1.4 / 2e-3 ~ 1e-4 absolute)
+    double c = dot(est, z, n) / dot(z, z, n);
+    double gz = dot(g, z, n);
+    printf("    c = %.6f, grad.z = %.6f\n", c, gz);
+    CHECK(fabs(c - gz) < 2e-3 * fabs(gz) + 2e-4, "projected gradient %.6f vs directional derivative %.6f", c, gz);
+    // the estimate is parallel to z
+    double resid = 0;
+    for (int i = 0; i < n; i++) resid += (est[i] - c * z[i]) * (est[i] - c * z[i]);
+    CHECK(sqrt(resid) < 1e-5 * sqrt(dot(est, est, n)), "estimate is not along z: residual %g", sqrt(resid));
+    // +mu, -2mu, +mu brings every parameter back to within float rounding
+    fl_params_download(p, after);
+    double worst = 0;
+    for (size_t i = 0; i < p->total; i++) {
+        double d = fabs((double)after[i] - before[i]);
+        if (d > worst) worst = d;
+    }
+    CHECK(worst < 1e-6, "parameters moved by %g after the mezo step", worst);
+    free(before);
+    free(after);
+    fl_engine_free(e);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+static void test_mezo_unbiased(void) {
+    fl_model* m = mlp("6-5-3", "gelu", 8);
+    batch_fx f;
+    batch_make(&f, 6, 6, 3, 12);
+    double ratio;
+    fl_est_opts eo = fl_est_opts_default();
+    eo.mu = 1e-3f;
+    check_unbiased(m, &f, "mezo", "uniform", 8, 3000, &eo, &ratio);
+    CHECK(ratio < 1.5, "MeZO mean deviates from the BP gradient by %.2f x its standard error^2", ratio);
+    check_unbiased(m, &f, "mezo", "loss", 8, 3000, &eo, &ratio);
+    CHECK(ratio < 1.5, "allocated MeZO mean deviates by %.2f x its standard error^2", ratio);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
+// ---------------------------------------------------------------------------------------
+
+static void test_bad_options(void) {
+    fl_model* m = mlp("6-5-3", "relu", 1);
+    fl_est_opts eo = fl_est_opts_default();
+    fl_alloc_opts ao = fl_alloc_opts_default();
+    fl_err err;
+    eo.budget = 3;  // odd with antithetic pairs
+    CHECK(!fl_engine_new(ops, m, "lr", "uniform", &ao, &eo, 10, 0, &err), "odd budget accepted");
+    CHECK(strstr(err.msg, "--budget 3"), "message: %s", err.msg);
+    eo.budget = 4;
+    CHECK(!fl_engine_new(ops, m, "sgd", "uniform", &ao, &eo, 10, 0, &err), "unknown method accepted");
+    CHECK(strstr(err.msg, "unknown method 'sgd'"), "message: %s", err.msg);
+    CHECK(!fl_engine_new(ops, m, "lr", "magic", &ao, &eo, 10, 0, &err), "unknown allocator accepted");
+    CHECK(strstr(err.msg, "magic"), "message: %s", err.msg);
+    CHECK(fl_model_set_scope(m, "attn:last:9", &err) != 0, "scope deeper than the model accepted");
+    CHECK(fl_model_set_scope(m, "nonsense", &err) != 0, "unknown scope accepted");
+    CHECK(!fl_mlp_new(ops, "784-x-10", "relu", &err), "bad widths accepted");
+    CHECK(strstr(err.msg, "784-x-10"), "message: %s", err.msg);
+    fl_model_free(m);
+}
+
+int main(void) {
+    ops = fl_cpu_ops();
+    RUN(test_bp_matches_finite_differences_relu);
+    RUN(test_bp_matches_finite_differences_gelu);
+    RUN(test_lr_cosine_rises_with_budget);
+    RUN(test_lr_unbiased);
+    RUN(test_lr_chunking_invariant);
+    RUN(test_lr_clean_prefix_exact);
+    RUN(test_mezo_projected_gradient);
+    RUN(test_mezo_unbiased);
+    RUN(test_bad_options);
+    TEST_EXIT();
+}
