@@ -468,8 +468,9 @@ static void test_errors(void) {
     a = fl_allocator_new("flops", &o, &err);
     in.loss = NULL;
     in.proxy = v;
-    CHECK(fl_allocator_run(a, &in, n, &err) != 0 && strstr(err.msg, "flops_feature_loss"),
-          "flops loss feature without loss: %s", err.msg);
+    // the registry knows flops needs the loss with this option (fl_allocator_needs)
+    CHECK((fl_allocator_needs(a) & FL_NEEDS_LOSS) && fl_allocator_run(a, &in, n, &err) != 0 &&
+          strstr(err.msg, "clean loss"), "flops loss feature without loss: %s", err.msg);
     fl_allocator_free(a);
     o = fl_alloc_opts_default();
     o.flops_mc = 1;
