@@ -13,8 +13,9 @@
 # Environment:
 #   FLBENCH_DATA          data root (default datasets/data); NAME goes to $FLBENCH_DATA/NAME
 #   FLBENCH_FETCH_MIRROR  a folder or URL prefix that replaces each URL's server and path
-#                         (the file name is kept): for mirrors, and for the tests, which serve
-#                         fixture archives from a local folder.
+#                         (the file name is kept): for mirrors.
+#   FLBENCH_FETCH_CATALOG a file of "NAME URL ALGO SUM" lines replacing the built-in catalog
+#                         (the tests serve fixture archives with their own checksums this way).
 #
 # Exit status: 0 done (or already present), 1 failed (download, checksum, unpack), 2 bad usage.
 set -eu
@@ -30,6 +31,7 @@ die() { printf 'fetch: %s\n' "$*" >&2; exit 1; }
 #    the md5 values torchvision pins for these exact files (torchvision/datasets/*.py)
 #  - Caltech101: the md5 CaltechDATA lists for caltech-101.zip (record mzrjq-6wc02)
 catalog() {
+    if [ -n "${FLBENCH_FETCH_CATALOG:-}" ]; then cat "$FLBENCH_FETCH_CATALOG"; return; fi
     cat <<'EOF'
 fashion-mnist http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz md5 8d4fb7e6c68d591d4c3dfef9ec88bf0d
 fashion-mnist http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-labels-idx1-ubyte.gz md5 25c81989df183df01b3e8a0aad5dffbe
@@ -119,7 +121,10 @@ download() {
             die "neither curl nor wget is installed"
         fi ;;
     esac
-    verify "$2.part" "$3" "$4" || { rm -f "$2.part"; exit 1; }
+    if ! (verify "$2.part" "$3" "$4"); then
+        rm -f "$2.part"
+        exit 1
+    fi
     mv "$2.part" "$2"
 }
 
@@ -132,7 +137,7 @@ fetch() {
     [ -n "$lines" ] || { echo "fetch: unknown dataset '$name' (try --list)" >&2; exit 2; }
     echo "$lines" | while read -r _ url algo sum; do
         download "$url" "$dl/${url##*/}" "$algo" "$sum"
-    done
+    done || exit 1
     case $name in
     fashion-mnist)
         mkdir -p "$dest"
@@ -185,12 +190,12 @@ EOF
     return 1
 }
 
-[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
 case $1 in
 --list) catalog ;;
 --verify) [ $# -eq 4 ] || { echo "usage: fetch.sh --verify FILE md5|sha256 SUM" >&2; exit 2; }; verify "$2" "$3" "$4" ;;
 --unpack) [ $# -eq 3 ] || { echo "usage: fetch.sh --unpack FILE DEST" >&2; exit 2; }; unpack "$2" "$3" ;;
 imagenet) imagenet ;;
--h | --help) sed -n '2,22p' "$0" ;;
+-h | --help) sed -n '2,24p' "$0" ;;
 *) fetch "$1" ;;
 esac
