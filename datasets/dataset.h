@@ -34,6 +34,12 @@ void fl_images_batch(const fl_images* d, const int64_t* idx, int B, float* out);
 // Frees whatever the reader allocated or mapped; safe on a zeroed struct.
 void fl_images_free(fl_images* d);
 
+// For a memory-mapped set (a cache), drops the pages of images [first, first + n) from this
+// process (madvise MADV_DONTNEED; they are read again from the page cache if touched), so that
+// evaluating a large test set batch by batch keeps the resident set at about one batch.
+// No effect on sets held in heap memory.
+void fl_images_release(const fl_images* d, int64_t first, int64_t n);
+
 // Keeps only the images whose label is in [lo, hi], relabelled to [0, hi-lo]
 // (used for the few-shot transfer split: pretrain on classes 0-4, fine-tune on 5-9).
 void fl_images_select_classes(fl_images* d, int lo, int hi);
@@ -146,6 +152,11 @@ extern const char* const fl_dataset_names[];
 // corrupt. info may be NULL. Missing data fails with one line that names the fetch command.
 int fl_dataset_open(const char* name, const fl_dataset_opts* o, fl_images* train,
                     fl_images* test, fl_dataset_info* info, fl_err* err);
+
+// Whether dataset `name` is on disk where fl_dataset_open would look, without reading it:
+// 1 present; 0 missing (err holds the one-line message naming the fetch command, which a sweep
+// turns into cells marked missing-data); -1 unknown name or bad options.
+int fl_dataset_available(const char* name, const fl_dataset_opts* o, fl_err* err);
 
 // ---------------------------------------------------------------------------------------------
 // Commands for the CLI (the CLI's main calls these; they print and return the exit status).

@@ -48,6 +48,19 @@ void fl_images_free(fl_images* d) {
     memset(d, 0, sizeof *d);
 }
 
+void fl_images_release(const fl_images* d, int64_t first, int64_t n) {
+    if (!d->map_base || n <= 0) return;
+    const uint8_t* base = (const uint8_t*)d->map_base;
+    size_t page = 4096;
+    size_t lo = (size_t)(d->pix - base) + (size_t)(first * fl_images_dim(d));
+    size_t hi = lo + (size_t)(n * fl_images_dim(d));
+    // Whole pages strictly inside the range only, so neighbours stay untouched.
+    lo = (lo + page - 1) / page * page;
+    hi = hi / page * page;
+    if (hi > d->map_len) hi = d->map_len / page * page;
+    if (hi > lo) madvise((void*)(base + lo), hi - lo, MADV_DONTNEED);
+}
+
 void fl_images_select_classes(fl_images* d, int lo, int hi) {
     if (lo < 0) lo = 0;
     if (hi >= d->n_classes) hi = d->n_classes - 1;

@@ -166,6 +166,21 @@ static char** fl_copy_names(int n, char* const* names) {
     return out;
 }
 
+int fl_dataset_available(const char* name, const fl_dataset_opts* o_in, fl_err* err) {
+    fl_dataset_opts o;
+    if (o_in)
+        o = *o_in;
+    else
+        fl_dataset_opts_default(&o);
+    int known = 0;
+    for (int i = 0; fl_dataset_names[i]; i++) known |= !strcmp(fl_dataset_names[i], name);
+    char root[1024];
+    fl_dataset_root(name, &o, root, sizeof root);
+    fl_layout lay;
+    if (fl_detect_layout(name, root, &o, &lay, err) == 0) return 1;
+    return known ? 0 : -1;
+}
+
 int fl_dataset_open(const char* name, const fl_dataset_opts* o_in, fl_images* train,
                     fl_images* test, fl_dataset_info* info, fl_err* err) {
     fl_dataset_opts o;

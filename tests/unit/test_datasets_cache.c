@@ -188,6 +188,10 @@ static void test_cache_roundtrip_and_staleness(void) {
     fl_images_batch(&te, idx, 2, x);
     CHECK(x[0] == ((float)te.pix[(te.n - 1) * dim] / 255.0f - 0.5f) / 0.5f, "batch from the mapping");
     free(x);
+    // Releasing the pages of a mapped range (batch-wise evaluation) keeps the data readable.
+    fl_images_release(&te, 0, te.n);
+    CHECK(!memcmp(te.pix, mem_te.pix, (size_t)(te.n * dim)), "readable again after release");
+    fl_images_release(&mem_te, 0, mem_te.n);  // heap sets: no effect
     fl_images_free(&mem_tr);
     fl_images_free(&mem_te);
     fl_images_free(&tr);

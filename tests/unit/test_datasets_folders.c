@@ -449,6 +449,10 @@ static void test_missing_and_inspect(void) {
     fl_err err = {{0}};
     int rc = fl_dataset_open("food101", &o, &tr, &te, NULL, &err);
     CHECK(rc == -1 && strstr(err.msg, "run `flbench data fetch food101`") && !strchr(err.msg, '\n'), "message: %s", err.msg);
+    CHECK(fl_dataset_available("food101", &o, &err) == 0 && strstr(err.msg, "flbench data fetch food101"), "available: %s", err.msg);
+    CHECK(fl_dataset_available("mnist", &o, &err) == -1, "unknown name");
+    fl_dataset_opts present = opts_for(sub("eurosat"), 0);
+    CHECK(fl_dataset_available("eurosat", &present, &err) == 1, "eurosat fixture present: %s", err.msg);
     rc = fl_dataset_open("mnist", &o, &tr, &te, NULL, &err);
     CHECK(rc == -1 && strstr(err.msg, "unknown dataset 'mnist'"), "message: %s", err.msg);
     // `data inspect` on the EuroSAT fixture: exit 0; on a missing dataset 1; bad usage 2.
