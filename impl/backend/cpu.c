@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <xmmintrin.h>
 #include "ops.h"
+#include "cpu_noise.h"
 
 // ---------------------------------------------------------------------------------------
 // memory
@@ -129,9 +130,11 @@ static void cpu_gelu_bwd(float* dx, const float* dy, const float* x, long n) {
     for (long i = 0; i < n; i++) dx[i] = fl_body_gelu_bwd(dy[i], x[i]);
 }
 
+// Noise ops: whole blocks of 32 columns draw their normals 32 at a time (cpu_noise.h,
+// bit-identical to the shared body); the last partial block uses the shared group body.
 static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                            int rows, int cols) {
-    int groups = (cols + 3) / 4;
+    int full = cols / 32 * 32;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         float* yr = y + (long)r * cols;
@@ -139,34 +142,52 @@ static void cpu_bias_noise(float* y, const float* bias, const float* sigma, cons
             if (bias) for (int c = 0; c < cols; c++) yr[c] += bias[c];
             continue;
         }
-        for (int g = 0; g < groups; g++) fl_body_bias_noise4(yr, bias, sigma, nz, r, 4 * g, cols);
+        float sign;
+        uint32_t row = fl_noise_row(nz, r, &sign);
+        float eps[32];
+        for (int c0 = 0; c0 < full; c0 += 32) {
+            fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+            for (int l = 0; l < 32; l++)
+                yr[c0 + l] = fl_elem_bias_noise(yr[c0 + l], bias ? bias[c0 + l] : 0.0f, sign, sigma[c0 + l], eps[l]);
+        }
+        for (int c0 = full; c0 < cols; c0 += 4) fl_body_bias_noise4(yr, bias, sigma, nz, r, c0, cols);
     }
 }
 
 static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
                         const fl_noise* nz, int rows, int cols) {
-    int groups = (cols + 3) / 4;
+    int full = cols / 32 * 32;
+    int padded = (cols + 3) / 4 * 4;
     int nthreads = omp_get_max_threads();
-    // per-thread partial sums of the log-sigma score, reduced at the end (deterministic order)
-    float* part = gs ? (float*)calloc((size_t)nthreads * groups * 4, sizeof(float)) : NULL;
+    // per-thread partial sums of the log-sigma score, reduced at the end (fixed order)
+    float* part = gs ? (float*)calloc((size_t)nthreads * padded, sizeof(float)) : NULL;
     if (gs && !part) FL_FATAL("out of host memory in lr_grad");
 #pragma omp parallel
     {
         int tid = omp_get_thread_num();
-        float* acc = part ? part + (long)tid * groups * 4 : NULL;
+        float* acc = part ? part + (long)tid * padded : NULL;
 #pragma omp for schedule(static)
         for (int r = 0; r < rows; r++) {
             float* Gr = G + (long)r * cols;
-            for (int g = 0; g < groups; g++) {
+            float sign;
+            uint32_t row = fl_noise_row(nz, r, &sign);
+            float a = coef[r / nz->tokens];
+            float eps[32], g[32];
+            for (int c0 = 0; c0 < full; c0 += 32) {
+                fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+                for (int l = 0; l < 32; l++) Gr[c0 + l] = fl_elem_lr_grad(a, sign, eps[l], sigma[c0 + l], &g[l]);
+                if (acc) for (int l = 0; l < 32; l++) acc[c0 + l] += g[l];
+            }
+            for (int c0 = full; c0 < cols; c0 += 4) {
                 float gs4[4];
-                fl_body_lr_grad4(Gr, gs4, coef, sigma, nz, r, 4 * g, cols);
-                if (acc) for (int l = 0; l < 4; l++) acc[4 * g + l] += gs4[l];
+                fl_body_lr_grad4(Gr, gs4, coef, sigma, nz, r, c0, cols);
+                if (acc) for (int l = 0; l < 4; l++) acc[c0 + l] += gs4[l];
             }
         }
     }
     if (gs) {
         for (int t = 0; t < nthreads; t++)
-            for (int c = 0; c < cols; c++) gs[c] += part[(long)t * groups * 4 + c];
+            for (int c = 0; c < cols; c++) gs[c] += part[(long)t * padded + c];
         free(part);
     }
 }
@@ -174,10 +195,16 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
 static void cpu_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0,
                            uint32_t key1, uint32_t row, uint32_t stream, uint32_t step) {
     if (first % 4 != 0) FL_FATAL("noise_axpy: first element %llu is not a multiple of 4", (unsigned long long)first);
-    long groups = (n + 3) / 4;
-#pragma omp parallel for schedule(static) if (groups > 1024)
-    for (long g = 0; g < groups; g++)
-        fl_body_noise_axpy4(x, n, 4 * g, first, scale, key0, key1, row, stream, step);
+    long blocks = n / 32;
+#pragma omp parallel for schedule(static) if (blocks > 256)
+    for (long k = 0; k < blocks; k++) {
+        float z[32];
+        fl_cpu_normal32(key0, key1, (uint32_t)((first + (uint64_t)k * 32) >> 2), row, stream, step, z);
+        float* xb = x + k * 32;
+        for (int l = 0; l < 32; l++) xb[l] += scale * z[l];
+    }
+    for (long i0 = blocks * 32; i0 < n; i0 += 4)
+        fl_body_noise_axpy4(x, n, i0, first, scale, key0, key1, row, stream, step);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -235,13 +262,31 @@ static void cpu_xent(float* loss, int32_t* argmax, float* dlogits, const float* 
     }
 }
 
+// Column sums: each thread adds a contiguous block of rows into its own partial row
+// (unit-stride, vectorized), then the partials are added in thread order (deterministic).
 static void cpu_col_sum(float* dst, const float* src, int rows, int cols, float beta) {
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < cols; c++) {
-        float s = 0.f;
-        for (int r = 0; r < rows; r++) s += src[(long)r * cols + c];
-        dst[c] = (beta == 0.f ? 0.f : beta * dst[c]) + s;
+    int nthreads = omp_get_max_threads();
+    if (rows < 64 || nthreads == 1) {
+        for (int c = 0; c < cols; c++) dst[c] = beta == 0.f ? 0.f : beta * dst[c];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) dst[c] += src[(long)r * cols + c];
+        return;
     }
+    float* part = (float*)calloc((size_t)nthreads * cols, sizeof(float));
+    if (!part) FL_FATAL("out of host memory in col_sum");
+#pragma omp parallel
+    {
+        float* acc = part + (long)omp_get_thread_num() * cols;
+#pragma omp for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            const float* x = src + (long)r * cols;
+            for (int c = 0; c < cols; c++) acc[c] += x[c];
+        }
+    }
+    for (int c = 0; c < cols; c++) dst[c] = beta == 0.f ? 0.f : beta * dst[c];
+    for (int t = 0; t < nthreads; t++)
+        for (int c = 0; c < cols; c++) dst[c] += part[(long)t * cols + c];
+    free(part);
 }
 
 static void cpu_row_sumsq(float* out, const float* x, int rows, int cols) {
@@ -299,6 +344,65 @@ static const char* cpu_model_name(void) {
     return cpu_device_name;
 }
 
+// ---------------------------------------------------------------------------------------
+// ViT ops
+
+static void cpu_vit_patchify(float* patches, const float* img, int n, int C, int H, int W, int P) {
+    int T = (H / P) * (W / P) + 1;
+    long K = (long)C * P * P;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)n * T; r++) {
+        long i = r / T;
+        fl_body_vit_patch_row(patches + r * K, img + i * C * H * W, C, H, W, P, (int)(r - i * T));
+    }
+}
+
+static void cpu_vit_tokens(float* y, const float* x, const float* cls, const float* pos, int n,
+                           int T, int D) {
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)n * T; r++)
+        fl_body_vit_token_row(y + r * D, x + r * D, cls, pos, (int)(r % T), D);
+}
+
+static void cpu_vit_cls_layernorm(float* y, float* mean, float* rstd, const float* x, const float* w,
+                                  const float* b, int n, int T, int T_out, int D, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < n; s++) {
+        float* ys = y + (long)s * T_out * D;
+        fl_body_layernorm_row(ys, mean ? mean + s : NULL, rstd ? rstd + s : NULL,
+                              x + (long)s * T * D, w, b, D, eps);
+        memset(ys + D, 0, (size_t)(T_out - 1) * D * sizeof(float));
+    }
+}
+
+static void cpu_vit_cls_layernorm_bwd(float* dx, float* dw, float* db, const float* dy, long ldy,
+                                      const float* x, const float* mean, const float* rstd,
+                                      const float* w, int n, int T, int D) {
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < n; s++) {
+        float* dxs = dx + (long)s * T * D;
+        fl_body_layernorm_bwd_row(dxs, dy + s * ldy, x + (long)s * T * D, mean[s], rstd[s], w, D);
+        memset(dxs + D, 0, (size_t)(T - 1) * D * sizeof(float));
+    }
+    // dw[c] += sum_s dy * xhat, db[c] += sum_s dy (sequences in order)
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < D; c++) {
+        float sw = 0.f, sb = 0.f;
+        for (int s = 0; s < n; s++) {
+            float g = dy[s * ldy + c];
+            sw += g * (x[(long)s * T * D + c] - mean[s]) * rstd[s];
+            sb += g;
+        }
+        if (dw) dw[c] += sw;
+        if (db) db[c] += sb;
+    }
+}
+
+static void cpu_gather_add_rows(float* dst, const float* src, const int32_t* idx, int rows, long cols) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) fl_body_add_row(dst + (long)r * cols, src + (long)idx[r] * cols, cols);
+}
+
 static fl_ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_memcpy, .download = cpu_memcpy,
@@ -312,6 +416,10 @@ static fl_ops cpu_ops = {
     .layernorm = cpu_layernorm, .layernorm_bwd = cpu_layernorm_bwd, .softmax = cpu_softmax,
     .softmax_bwd = cpu_softmax_bwd, .xent = cpu_xent, .col_sum = cpu_col_sum, .row_sumsq = cpu_row_sumsq,
     .dot = cpu_dot, .adam = cpu_adam, .sgd = cpu_sgd,
+    // ViT ops
+    .vit_patchify = cpu_vit_patchify, .vit_tokens = cpu_vit_tokens,
+    .vit_cls_layernorm = cpu_vit_cls_layernorm, .vit_cls_layernorm_bwd = cpu_vit_cls_layernorm_bwd,
+    .gather_add_rows = cpu_gather_add_rows,
 };
 
 // Flush denormals to zero (FTZ) and treat denormal inputs as zero (DAZ) on every OpenMP

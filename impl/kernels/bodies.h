@@ -34,6 +34,20 @@ FL_HD uint32_t fl_noise_row(const fl_noise* nz, int r, float* sign) {
     return (uint32_t)(code >> 1) * (uint32_t)nz->tokens + (uint32_t)t;
 }
 
+// One element of a noisy linear output: y + b + sign * sigma * eps.
+FL_HD float fl_elem_bias_noise(float y, float b, float sign, float sigma, float eps) {
+    float v = y + b;
+    return v + sign * sigma * eps;
+}
+
+// One element of the LR gradient factor: returns coef * sign * eps / sigma (feeds gW = G^T X
+// and gb = column sums of G) and writes coef * (eps^2 - 1) (the log-sigma score) to *gs.
+FL_HD float fl_elem_lr_grad(float coef, float sign, float eps, float sigma, float* gs) {
+    float e = sign * eps;
+    *gs = coef * (e * e - 1.0f);
+    return coef * e / sigma;
+}
+
 // y[r, c0..c0+4) += bias + sign * sigma * eps for one group of four columns.
 // sigma = exp(log sigma), per column, precomputed once per step; bias may be NULL.
 FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sigma,
@@ -47,16 +61,13 @@ FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sig
     for (int l = 0; l < 4; l++) {
         int c = c0 + l;
         if (c >= cols) break;
-        float v = y_row[c];
-        if (bias) v += bias[c];
-        if (nz) v += sign * sigma[c] * eps[l];
-        y_row[c] = v;
+        float b = bias ? bias[c] : 0.0f;
+        y_row[c] = nz ? fl_elem_bias_noise(y_row[c], b, sign, sigma[c], eps[l]) : y_row[c] + b;
     }
 }
 
 // LR gradient factor for one group of four columns of row r:
-//   G[r, c] = coef[q] * sign * eps / sigma_c        (feeds gW = G^T X and gb = colsum G)
-//   returns coef[q] * (eps^2 - 1) in gs4            (the log-sigma score, summed over rows)
+//   G[r, c] = coef[q] * sign * eps / sigma_c, and gs4[l] = coef[q] * (eps^2 - 1)
 FL_HD void fl_body_lr_grad4(float* G_row, float gs4[4], const float* coef, const float* sigma,
                             const fl_noise* nz, int r, int c0, int cols) {
     float sign;
@@ -67,9 +78,7 @@ FL_HD void fl_body_lr_grad4(float* G_row, float gs4[4], const float* coef, const
     for (int l = 0; l < 4; l++) {
         int c = c0 + l;
         if (c >= cols) { gs4[l] = 0.f; continue; }
-        float e = sign * eps[l];
-        G_row[c] = a * e / sigma[c];
-        gs4[l] = a * (e * e - 1.0f);
+        G_row[c] = fl_elem_lr_grad(a, sign, eps[l], sigma[c], &gs4[l]);
     }
 }
 
@@ -104,17 +113,34 @@ FL_HD float fl_body_gelu_bwd(float dy, float x) {
 // ---------------------------------------------------------------------------------------
 // Row-wise bodies.
 
+// Row-wise ops are a reduction (sum, max) followed by a per-element formula. The formulas are
+// the small fl_body_*_elem / fl_body_*_finish functions below; the CPU row bodies and the CUDA
+// warp-per-row kernels (impl/backend/cuda/cuda_kernels.cu) both call them, and differ only in
+// the order in which they add up a row.
+
+// LayerNorm pieces: mean from the row sum, rstd from the sum of squared deviations, output.
+FL_HD float fl_body_ln_mean(float sum, int C) { return sum / (float)C; }
+FL_HD float fl_body_ln_rstd(float sq_dev_sum, int C, float eps) {
+    float v = sq_dev_sum / (float)C;
+    return 1.0f / sqrtf(v + eps);
+}
+FL_HD float fl_body_ln_elem(float x, float m, float rs, float w, float b) { return (x - m) * rs * w + b; }
+// LayerNorm backward pieces: per element g = dy w and xhat; then dx from the two row sums.
+FL_HD float fl_body_ln_xhat(float x, float m, float rs) { return (x - m) * rs; }
+FL_HD float fl_body_ln_bwd_elem(float g, float xh, float rs, float inv_c, float sum_g, float sum_gx) {
+    return rs * (g - inv_c * sum_g - xh * inv_c * sum_gx);
+}
+
 // LayerNorm of one row x (C): y = (x - mean) * rstd * w + b. Two-pass mean/variance.
 FL_HD void fl_body_layernorm_row(float* y, float* mean_out, float* rstd_out, const float* x,
                                  const float* w, const float* b, int C, float eps) {
     float m = 0.f;
     for (int c = 0; c < C; c++) m += x[c];
-    m /= (float)C;
+    m = fl_body_ln_mean(m, C);
     float v = 0.f;
     for (int c = 0; c < C; c++) { float d = x[c] - m; v += d * d; }
-    v /= (float)C;
-    float rs = 1.0f / sqrtf(v + eps);
-    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rs * w[c] + b[c];
+    float rs = fl_body_ln_rstd(v, C, eps);
+    for (int c = 0; c < C; c++) y[c] = fl_body_ln_elem(x[c], m, rs, w[c], b[c]);
     if (mean_out) *mean_out = m;
     if (rstd_out) *rstd_out = rs;
 }
@@ -126,16 +152,22 @@ FL_HD void fl_body_layernorm_bwd_row(float* dx, const float* dy, const float* x,
     float sum_g = 0.f, sum_gx = 0.f;
     for (int c = 0; c < C; c++) {
         float g = dy[c] * w[c];
-        float xh = (x[c] - mean) * rstd;
+        float xh = fl_body_ln_xhat(x[c], mean, rstd);
         sum_g += g;
         sum_gx += g * xh;
     }
     float inv_c = 1.0f / (float)C;
     for (int c = 0; c < C; c++) {
         float g = dy[c] * w[c];
-        float xh = (x[c] - mean) * rstd;
-        dx[c] = rstd * (g - inv_c * sum_g - xh * inv_c * sum_gx);
+        float xh = fl_body_ln_xhat(x[c], mean, rstd);
+        dx[c] = fl_body_ln_bwd_elem(g, xh, rstd, inv_c, sum_g, sum_gx);
     }
+}
+
+// Softmax pieces: exp of one scaled element against the row max; backward element.
+FL_HD float fl_body_softmax_exp(float x, float scale, float mx) { return expf(scale * x - mx); }
+FL_HD float fl_body_softmax_bwd_elem(float dy, float y, float dot, float scale) {
+    return scale * y * (dy - dot);
 }
 
 // Softmax of one row (C) of scale * x, in place allowed.
@@ -143,7 +175,7 @@ FL_HD void fl_body_softmax_row(float* y, const float* x, int C, float scale) {
     float mx = -INFINITY;
     for (int c = 0; c < C; c++) mx = fmaxf(mx, scale * x[c]);
     float s = 0.f;
-    for (int c = 0; c < C; c++) { float e = expf(scale * x[c] - mx); y[c] = e; s += e; }
+    for (int c = 0; c < C; c++) { float e = fl_body_softmax_exp(x[c], scale, mx); y[c] = e; s += e; }
     float inv = 1.0f / s;
     for (int c = 0; c < C; c++) y[c] *= inv;
 }
@@ -152,11 +184,22 @@ FL_HD void fl_body_softmax_row(float* y, const float* x, int C, float scale) {
 FL_HD void fl_body_softmax_bwd_row(float* dx, const float* dy, const float* y, int C, float scale) {
     float d = 0.f;
     for (int c = 0; c < C; c++) d += dy[c] * y[c];
-    for (int c = 0; c < C; c++) dx[c] = scale * y[c] * (dy[c] - d);
+    for (int c = 0; c < C; c++) dx[c] = fl_body_softmax_bwd_elem(dy[c], y[c], d, scale);
+}
+
+// Cross-entropy pieces: the loss from the row max, the sum of exp(l - max) and the label's
+// logit; one element of dscale * (softmax - onehot).
+FL_HD float fl_body_xent_loss(float mx, float sum_exp, float logit_label) {
+    float lse = mx + logf(sum_exp);
+    return lse - logit_label;
+}
+FL_HD float fl_body_xent_dlogit(float logit, float mx, float inv_sum, int is_label, float dscale) {
+    float p = expf(logit - mx) * inv_sum;
+    return dscale * (p - (is_label ? 1.0f : 0.0f));
 }
 
 // Softmax cross-entropy of one row of logits (C) with label y.
-// Returns the loss; writes argmax; if dlogits, writes dscale * (softmax - onehot).
+// Returns the loss; writes argmax (the first maximum); if dlogits, writes dscale * (softmax - onehot).
 FL_HD float fl_body_xent_row(float* dlogits, int* argmax, const float* logits, int label, int C,
                              float dscale) {
     float mx = -INFINITY;
@@ -164,16 +207,12 @@ FL_HD float fl_body_xent_row(float* dlogits, int* argmax, const float* logits, i
     for (int c = 0; c < C; c++) if (logits[c] > mx) { mx = logits[c]; am = c; }
     float s = 0.f;
     for (int c = 0; c < C; c++) s += expf(logits[c] - mx);
-    float lse = mx + logf(s);
     if (dlogits) {
         float inv = 1.0f / s;
-        for (int c = 0; c < C; c++) {
-            float p = expf(logits[c] - mx) * inv;
-            dlogits[c] = dscale * (p - (c == label ? 1.0f : 0.0f));
-        }
+        for (int c = 0; c < C; c++) dlogits[c] = fl_body_xent_dlogit(logits[c], mx, inv, c == label, dscale);
     }
     if (argmax) *argmax = am;
-    return lse - logits[label];
+    return fl_body_xent_loss(mx, s, logits[label]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -197,4 +236,46 @@ FL_HD void fl_body_sgd(float* p, float g, float* mom, float lr, float momentum, 
     float b = momentum * *mom + gg;
     *mom = b;
     *p -= lr * b;
+}
+
+// ---------------------------------------------------------------------------------------
+// ViT bodies (impl/models/vit.c).
+
+// Row t of one image's patch matrix (C*P*P floats): zero for t = 0 (the CLS slot), else
+// patch p = t - 1 at patch-row p / gw, patch-column p % gw, in (C, P, P) order.
+// img is one image (C, H, W); gw = W / P.
+FL_HD void fl_body_vit_patch_row(float* out, const float* img, int C, int H, int W, int P, int t) {
+    int K = C * P * P;
+    if (t == 0) {
+        for (int k = 0; k < K; k++) out[k] = 0.f;
+        return;
+    }
+    int gw = W / P;
+    int p = t - 1;
+    int y0 = (p / gw) * P, x0 = (p % gw) * P;
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < P; i++) {
+            const float* src = img + ((long)c * H + y0 + i) * W + x0;
+            float* dst = out + (c * P + i) * P;
+            for (int j = 0; j < P; j++) dst[j] = src[j];
+        }
+}
+
+// Token t of one sequence (D floats): t = 0 -> cls + pos[0] (0 without cls); else x + pos[t]
+// (x alone without pos). y == x allowed.
+FL_HD void fl_body_vit_token_row(float* y, const float* x, const float* cls, const float* pos,
+                                 int t, int D) {
+    if (t == 0) {
+        for (int c = 0; c < D; c++) y[c] = cls ? cls[c] + pos[c] : 0.f;
+    } else if (pos) {
+        const float* pt = pos + (long)t * D;
+        for (int c = 0; c < D; c++) y[c] = x[c] + pt[c];
+    } else if (y != x) {
+        for (int c = 0; c < D; c++) y[c] = x[c];
+    }
+}
+
+// dst[c] += src[c] for one row.
+FL_HD void fl_body_add_row(float* dst, const float* src, long cols) {
+    for (long c = 0; c < cols; c++) dst[c] += src[c];
 }

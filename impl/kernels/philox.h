@@ -62,8 +62,9 @@ FL_HD float fl_logf_unit(float u) {
     uint32_t bits = fl_float_to_bits(u);
     int e = (int)((bits >> 23) & 0xffu) - 127;
     float m = fl_bits_to_float((bits & 0x7fffffu) | 0x3f800000u);  // [1, 2)
+    // branch-free (so loops over it vectorize): halve m when it is above sqrt 2
     int big = m > 1.41421356f;
-    m = big ? m * 0.5f : m;
+    m = m * (1.0f - 0.5f * (float)big);  // exact: times 1 or 0.5
     e += big;
     float s = (m - 1.0f) / (m + 1.0f);
     float z = s * s;
@@ -91,20 +92,23 @@ FL_HD void fl_sincos_2pi(float t, float* s_out, float* c_out) {
     cp = fmaf(z, cp, 4.1666668e-2f);
     cp = fmaf(z, cp, -0.5f);
     float c = fmaf(z, cp, 1.0f);
-    int quadrant = ((int)k) & 3;
-    float sin_v = (quadrant & 1) ? c : s;
-    float cos_v = (quadrant & 1) ? s : c;
-    sin_v = (quadrant >= 2) ? -sin_v : sin_v;
-    cos_v = (quadrant == 1 || quadrant == 2) ? -cos_v : cos_v;
-    *s_out = sin_v;
-    *c_out = cos_v;
+    // rotate by the quarter turns, exactly and branch-free (so loops over it vectorize): odd
+    // quarters swap sin and cos; sin is negated in quarters 2, 3 and cos in quarters 1, 2
+    // (multiplying by +-1 is exact)
+    int quadrant = (int)k & 3;
+    int odd = quadrant & 1;
+    float sin_v = odd ? c : s;
+    float cos_v = odd ? s : c;
+    *s_out = sin_v * (1.0f - 2.0f * (float)(quadrant >> 1));
+    *c_out = cos_v * (1.0f - 2.0f * (float)((quadrant ^ (quadrant >> 1)) & 1));
 }
 
 // Two standard normals from two 32-bit integers (Box-Muller).
 // u1 = odd multiple of 2^-24 in (0, 1): never 0, so the log is finite (|z| <= 5.77).
 FL_HD void fl_box_muller(uint32_t a, uint32_t b, float* z0, float* z1) {
-    float u1 = (float)((a >> 8) | 1u) * 5.9604645e-8f;  // 2^-24
-    float t = (float)(b >> 8) * 5.9604645e-8f;          // [0, 1)
+    // both integers are below 2^24, so the signed conversion is exact (and vectorizes)
+    float u1 = (float)(int32_t)((a >> 8) | 1u) * 5.9604645e-8f;  // 2^-24
+    float t = (float)(int32_t)(b >> 8) * 5.9604645e-8f;          // [0, 1)
     float r = sqrtf(-2.0f * fl_logf_unit(u1));
     float s, c;
     fl_sincos_2pi(t, &s, &c);
