@@ -78,12 +78,15 @@ $(LIBFL): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# --whole-archive: the CLI and the tests reach some subcommands and models through weak
+# symbols, which alone would not pull their objects out of the archive.
+WHOLE = -Wl,--whole-archive $(LIBFL) -Wl,--no-whole-archive
 $(BUILD)/flbench: $(CLI_OBJ) $(LIBFL)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBFL) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(WHOLE) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBFL) tests/test.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBFL) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(WHOLE) $(LDLIBS)
 
 tests-build: $(TEST_BIN) $(BUILD)/flbench
 

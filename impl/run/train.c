@@ -12,9 +12,8 @@
 #include "../kernels/philox.h"
 #include "../../datasets/dataset.h"
 
-// The general loader of datasets/ (weak: builds without it fall back to Fashion-MNIST only).
-int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err)
-    __attribute__((weak));
+// data.c
+int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);
 // The Hugging Face / in21k weight loader of the ViT (weak: provided by vit code).
 int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
                         fl_err* err) __attribute__((weak));
@@ -45,16 +44,6 @@ static uint64_t fnv1a(const char* s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
     return h;
-}
-
-static int open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err) {
-    if (fl_train_open_data) return fl_train_open_data(cfg, train, test, err);
-    if (strcmp(cfg->dataset, "fashion-mnist") != 0)
-        return fl_fail(err, "--dataset %s: this build reads only fashion-mnist", cfg->dataset);
-    const char* dir = cfg->data_root[0] ? cfg->data_root : "/usr/share/datasets/fashion-mnist";
-    if (fl_load_fashion_mnist(dir, 1, train, err)) return -1;
-    if (fl_load_fashion_mnist(dir, 0, test, err)) { fl_images_free(train); return -1; }
-    return 0;
 }
 
 // Uniform integer in [0, n) from Philox (seed, stream "SHUF", epoch, draw).
@@ -226,7 +215,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     if (!ops) goto fail;
     if (cfg->batch < 1) { fl_fail(err, "--batch: expected a positive batch size, found %d", cfg->batch); goto fail; }
     if (cfg->epochs < 0) { fl_fail(err, "--epochs: expected a non-negative count, found %d", cfg->epochs); goto fail; }
-    if (open_data(cfg, &train, &test, err)) {
+    if (fl_train_open_data(cfg, &train, &test, err)) {
         snprintf(res->status, sizeof res->status, "missing-data");
         goto fail;
     }
