@@ -1,0 +1,45 @@
+#!/bin/sh
+# test_train_cli.sh: `flbench train` end to end on the real Fashion-MNIST files: bad options
+# give one line and exit 2; a run writes rows with the documented schema; results/SCHEMA.md
+# is what `flbench schema` prints.
+B=build/flbench
+T=$(mktemp -d)
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# one line, exit 2, naming the option
+check_bad() {
+    name=$1; shift
+    out=$($B train "$@" 2>&1 >/dev/null); rc=$?
+    lines=$(printf '%s\n' "$out" | grep -c .)
+    if [ $rc -eq 2 ] && [ "$lines" -eq 1 ]; then pass "$name"; else fail "$name" "rc=$rc, $lines lines: $out"; fi
+}
+check_bad cli_unknown_option --bogus 1
+check_bad cli_bad_integer --budget x
+check_bad cli_bad_choice --pairs sideways
+check_bad cli_odd_budget_with_pairs --budget 7 --max-steps 1
+check_bad cli_unknown_model --model resnet --max-steps 1
+check_bad cli_unknown_allocator --allocator magic --max-steps 1
+check_bad cli_bad_scope --scope attn:last:x --max-steps 1
+check_bad cli_missing_dataset --dataset cifar10 --data-root "$T/none" --max-steps 1
+check_bad cli_bad_classes --classes 7-3
+
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    if $B train --method lr --allocator flops --budget 4 --batch 32 --max-steps 4 --eval-batch 1000 --quiet --out "$T/r.csv"; then
+        header=$(head -1 "$T/r.csv")
+        expected=$($B schema | awk -F'`' '/^\| [0-9]/ {printf "%s%s", sep, $2; sep=","}')
+        if [ "$header" = "$expected" ]; then pass cli_csv_header_is_schema; else fail cli_csv_header_is_schema "$header"; fi
+        rows=$(($(wc -l < "$T/r.csv") - 1))
+        if [ $rows -eq 1 ]; then pass cli_one_row_per_epoch; else fail cli_one_row_per_epoch "$rows rows"; fi
+        q=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="queries") c=i} NR==2{print $c}' "$T/r.csv")
+        # 4 steps x (32 x 4 perturbed + 32 clean) = 640 queries
+        if [ "$q" = "640" ]; then pass cli_queries_accounted; else fail cli_queries_accounted "queries=$q, expected 640"; fi
+    else
+        fail cli_train_runs "flbench train failed"
+    fi
+else
+    echo "SKIP cli_train_runs: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
+fi
+
+if $B schema | cmp -s - results/SCHEMA.md; then pass cli_schema_md_current; else fail cli_schema_md_current "results/SCHEMA.md differs from 'flbench schema' (regenerate it)"; fi
+rm -rf "$T"
