@@ -1,0 +1,151 @@
+// sweep_results.c: what sweep, merge and report share about results files: which row ends a
+// cell, a string table for grouping rows by cell key, and the atomic block appender.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include "sweep.h"
+#include "../impl/run/schema.h"
+
+char* sw_strdup(const char* s) {
+    size_t n = strlen(s) + 1;
+    char* d = fl_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+// The value of --NAME in a command line ("--NAME V" or "--NAME=V"), or -1.
+static long option_in_config(const char* config, const char* name) {
+    char pat[64];
+    size_t pl = (size_t)snprintf(pat, sizeof pat, "--%s", name);
+    for (const char* p = strstr(config, pat); p; p = strstr(p + 1, pat)) {
+        if (p != config && p[-1] != ' ') continue;
+        const char* v = p + pl;
+        if (*v != ' ' && *v != '=') continue;
+        return strtol(v + 1, NULL, 10);
+    }
+    return -1;
+}
+
+int sw_row_is_final(const fl_csv* t, long r) {
+    const char* status = fl_csv_field(t, r, "status");
+    if (strcmp(status, "ok") != 0) return 1;
+    long epoch = strtol(fl_csv_field(t, r, "epoch"), NULL, 10);
+    long epochs = strtol(fl_csv_field(t, r, "epochs"), NULL, 10);
+    if (epoch >= epochs) return 1;
+    long max_steps = option_in_config(fl_csv_field(t, r, "config"), "max-steps");
+    long steps = strtol(fl_csv_field(t, r, "steps"), NULL, 10);
+    return max_steps > 0 && steps >= max_steps;
+}
+
+// ---------------------------------------------------------------------------------------
+// string table
+
+long* sw_table_slot(sw_table* t, const char* key, int* created) {
+    if (2 * (t->n + 1) > t->cap) {
+        long cap = t->cap ? 2 * t->cap : 256;
+        char** keys = fl_calloc((size_t)cap, sizeof(char*));
+        long* vals = fl_calloc((size_t)cap, sizeof(long));
+        for (long i = 0; i < t->cap; i++) {
+            if (!t->keys[i]) continue;
+            uint64_t h = sw_fnv1a(t->keys[i], SW_FNV_INIT) % (uint64_t)cap;
+            while (keys[h]) h = (h + 1) % (uint64_t)cap;
+            keys[h] = t->keys[i];
+            vals[h] = t->vals[i];
+        }
+        free(t->keys);
+        free(t->vals);
+        t->keys = keys;
+        t->vals = vals;
+        t->cap = cap;
+    }
+    uint64_t h = sw_fnv1a(key, SW_FNV_INIT) % (uint64_t)t->cap;
+    while (t->keys[h]) {
+        if (!strcmp(t->keys[h], key)) {
+            if (created) *created = 0;
+            return &t->vals[h];
+        }
+        h = (h + 1) % (uint64_t)t->cap;
+    }
+    t->keys[h] = sw_strdup(key);
+    t->vals[h] = 0;
+    t->n++;
+    if (created) *created = 1;
+    return &t->vals[h];
+}
+
+long sw_table_get(const sw_table* t, const char* key) {
+    if (!t->cap) return -1;
+    uint64_t h = sw_fnv1a(key, SW_FNV_INIT) % (uint64_t)t->cap;
+    while (t->keys[h]) {
+        if (!strcmp(t->keys[h], key)) return t->vals[h];
+        h = (h + 1) % (uint64_t)t->cap;
+    }
+    return -1;
+}
+
+void sw_table_free(sw_table* t) {
+    for (long i = 0; i < t->cap; i++) free(t->keys[i]);
+    free(t->keys);
+    free(t->vals);
+    memset(t, 0, sizeof *t);
+}
+
+// ---------------------------------------------------------------------------------------
+// appending
+
+char* sw_results_header(void) {
+    const char** names = fl_malloc((size_t)fl_n_columns * sizeof(char*));
+    for (int i = 0; i < fl_n_columns; i++) names[i] = fl_columns[i].name;
+    char* h = fl_csv_line(names, fl_n_columns);
+    free(names);
+    return h;
+}
+
+static int write_all(int fd, const char* buf, size_t len) {
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int sw_append_block(const char* path, const char* header_line, const char* block, size_t len, fl_err* err) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) return fl_fail(err, "%s: cannot open for appending: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        return fl_fail(err, "%s: cannot lock: %s", path, strerror(errno));
+    }
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0) rc = fl_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+    char* buf = NULL;
+    size_t n = 0;
+    if (!rc) {
+        // header (when the file is new) and rows go out in one write
+        size_t hl = st.st_size == 0 ? strlen(header_line) + 1 : 0;
+        buf = fl_malloc(hl + len + 1);
+        if (hl) {
+            memcpy(buf, header_line, hl - 1);
+            buf[hl - 1] = '\n';
+        }
+        memcpy(buf + hl, block, len);
+        n = hl + len;
+        if (write_all(fd, buf, n)) rc = fl_fail(err, "%s: write failed: %s", path, strerror(errno));
+        else if (fsync(fd) != 0) rc = fl_fail(err, "%s: fsync failed: %s", path, strerror(errno));
+    }
+    free(buf);
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rc;
+}
