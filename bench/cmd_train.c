@@ -95,6 +95,8 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"eval-initial", FL_OPT_FLAG, &c->eval_initial, 0, NULL, "also evaluate and write a row before training (epoch 0)"},
         {"out", FL_OPT_STR, c->out, sizeof c->out, NULL, "append one row per epoch to this CSV (schema: results/SCHEMA.md)"},
         {"cell-key", FL_OPT_STR, c->cell_key, sizeof c->cell_key, NULL, "identity written in the cell_key column"},
+        {"alloc-log", FL_OPT_STR, c->alloc_log, sizeof c->alloc_log, NULL, "write each step's per-datum allocation to this CSV (step,epoch,datum,n,proxy,loss,oracle)"},
+        {"alloc-log-every", FL_OPT_INT, &c->alloc_log_every, 0, NULL, "with --alloc-log: log every N-th step (default 1)"},
         {"progress", FL_OPT_FLAG, &progress, 0, NULL, "show a progress line even when stderr is not a terminal"},
         {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "never show a progress line"},
         {"quiet", FL_OPT_FLAG, &c->quiet, 0, NULL, "print nothing but errors"},

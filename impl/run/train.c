@@ -1,6 +1,7 @@
 // train.c: one training run: load data, build the model and estimator, run the epochs,
 // evaluate, and append one results row per epoch (schema.h).
 #include <string.h>
+#include <errno.h>
 #include <math.h>
 #include <unistd.h>
 #include <time.h>
@@ -210,6 +211,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     int32_t* yh = NULL;
     float* xd = NULL;
     int32_t* yd = NULL;
+    FILE* alloc_log = NULL;
 
     const fl_ops* ops = fl_ops_by_name(cfg->backend, err);
     if (!ops) goto fail;
@@ -283,6 +285,11 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     int progress = cfg->progress < 0 ? isatty(2) && !cfg->quiet : cfg->progress;
     run_acc ra = {0};
     double test_loss = NAN, test_acc = NAN;
+    if (cfg->alloc_log[0] && !(alloc_log = fopen(cfg->alloc_log, "w"))) {
+        fl_fail(err, "--alloc-log %s: cannot create: %s", cfg->alloc_log, strerror(errno));
+        goto fail;
+    }
+    if (alloc_log) fprintf(alloc_log, "step,epoch,datum,n,proxy,loss,oracle\n");
     const char* status = "ok";
     char msg[512] = "";
     if (cfg->eval_initial) {
@@ -319,6 +326,10 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             fl_model_refresh_sigma(m);
             ops->sync();
             double t2 = fl_now();
+            if (alloc_log && ra.steps % (cfg->alloc_log_every > 1 ? cfg->alloc_log_every : 1) == 0)
+                for (int i = 0; i < e->last_B; i++)  // this step's n_i, proxy, loss, oracle v_i (not timed)
+                    fprintf(alloc_log, "%ld,%d,%lld,%d,%.6g,%.6g,%.6g\n", ra.steps, epoch, (long long)b.index[i],
+                            e->last_n[i], (double)e->last_proxy[i], (double)e->last_loss[i], (double)e->last_oracle[i]);
             ra.steps++;
             ra.queries += st.queries;
             ra.q_clean += st.queries_clean;
@@ -399,6 +410,7 @@ fail:
     snprintf(res->message, sizeof res->message, "%s", err->msg);
     write_failure(cfg, key, res->status, err->msg);
 done:
+    if (alloc_log && fclose(alloc_log) != 0 && rc == 0) rc = fl_fail(err, "--alloc-log %s: write failed", cfg->alloc_log);
     if (xd) ops->free(xd);
     if (yd) ops->free(yd);
     free(xh);

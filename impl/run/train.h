@@ -45,6 +45,8 @@ typedef struct fl_train_cfg {
     int progress;              // -1 auto (terminal only), 0 off, 1 on
     char out[512];             // results CSV ("" = none)
     char cell_key[256];        // "" = train:<hash of config>
+    char alloc_log[512];       // per-datum allocation log CSV ("" = none): step,epoch,datum,n,proxy,loss,oracle
+    int alloc_log_every;       // log every this many steps (0 or 1 = every step)
     char config_str[2048];     // the command line, for provenance
     int quiet;
 } fl_train_cfg;
