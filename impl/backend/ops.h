@@ -90,12 +90,38 @@ typedef struct fl_ops {
                  float b2, float eps, float bc1, float bc2, float wd);
     void (*sgd)(float* p, const float* g, float* mom, long n, float lr, float momentum,
                 float wd);
+
+    // --- ViT ops (impl/models/vit.c); bodies at the end of impl/kernels/bodies.h ---
+    // Image (n, C, H, W) -> patches (n, T, C*P*P), T = (H/P)(W/P) + 1. Row 0 of each image is
+    // zero (the CLS slot); row 1 + pi*(W/P) + pj holds patch (pi, pj) flattened in (C, P, P)
+    // order, the layout of a Conv2d(C, D, P, stride P) weight seen as a (D, C*P*P) matrix.
+    void (*vit_patchify)(float* patches, const float* img, int n, int C, int H, int W, int P);
+    // y (n, T, D): row 0 = cls + pos[0] (zero when cls is NULL); row t > 0 = x[t] + pos[t]
+    // (x[t] when pos is NULL). y == x allowed. With cls = pos = NULL it zeroes the CLS rows.
+    void (*vit_tokens)(float* y, const float* x, const float* cls, const float* pos, int n,
+                       int T, int D);
+    // LayerNorm of token 0 (CLS) of each sequence of x (n, T, D) into y (n, T_out, D): row 0
+    // of each sequence of y is the normalised CLS token, rows 1..T_out-1 are zeroed (T_out is
+    // 1 for a compact output, or T). mean, rstd (n) nullable.
+    void (*vit_cls_layernorm)(float* y, float* mean, float* rstd, const float* x, const float* w,
+                              const float* b, int n, int T, int T_out, int D, float eps);
+    // Its backward: dy row s at dy + s * ldy (D floats); dx (n, T, D) is overwritten (CLS rows
+    // get the LayerNorm backward, all other rows zero); dw, db (D) are accumulated (+=).
+    void (*vit_cls_layernorm_bwd)(float* dx, float* dw, float* db, const float* dy, long ldy,
+                                  const float* x, const float* mean, const float* rstd,
+                                  const float* w, int n, int T, int D);
+    // dst[r, :] += src[idx[r], :] for rows of `cols` floats: a residual add that expands
+    // per-datum rows to query rows.
+    void (*gather_add_rows)(float* dst, const float* src, const int32_t* idx, int rows, long cols);
 } fl_ops;
 
 // The CPU backend (always present).
 const fl_ops* fl_cpu_ops(void);
 // The CUDA backend; NULL with err filled ("no CUDA device: ...") when unavailable or not built.
 const fl_ops* fl_cuda_ops(fl_err* err);
+// CUDA GEMM precision: 0 = fp32 (default), 1 = TF32 tensor cores (`--math tf32`). Does
+// nothing in a build without CUDA.
+void fl_cuda_set_math(int tf32);
 // By name: "cpu" or "cuda".
 const fl_ops* fl_ops_by_name(const char* name, fl_err* err);
 

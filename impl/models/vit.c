@@ -1,0 +1,1018 @@
+// vit.c: Vision Transformer over query rows (R, T, D), compatible with Hugging Face
+// ViTForImageClassification (see vit.h for the architecture, specifications and names).
+//
+// Layers (fl_linear, forward order; the stream id of each is its index):
+//   embeddings.patch_embeddings.projection    role "embed"  (D, C*P*P)
+//   encoder.layer.k.attention.attention.{query,key,value}, .attention.output.dense  "attn"
+//   encoder.layer.k.intermediate.dense, encoder.layer.k.output.dense               "mlp"
+//   head                                       role "head"   (classes, D)
+//
+// Forward (S sequences of T = patches + 1 tokens; S = B data or Q query rows):
+//   patches (B, T, C*P*P) = patchify(x), row 0 zero
+//   h = patches We^T + be; h[:, 0] = cls + pos[0]; h[:, t] += pos[t]
+//   per block: a = LN1(h); q, k, v = a Wq^T + bq, ...
+//              p = softmax(q_h k_h^T / sqrt(D/H)) per head (strided batched GEMMs), c = p v_h
+//              h = h + (c Wo^T + bo); g = gelu(LN2(h) W1^T + b1); h = h + (g W2^T + b2)
+//   f = LN(h[:, 0]); logits = f Wc^T + bc
+// Clean prefix: layers before the first perturbed one run once per datum; the first linear
+// layer that adds noise computes on the data and expands to query rows (fl_linear_forward).
+// Residual adds whose two sides differ (per datum vs per query) expand with gather_add_rows.
+//
+// Tokens and the LR estimator. The estimator (lr.c) treats every perturbed layer as having
+// m->tokens = T rows per query. Two layers have fewer meaningful rows, and are run on T rows
+// so that the estimator stays exact:
+//   - the patch embedding's row 0 (CLS slot) has a zero input and its output is replaced by
+//     the CLS token: its noise never reaches the loss;
+//   - the classifier reads the CLS token only: its input (S, T, D) holds the final-LN CLS
+//     token in row 0 and zeros elsewhere, and only row 0's logits are used.
+// The weight gradients G^T X are exact (zero input rows add nothing). The bias and log-sigma
+// estimates of these two layers also sum the noise of the unused rows: still unbiased, with
+// extra variance. A per-layer token count in fl_linear and lr.c would remove both.
+#include <string.h>
+#include <math.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include "vit.h"
+#include "../io/safetensors.h"
+#include "../io/hfconfig.h"
+#include "../kernels/philox.h"
+
+// A backend buffer that only grows.
+typedef struct {
+    float* p;
+    size_t cap;  // floats
+} vbuf;
+
+static float* vget(const fl_ops* ops, vbuf* b, size_t floats) {
+    if (floats > b->cap) {
+        if (b->p) ops->free(b->p);
+        b->p = ops->alloc(floats * sizeof(float));
+        b->cap = floats;
+    }
+    return b->p;
+}
+
+static void vfree(const fl_ops* ops, vbuf* b) {
+    if (b->p) ops->free(b->p);
+    b->p = NULL;
+    b->cap = 0;
+}
+
+// Per-block activations kept for LR (inputs of perturbed layers) or BP (everything).
+typedef struct {
+    vbuf resid;            // block input h (S, T, D)                         BP
+    vbuf ln1, mean1, rstd1;// LN1 output (S, T, D); mean, rstd (S*T)          LR (q,k,v) / BP
+    vbuf q, k, v;          // (S, T, D)                                       BP
+    vbuf probs;            // attention probabilities (S, H, T, T)            BP
+    vbuf ctx;              // attention output, heads merged (S, T, D)        LR (o) / BP
+    vbuf mid;              // h after the attention residual (S, T, D)        BP
+    vbuf ln2, mean2, rstd2;// LN2 output                                      LR (fc1) / BP
+    vbuf fc1;              // MLP pre-activation (S, T, M)                    BP
+    vbuf act;              // gelu(fc1) (S, T, M)                             LR (fc2) / BP
+} vit_block_bufs;
+
+typedef struct {
+    fl_vit_cfg c;
+    int T, K;              // tokens, patch length C*P*P
+    int gh, gw;            // patch grid
+    // parameter tensors
+    int t_cls, t_pos, t_lnf_w, t_lnf_b;
+    int* t_ln1_w; int* t_ln1_b; int* t_ln2_w; int* t_ln2_b;  // (depth)
+    // linear layers (indices into m->lin)
+    int l_embed, l_head;
+    int* l_q; int* l_k; int* l_v; int* l_o; int* l_fc1; int* l_fc2;  // (depth)
+    // buffers
+    vit_block_bufs* blk;   // (depth) kept activations
+    vbuf final_resid;      // BP: residual after the last block (B, T, D)
+    vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_fc1, s_act;  // shared scratch
+    vbuf patches;          // (B, T, K)
+    vbuf tmp;              // (B, T, max dout) per-datum product before expansion
+    vbuf head_in;          // (S, T, D) final-LN CLS token in row 0, zeros elsewhere
+    vbuf mean_f, rstd_f;   // (S)
+    vbuf logits_full;      // (S, T, classes)
+    vbuf logits;           // (Q, classes) CLS logits
+    vbuf cls_idx_buf;      // int32 (cap) s * T, backend memory
+    int cls_idx_n;
+    vbuf labels0;          // int32 zeros for inference
+    // backward scratch
+    vbuf g_res, g_tmp, g_ln, g_ctx, g_q, g_k, g_v, g_big, g_probs, g_logits, g_feat, g_pos;
+    // the last forward, for backward
+    const float* x;
+    const int32_t* labels;
+    int B;
+    int bp_valid;
+} vit_impl;
+
+static const fl_model_vt vit_vt;
+
+int fl_vit_is(const fl_model* m) { return m && m->vt == &vit_vt; }
+const fl_vit_cfg* fl_vit_config(const fl_model* m) {
+    return fl_vit_is(m) ? &((const vit_impl*)m->impl)->c : NULL;
+}
+
+static int max_dout(const fl_model* m) {
+    int w = 0;
+    for (int i = 0; i < m->n_lin; i++) w = m->lin[i].dout > w ? m->lin[i].dout : w;
+    return w;
+}
+
+// ---------------------------------------------------------------------------------------
+// construction
+
+static void vit_desc(const fl_vit_cfg* c, char* out, size_t size) {
+    char img[32];
+    if (c->image_h == c->image_w) snprintf(img, sizeof img, "%d", c->image_h);
+    else snprintf(img, sizeof img, "%dx%d", c->image_h, c->image_w);
+    snprintf(out, size, "vit:image=%s,channels=%d,patch=%d,dim=%d,depth=%d,heads=%d,mlp=%d,classes=%d,eps=%g",
+             img, c->channels, c->patch, c->dim, c->depth, c->heads, c->mlp, c->classes, (double)c->eps);
+}
+
+static int check_cfg(const fl_vit_cfg* c, const char* what, fl_err* err) {
+    const int lim = 1 << 16;
+    struct { const char* name; int v; } f[] = {
+        {"image height", c->image_h}, {"image width", c->image_w}, {"channels", c->channels},
+        {"patch", c->patch}, {"dim", c->dim}, {"depth", c->depth}, {"heads", c->heads},
+        {"mlp", c->mlp}, {"classes", c->classes},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < 1 || f[i].v > lim)
+            return fl_fail(err, "%s: %s is %d, expected an integer in [1, %d]", what, f[i].name, f[i].v, lim);
+    if (c->image_h % c->patch || c->image_w % c->patch)
+        return fl_fail(err, "%s: image %dx%d is not a multiple of patch %d", what, c->image_h, c->image_w, c->patch);
+    if (c->dim % c->heads)
+        return fl_fail(err, "%s: dim %d is not a multiple of heads %d", what, c->dim, c->heads);
+    long T = (long)(c->image_h / c->patch) * (c->image_w / c->patch) + 1;
+    if (T > 65536) return fl_fail(err, "%s: %ld tokens, expected at most 65536", what, T);
+    if (!(c->eps > 0.f && c->eps <= 1.f))
+        return fl_fail(err, "%s: eps is %g, expected a number in (0, 1]", what, (double)c->eps);
+    return 0;
+}
+
+static int add_norm(fl_model* m, const char* name, int D, int* b_out) {
+    char tn[128];
+    int shape[1] = {D};
+    snprintf(tn, sizeof tn, "%s.weight", name);
+    int w = fl_params_add(&m->params, tn, FL_KIND_NORM, 1, shape);
+    snprintf(tn, sizeof tn, "%s.bias", name);
+    *b_out = fl_params_add(&m->params, tn, FL_KIND_NORM, 1, shape);
+    return w;
+}
+
+// Uniform in [-1, 1) from Philox (seed, tensor, element): the same stream as model.c's
+// initialisation, so a head initialised here equals fl_model_init_weights' head.
+static float uniform_pm1(uint64_t seed, uint32_t tensor, uint64_t e) {
+    fl_u32x4 c = {{(uint32_t)(e >> 2), tensor, 0x494e4954u /* "INIT" */, 0}};
+    fl_u32x4 r = fl_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    return (float)(r.v[e & 3] >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+// torch.nn.Linear's initialisation of one layer into the host copy of the parameters.
+static void init_linear_host(const fl_model* m, const fl_linear* L, uint64_t seed, float* host) {
+    float bound = 1.0f / sqrtf((float)L->din);
+    float* w = host + m->params.t[L->w].offset;
+    float* b = host + m->params.t[L->b].offset;
+    for (size_t e = 0; e < (size_t)L->din * L->dout; e++) w[e] = bound * uniform_pm1(seed, (uint32_t)L->w, e);
+    for (int e = 0; e < L->dout; e++) b[e] = bound * uniform_pm1(seed, (uint32_t)L->b, (uint64_t)e);
+}
+
+// LayerNorm weight 1 and bias 0; CLS and position embeddings N(0, 0.02^2) (as transformers'
+// ViT initialisation, untruncated) from Philox (seed, tensor, "EMBD").
+static void init_embed_host(const fl_model* m, uint64_t seed, float* host) {
+    const vit_impl* p = m->impl;
+    for (int i = 0; i < m->params.n; i++) {
+        const fl_tensor* t = &m->params.t[i];
+        float* d = host + t->offset;
+        if (t->kind == FL_KIND_NORM) {
+            int is_w = strlen(t->name) > 7 && !strcmp(t->name + strlen(t->name) - 7, ".weight");
+            for (size_t e = 0; e < t->numel; e++) d[e] = is_w ? 1.0f : 0.0f;
+        } else if (i == p->t_cls || i == p->t_pos) {
+            for (size_t e = 0; e < t->numel; e += 4) {
+                float z[4];
+                fl_normal4((uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)(e >> 2), (uint32_t)i,
+                           0x454d4244u /* "EMBD" */, 0, z);
+                for (size_t l = 0; l < 4 && e + l < t->numel; l++) d[e + l] = 0.02f * z[l];
+            }
+        }
+    }
+}
+
+void fl_vit_init(fl_model* m, uint64_t seed) {
+    float* host = fl_malloc(m->params.total * sizeof(float));
+    fl_params_download(&m->params, host);
+    init_embed_host(m, seed, host);
+    for (int i = 0; i < m->n_lin; i++) init_linear_host(m, &m->lin[i], seed, host);
+    fl_params_upload(&m->params, host);
+    free(host);
+}
+
+fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
+    if (check_cfg(cfg, "vit", err)) return NULL;
+    fl_model* m = fl_calloc(1, sizeof(fl_model));
+    vit_impl* p = fl_calloc(1, sizeof(vit_impl));
+    m->vt = &vit_vt;
+    m->ops = ops;
+    m->impl = p;
+    p->c = *cfg;
+    int D = cfg->dim, L = cfg->depth;
+    p->gh = cfg->image_h / cfg->patch;
+    p->gw = cfg->image_w / cfg->patch;
+    p->T = p->gh * p->gw + 1;
+    p->K = cfg->channels * cfg->patch * cfg->patch;
+    m->in_dim = cfg->channels * cfg->image_h * cfg->image_w;
+    m->n_classes = cfg->classes;
+    m->tokens = p->T;
+    m->depth = L;
+    vit_desc(cfg, m->desc, sizeof m->desc);
+    fl_params_init(&m->params, ops);
+    int shape_cls[3] = {1, 1, D}, shape_pos[3] = {1, p->T, D};
+    p->t_cls = fl_params_add(&m->params, "embeddings.cls_token", FL_KIND_EMBED, 3, shape_cls);
+    p->t_pos = fl_params_add(&m->params, "embeddings.position_embeddings", FL_KIND_EMBED, 3, shape_pos);
+    p->l_embed = fl_model_add_linear(m, "embeddings.patch_embeddings.projection", "embed", -1, p->K, D);
+    p->t_ln1_w = fl_calloc((size_t)L, sizeof(int)); p->t_ln1_b = fl_calloc((size_t)L, sizeof(int));
+    p->t_ln2_w = fl_calloc((size_t)L, sizeof(int)); p->t_ln2_b = fl_calloc((size_t)L, sizeof(int));
+    p->l_q = fl_calloc((size_t)L, sizeof(int)); p->l_k = fl_calloc((size_t)L, sizeof(int));
+    p->l_v = fl_calloc((size_t)L, sizeof(int)); p->l_o = fl_calloc((size_t)L, sizeof(int));
+    p->l_fc1 = fl_calloc((size_t)L, sizeof(int)); p->l_fc2 = fl_calloc((size_t)L, sizeof(int));
+    p->blk = fl_calloc((size_t)L, sizeof(vit_block_bufs));
+    for (int k = 0; k < L; k++) {
+        char n[96];
+        snprintf(n, sizeof n, "encoder.layer.%d.layernorm_before", k);
+        p->t_ln1_w[k] = add_norm(m, n, D, &p->t_ln1_b[k]);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.attention.query", k);
+        p->l_q[k] = fl_model_add_linear(m, n, "attn", k, D, D);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.attention.key", k);
+        p->l_k[k] = fl_model_add_linear(m, n, "attn", k, D, D);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.attention.value", k);
+        p->l_v[k] = fl_model_add_linear(m, n, "attn", k, D, D);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense", k);
+        p->l_o[k] = fl_model_add_linear(m, n, "attn", k, D, D);
+        snprintf(n, sizeof n, "encoder.layer.%d.layernorm_after", k);
+        p->t_ln2_w[k] = add_norm(m, n, D, &p->t_ln2_b[k]);
+        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense", k);
+        p->l_fc1[k] = fl_model_add_linear(m, n, "mlp", k, D, cfg->mlp);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.dense", k);
+        p->l_fc2[k] = fl_model_add_linear(m, n, "mlp", k, cfg->mlp, D);
+    }
+    p->t_lnf_w = add_norm(m, "layernorm", D, &p->t_lnf_b);
+    p->l_head = fl_model_add_linear(m, "head", "head", -1, D, cfg->classes);
+    fl_params_alloc(&m->params);
+    fl_vit_init(m, 0);
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// specifications
+
+typedef struct {
+    const char* name;
+    int patch, dim, depth, heads, mlp;
+} vit_named;
+
+static const vit_named vit_names[] = {
+    {"vit-tiny", 4, 192, 6, 3, 768},
+    {"vit-b16", 16, 768, 12, 12, 3072},
+    {"vit-l16", 16, 1024, 24, 16, 4096},
+    {"vit", 16, 768, 12, 12, 3072},
+};
+
+static int parse_pos_int(const char* v, int* out) {
+    char* end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < 1 || x > (1 << 20)) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+fl_model* fl_vit_from_spec(const fl_ops* ops, const char* spec, int channels, int height, int width,
+                           int n_classes, fl_err* err) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char* fields = strchr(buf, ':');
+    if (fields) *fields++ = 0;
+    const vit_named* base = NULL;
+    for (size_t i = 0; i < sizeof vit_names / sizeof vit_names[0]; i++)
+        if (!strcmp(buf, vit_names[i].name)) base = &vit_names[i];
+    if (!base) {
+        fl_fail(err, "--model %s: unknown ViT '%s' (expected vit-tiny, vit-b16, vit-l16 or vit:image=...,patch=...,dim=...)", spec, buf);
+        return NULL;
+    }
+    fl_vit_cfg c = {.image_h = height, .image_w = width, .channels = channels, .patch = base->patch,
+                    .dim = base->dim, .depth = base->depth, .heads = base->heads, .mlp = base->mlp,
+                    .classes = n_classes, .eps = 1e-12f};
+    int img_h = 0, img_w = 0, ch = 0, cls = 0;
+    for (char* tok = fields ? strtok(fields, ",") : NULL; tok; tok = strtok(NULL, ",")) {
+        char* eq = strchr(tok, '=');
+        if (!eq) {
+            fl_fail(err, "--model %s: field '%s' is not key=value", spec, tok);
+            return NULL;
+        }
+        *eq = 0;
+        const char* k = tok;
+        const char* v = eq + 1;
+        int bad = 0;
+        if (!strcmp(k, "image")) {
+            char* x = strchr(v, 'x');
+            if (x) {
+                char hs[32];
+                snprintf(hs, sizeof hs, "%.*s", (int)(x - v), v);
+                bad = parse_pos_int(hs, &img_h) || parse_pos_int(x + 1, &img_w);
+            } else {
+                bad = parse_pos_int(v, &img_h);
+                img_w = img_h;
+            }
+        } else if (!strcmp(k, "channels")) bad = parse_pos_int(v, &ch);
+        else if (!strcmp(k, "patch")) bad = parse_pos_int(v, &c.patch);
+        else if (!strcmp(k, "dim")) bad = parse_pos_int(v, &c.dim);
+        else if (!strcmp(k, "depth")) bad = parse_pos_int(v, &c.depth);
+        else if (!strcmp(k, "heads")) bad = parse_pos_int(v, &c.heads);
+        else if (!strcmp(k, "mlp")) bad = parse_pos_int(v, &c.mlp);
+        else if (!strcmp(k, "classes")) bad = parse_pos_int(v, &cls);
+        else if (!strcmp(k, "eps")) {
+            char* end;
+            double e = strtod(v, &end);
+            bad = end == v || *end || !(e > 0 && e <= 1);
+            c.eps = (float)e;
+            c.eps_given = 1;
+        } else {
+            fl_fail(err, "--model %s: unknown field '%s' (expected image, channels, patch, dim, depth, heads, mlp, classes, eps)", spec, k);
+            return NULL;
+        }
+        if (bad) {
+            fl_fail(err, "--model %s: field %s=%s, expected a positive %s", spec, k, v,
+                    !strcmp(k, "eps") ? "number at most 1" : !strcmp(k, "image") ? "integer N or HxW" : "integer");
+            return NULL;
+        }
+    }
+    if (img_h) {
+        if (height > 0 && (img_h != height || img_w != width)) {
+            fl_fail(err, "--model %s: image=%dx%d but the data are %dx%d (resize with --image-size)", spec,
+                    img_h, img_w, height, width);
+            return NULL;
+        }
+        c.image_h = img_h;
+        c.image_w = img_w;
+    }
+    if (ch) {
+        if (channels > 0 && ch != channels) {
+            fl_fail(err, "--model %s: channels=%d but the data have %d channels", spec, ch, channels);
+            return NULL;
+        }
+        c.channels = ch;
+    }
+    if (cls) {
+        if (n_classes > 0 && cls != n_classes) {
+            fl_fail(err, "--model %s: classes=%d but the data have %d classes", spec, cls, n_classes);
+            return NULL;
+        }
+        c.classes = cls;
+    }
+    char what[600];
+    snprintf(what, sizeof what, "--model %s", spec);
+    if (c.image_h < 1 || c.image_w < 1 || c.channels < 1) {
+        fl_fail(err, "%s: image size and channels unknown (give image=N,channels=C or use data)", what);
+        return NULL;
+    }
+    if (check_cfg(&c, what, err)) return NULL;
+    return fl_vit_new(ops, &c, err);
+}
+
+// ---------------------------------------------------------------------------------------
+// forward
+
+static void vit_reserve(fl_model* m, int max_B, int max_Q) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    size_t R = (size_t)(max_B > max_Q ? max_B : max_Q);
+    size_t T = (size_t)p->T, D = (size_t)p->c.dim, M = (size_t)p->c.mlp, H = (size_t)p->c.heads;
+    size_t C = (size_t)m->n_classes;
+    vget(ops, &p->s_resid, R * T * D);
+    vget(ops, &p->s_mid, R * T * D);
+    vget(ops, &p->s_ln, R * T * D);
+    vget(ops, &p->s_q, R * T * D);
+    vget(ops, &p->s_k, R * T * D);
+    vget(ops, &p->s_v, R * T * D);
+    vget(ops, &p->s_probs, R * H * T * T);
+    vget(ops, &p->s_ctx, R * T * D);
+    vget(ops, &p->s_fc1, R * T * M);
+    vget(ops, &p->s_act, R * T * M);
+    vget(ops, &p->patches, (size_t)max_B * T * (size_t)p->K);
+    vget(ops, &p->tmp, (size_t)max_B * T * (size_t)max_dout(m));
+    vget(ops, &p->head_in, R * T * D);
+    vget(ops, &p->mean_f, R);
+    vget(ops, &p->rstd_f, R);
+    vget(ops, &p->logits_full, R * T * C);
+    vget(ops, &p->logits, R * C);
+}
+
+// The backend int array s * T for s < n.
+static const int32_t* cls_index(fl_model* m, int n) {
+    vit_impl* p = m->impl;
+    if (n > p->cls_idx_n) {
+        int32_t* h = fl_malloc((size_t)n * sizeof(int32_t));
+        for (int s = 0; s < n; s++) h[s] = s * p->T;
+        float* d = vget(m->ops, &p->cls_idx_buf, (size_t)n);
+        m->ops->upload(d, h, (size_t)n * sizeof(int32_t));
+        free(h);
+        p->cls_idx_n = n;
+    }
+    return (const int32_t*)p->cls_idx_buf.p;
+}
+
+// y (S_y, T, D) += h; when y is per query and h per datum, h is expanded through row_datum.
+static void residual(fl_model* m, const fl_fwd* f, float* y, int y_pd, const float* h, int h_pd) {
+    vit_impl* p = m->impl;
+    long row = (long)p->T * p->c.dim;
+    FL_CHECK(!(y_pd && !h_pd), "vit: residual of a per-datum branch onto a per-query stream");
+    if (y_pd == h_pd) m->ops->axpy(y, 1.0f, h, (long)(y_pd ? f->B : f->Q) * row);
+    else m->ops->gather_add_rows(y, h, f->row_datum, f->Q, row);
+}
+
+// Multi-head attention over S sequences: probs (S, H, T, T), ctx (S, T, D) from q, k, v
+// (S, T, D), heads as contiguous slices of D. One strided batched GEMM per head and product.
+static void attention(fl_model* m, float* ctx, float* probs, const float* q, const float* k,
+                      const float* v, int S) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    int T = p->T, D = p->c.dim, H = p->c.heads, hd = D / H;
+    long TD = (long)T * D, TT = (long)T * T, HTT = (long)H * T * T;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < H; h++)  // scores_h (T, T) = scale * q_h (T, hd) k_h^T
+        ops->gemm_strided(0, 1, T, T, hd, scale, q + h * hd, D, TD, k + h * hd, D, TD, 0.0f,
+                          probs + h * TT, T, HTT, S);
+    ops->softmax(probs, probs, S * H * T, T, 1.0f);
+    for (int h = 0; h < H; h++)  // ctx_h (T, hd) = probs_h (T, T) v_h (T, hd)
+        ops->gemm_strided(0, 0, T, hd, T, 1.0f, probs + h * TT, T, HTT, v + h * hd, D, TD, 0.0f,
+                          ctx + h * hd, D, TD, S);
+}
+
+// Makes y (rows of rowlen floats) per query when it is per datum, using scratch.
+static void expand_inplace(fl_model* m, const fl_fwd* f, float* y, float* scratch, long rowlen) {
+    fl_expand_rows(m, f, scratch, y, rowlen);
+    m->ops->copy(y, scratch, (size_t)f->Q * rowlen * sizeof(float));
+}
+
+static void vit_forward(fl_model* m, const fl_fwd* f) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    const fl_vit_cfg* c = &p->c;
+    int B = f->B, Q = f->Q, T = p->T, D = c->dim, M = c->mlp, H = c->heads, NC = m->n_classes;
+    FL_CHECK(f->row_datum || Q == B, "vit forward: Q (%d) != B (%d) needs row_datum", Q, B);
+    int bp = (f->keep & FL_KEEP_BP) != 0, lr = (f->keep & FL_KEEP_LR) != 0;
+    FL_CHECK(!bp || (Q == B && !f->noise), "vit forward: BP needs a clean pass with Q == B");
+    size_t R = (size_t)(B > Q ? B : Q);
+    size_t RT = R * T;
+    vit_reserve(m, B, Q);
+    fl_params* P = &m->params;
+    float* tmp = p->tmp.p;
+
+    // patch embedding, CLS token, position embeddings: h (S, T, D)
+    float* patches = p->patches.p;
+    ops->vit_patchify(patches, f->x, B, c->channels, c->image_h, c->image_w, c->patch);
+    float* h = bp ? vget(ops, &p->blk[0].resid, RT * D) : p->s_resid.p;
+    int pd = fl_linear_forward(m, &m->lin[p->l_embed], f, patches, 1, h, tmp);
+    ops->vit_tokens(h, h, fl_param_data(P, p->t_cls), fl_param_data(P, p->t_pos), pd ? B : Q, T, D);
+
+    for (int k = 0; k < c->depth; k++) {
+        vit_block_bufs* b = &p->blk[k];
+        fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
+        fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
+        int S = pd ? B : Q;
+        // a = LN1(h)
+        int keep_ln1 = bp || (lr && (Lq->perturbed || Lk->perturbed || Lv->perturbed));
+        float* ln1 = keep_ln1 ? vget(ops, &b->ln1, RT * D) : p->s_ln.p;
+        float* mean1 = bp ? vget(ops, &b->mean1, RT) : NULL;
+        float* rstd1 = bp ? vget(ops, &b->rstd1, RT) : NULL;
+        ops->layernorm(ln1, mean1, rstd1, h, fl_param_data(P, p->t_ln1_w[k]),
+                       fl_param_data(P, p->t_ln1_b[k]), S * T, D, c->eps);
+        // q, k, v
+        float* q = bp ? vget(ops, &b->q, RT * D) : p->s_q.p;
+        float* kk = bp ? vget(ops, &b->k, RT * D) : p->s_k.p;
+        float* v = bp ? vget(ops, &b->v, RT * D) : p->s_v.p;
+        int pq = fl_linear_forward(m, Lq, f, ln1, pd, q, tmp);
+        int pk = fl_linear_forward(m, Lk, f, ln1, pd, kk, tmp);
+        int pv = fl_linear_forward(m, Lv, f, ln1, pd, v, tmp);
+        int keep_ctx = bp || (lr && Lo->perturbed);
+        float* ctx = keep_ctx ? vget(ops, &b->ctx, RT * D) : p->s_ctx.p;
+        int pa = pq && pk && pv;
+        if (!pa) {  // some projection added noise: all three per query (ctx is free scratch)
+            if (pq) expand_inplace(m, f, q, ctx, (long)T * D);
+            if (pk) expand_inplace(m, f, kk, ctx, (long)T * D);
+            if (pv) expand_inplace(m, f, v, ctx, (long)T * D);
+        }
+        int Sa = pa ? B : Q;
+        float* probs = bp ? vget(ops, &b->probs, R * H * T * T) : p->s_probs.p;
+        attention(m, ctx, probs, q, kk, v, Sa);
+        // h = h + ctx Wo^T + bo
+        float* mid = bp ? vget(ops, &b->mid, RT * D) : p->s_mid.p;
+        int po = fl_linear_forward(m, Lo, f, ctx, pa, mid, tmp);
+        residual(m, f, mid, po, h, pd);
+        pd = po;
+        S = pd ? B : Q;
+        // h = h + gelu(LN2(h) W1^T + b1) W2^T + b2
+        int keep_ln2 = bp || (lr && L1->perturbed);
+        float* ln2 = keep_ln2 ? vget(ops, &b->ln2, RT * D) : p->s_ln.p;
+        float* mean2 = bp ? vget(ops, &b->mean2, RT) : NULL;
+        float* rstd2 = bp ? vget(ops, &b->rstd2, RT) : NULL;
+        ops->layernorm(ln2, mean2, rstd2, mid, fl_param_data(P, p->t_ln2_w[k]),
+                       fl_param_data(P, p->t_ln2_b[k]), S * T, D, c->eps);
+        float* fc1 = bp ? vget(ops, &b->fc1, RT * M) : p->s_fc1.p;
+        int p1 = fl_linear_forward(m, L1, f, ln2, pd, fc1, tmp);
+        int keep_act = bp || (lr && L2->perturbed);
+        float* act = keep_act ? vget(ops, &b->act, RT * M) : p->s_act.p;
+        ops->gelu(act, fc1, (long)(p1 ? B : Q) * T * M);
+        float* out = bp ? vget(ops, k + 1 < c->depth ? &p->blk[k + 1].resid : &p->final_resid, RT * D)
+                        : p->s_resid.p;  // h is dead once added into mid
+        int p2 = fl_linear_forward(m, L2, f, act, p1, out, tmp);
+        residual(m, f, out, p2, mid, pd);
+        pd = p2;
+        h = out;
+    }
+
+    // final LayerNorm of the CLS token into the classifier's input (S, T, D), then the head
+    int S = pd ? B : Q;
+    float* head_in = p->head_in.p;
+    ops->vit_cls_layernorm(head_in, p->mean_f.p, p->rstd_f.p, h, fl_param_data(P, p->t_lnf_w),
+                           fl_param_data(P, p->t_lnf_b), S, T, T, D, c->eps);
+    int ph = fl_linear_forward(m, &m->lin[p->l_head], f, head_in, pd, p->logits_full.p, tmp);
+    S = ph ? B : Q;
+    float* logits = p->logits.p;
+    ops->gather_rows(logits, p->logits_full.p, cls_index(m, S), S, NC);
+    if (ph && Q != B) {  // no layer added noise: expand the per-datum logits to query rows
+        expand_inplace(m, f, logits, p->logits_full.p, NC);
+    }
+    ops->xent(f->loss, f->argmax, NULL, logits, f->labels, NULL, Q, NC);
+    p->x = f->x;
+    p->labels = f->labels;
+    p->B = B;
+    p->bp_valid = bp;
+}
+
+// ---------------------------------------------------------------------------------------
+// backward
+
+// BP through a linear layer on `rows` rows: dW += dy^T x, db += colsum dy, dx = dy W + beta dx.
+static void lin_bwd(fl_model* m, const fl_linear* L, const float* x, const float* dy, float* dx,
+                    int rows, float beta) {
+    const fl_ops* ops = m->ops;
+    ops->gemm(1, 0, L->dout, L->din, rows, 1.0f, dy, L->dout, x, L->din, 1.0f,
+              fl_param_grad(&m->params, L->w), L->din);
+    ops->col_sum(fl_param_grad(&m->params, L->b), dy, rows, L->dout, 1.0f);
+    if (dx)
+        ops->gemm(0, 0, rows, L->din, L->dout, 1.0f, dy, L->dout, fl_param_data(&m->params, L->w),
+                  L->din, beta, dx, L->din);
+}
+
+static void vit_backward(fl_model* m, const float* dloss) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    const fl_vit_cfg* c = &p->c;
+    FL_CHECK(p->bp_valid, "vit backward: the last forward did not keep BP state");
+    fl_params* P = &m->params;
+    int B = p->B, T = p->T, D = c->dim, M = c->mlp, H = c->heads, hd = D / H, NC = m->n_classes;
+    int BT = B * T;
+    long TD = (long)T * D, TT = (long)T * T, HTT = (long)H * T * T;
+    float scale = 1.0f / sqrtf((float)hd);
+    float* dres = vget(ops, &p->g_res, (size_t)BT * D);
+    float* dtmp = vget(ops, &p->g_tmp, (size_t)BT * D);
+    float* dln = vget(ops, &p->g_ln, (size_t)BT * D);
+    float* dctx = vget(ops, &p->g_ctx, (size_t)BT * D);
+    float* dq = vget(ops, &p->g_q, (size_t)BT * D);
+    float* dk = vget(ops, &p->g_k, (size_t)BT * D);
+    float* dv = vget(ops, &p->g_v, (size_t)BT * D);
+    float* dbig = vget(ops, &p->g_big, (size_t)BT * M);
+    float* dP = vget(ops, &p->g_probs, (size_t)B * HTT);
+    float* dlogits = vget(ops, &p->g_logits, (size_t)B * NC);
+    float* dfeat = vget(ops, &p->g_feat, (size_t)B * D);
+    float* dpos = vget(ops, &p->g_pos, (size_t)TD);
+
+    // loss -> CLS logits -> classifier (its input rows are the CLS rows of head_in, stride T*D)
+    ops->xent(NULL, NULL, dlogits, p->logits.p, p->labels, dloss, B, NC);
+    const fl_linear* Lh = &m->lin[p->l_head];
+    ops->gemm(1, 0, NC, D, B, 1.0f, dlogits, NC, p->head_in.p, (int)TD, 1.0f, fl_param_grad(P, Lh->w), D);
+    ops->col_sum(fl_param_grad(P, Lh->b), dlogits, B, NC, 1.0f);
+    ops->gemm(0, 0, B, D, NC, 1.0f, dlogits, NC, fl_param_data(P, Lh->w), D, 0.0f, dfeat, D);
+    // final LayerNorm (CLS rows only): dres (B, T, D), zero on the other tokens
+    ops->vit_cls_layernorm_bwd(dres, fl_param_grad(P, p->t_lnf_w), fl_param_grad(P, p->t_lnf_b), dfeat, D,
+                               p->final_resid.p, p->mean_f.p, p->rstd_f.p, fl_param_data(P, p->t_lnf_w), B, T, D);
+
+    for (int k = c->depth - 1; k >= 0; k--) {
+        vit_block_bufs* b = &p->blk[k];
+        const fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
+        const fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
+        // MLP branch: dres is d(out) = d(mid) directly + through fc2(gelu(fc1(LN2(mid))))
+        lin_bwd(m, L2, b->act.p, dres, dbig, BT, 0.0f);
+        ops->gelu_bwd(dbig, dbig, b->fc1.p, (long)BT * M);
+        lin_bwd(m, L1, b->ln2.p, dbig, dln, BT, 0.0f);
+        ops->layernorm_bwd(dtmp, fl_param_grad(P, p->t_ln2_w[k]), fl_param_grad(P, p->t_ln2_b[k]), dln,
+                           b->mid.p, b->mean2.p, b->rstd2.p, fl_param_data(P, p->t_ln2_w[k]), BT, D);
+        ops->axpy(dres, 1.0f, dtmp, (long)BT * D);  // dres = d(mid)
+        // attention branch
+        lin_bwd(m, Lo, b->ctx.p, dres, dctx, BT, 0.0f);
+        for (int h = 0; h < H; h++) {  // dP_h = dctx_h v_h^T; dv_h = P_h^T dctx_h
+            ops->gemm_strided(0, 1, T, T, hd, 1.0f, dctx + h * hd, D, TD, b->v.p + h * hd, D, TD, 0.0f,
+                              dP + h * TT, T, HTT, B);
+            ops->gemm_strided(1, 0, T, hd, T, 1.0f, b->probs.p + h * TT, T, HTT, dctx + h * hd, D, TD, 0.0f,
+                              dv + h * hd, D, TD, B);
+        }
+        ops->softmax_bwd(dP, dP, b->probs.p, B * H * T, T, 1.0f);  // dP = d(scaled scores)
+        for (int h = 0; h < H; h++) {  // dq_h = scale dS k_h; dk_h = scale dS^T q_h
+            ops->gemm_strided(0, 0, T, hd, T, scale, dP + h * TT, T, HTT, b->k.p + h * hd, D, TD, 0.0f,
+                              dq + h * hd, D, TD, B);
+            ops->gemm_strided(1, 0, T, hd, T, scale, dP + h * TT, T, HTT, b->q.p + h * hd, D, TD, 0.0f,
+                              dk + h * hd, D, TD, B);
+        }
+        lin_bwd(m, Lq, b->ln1.p, dq, dln, BT, 0.0f);
+        lin_bwd(m, Lk, b->ln1.p, dk, dln, BT, 1.0f);
+        lin_bwd(m, Lv, b->ln1.p, dv, dln, BT, 1.0f);
+        ops->layernorm_bwd(dtmp, fl_param_grad(P, p->t_ln1_w[k]), fl_param_grad(P, p->t_ln1_b[k]), dln,
+                           b->resid.p, b->mean1.p, b->rstd1.p, fl_param_data(P, p->t_ln1_w[k]), BT, D);
+        ops->axpy(dres, 1.0f, dtmp, (long)BT * D);  // dres = d(block input)
+    }
+
+    // embeddings: d pos = sum over data; d cls = d pos[0]; the patch rows feed the projection
+    ops->col_sum(dpos, dres, B, (int)TD, 0.0f);
+    ops->axpy(fl_param_grad(P, p->t_pos), 1.0f, dpos, TD);
+    ops->axpy(fl_param_grad(P, p->t_cls), 1.0f, dpos, D);
+    ops->vit_tokens(dres, dres, NULL, NULL, B, T, D);  // the CLS rows do not come from patches
+    lin_bwd(m, &m->lin[p->l_embed], p->patches.p, dres, NULL, BT, 0.0f);
+}
+
+void fl_vit_hidden(const fl_model* m, int k, float* host) {
+    const vit_impl* p = m->impl;
+    FL_CHECK(fl_vit_is(m) && p->bp_valid && k >= -1 && k < p->c.depth, "fl_vit_hidden(%d): no BP state", k);
+    const vbuf* b = k + 1 < p->c.depth ? &p->blk[k + 1].resid : &p->final_resid;
+    m->ops->download(host, b->p, (size_t)p->B * p->T * p->c.dim * sizeof(float));
+}
+
+// ---------------------------------------------------------------------------------------
+// cost
+
+static double vit_forward_flops(const fl_model* m, int B, int Q, int noisy) {
+    const vit_impl* p = m->impl;
+    double T = p->T, D = p->c.dim;
+    int expanded = 0;
+    double flops = 0.0;
+    // a linear layer on the current rows; expansion once noise enters
+#define LIN(idx)                                                                        \
+    do {                                                                                \
+        const fl_linear* L_ = &m->lin[idx];                                             \
+        flops += 2.0 * (expanded ? Q : B) * T * L_->din * L_->dout;                     \
+        if (noisy && L_->perturbed) expanded = 1;                                       \
+    } while (0)
+    LIN(p->l_embed);
+    for (int k = 0; k < p->c.depth; k++) {
+        int in = expanded, any = 0;  // q, k, v share their input
+        const int qkv[3] = {p->l_q[k], p->l_k[k], p->l_v[k]};
+        for (int j = 0; j < 3; j++) {
+            expanded = in;
+            LIN(qkv[j]);
+            any |= expanded;
+        }
+        expanded = any;
+        flops += 2.0 * 2.0 * (expanded ? Q : B) * T * T * D;  // q k^T and p v over all heads
+        LIN(p->l_o[k]);
+        LIN(p->l_fc1[k]);
+        LIN(p->l_fc2[k]);
+    }
+    LIN(p->l_head);
+#undef LIN
+    return flops;
+}
+
+static size_t vit_bytes_per_query(const fl_model* m) {
+    const vit_impl* p = m->impl;
+    size_t T = p->T, D = p->c.dim, M = p->c.mlp, H = p->c.heads, NC = m->n_classes;
+    // shared scratch per token: resid, mid, ln, q, k, v, ctx, head_in; fc1, act; probs; logits
+    size_t per_token = 8 * D + 2 * M + H * T + NC;
+    // inputs kept for the LR gradient of perturbed layers
+    for (int k = 0; k < p->c.depth; k++) {
+        if (m->lin[p->l_q[k]].perturbed || m->lin[p->l_k[k]].perturbed || m->lin[p->l_v[k]].perturbed) per_token += D;
+        if (m->lin[p->l_o[k]].perturbed) per_token += D;
+        if (m->lin[p->l_fc1[k]].perturbed) per_token += D;
+        if (m->lin[p->l_fc2[k]].perturbed) per_token += M;
+    }
+    // the estimator's noise factor (rows, dout) for one layer at a time
+    per_token += (size_t)max_dout(m);
+    return (per_token * T + NC) * sizeof(float);
+}
+
+static void vit_destroy(fl_model* m) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    for (int k = 0; k < p->c.depth; k++) {
+        vit_block_bufs* b = &p->blk[k];
+        vbuf* all[] = {&b->resid, &b->ln1, &b->mean1, &b->rstd1, &b->q, &b->k, &b->v, &b->probs,
+                       &b->ctx, &b->mid, &b->ln2, &b->mean2, &b->rstd2, &b->fc1, &b->act};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
+    }
+    vbuf* all[] = {&p->final_resid, &p->s_resid, &p->s_mid, &p->s_ln, &p->s_q, &p->s_k, &p->s_v,
+                   &p->s_probs, &p->s_ctx, &p->s_fc1, &p->s_act, &p->patches, &p->tmp, &p->head_in,
+                   &p->mean_f, &p->rstd_f, &p->logits_full, &p->logits, &p->cls_idx_buf, &p->labels0,
+                   &p->g_res, &p->g_tmp, &p->g_ln, &p->g_ctx, &p->g_q, &p->g_k, &p->g_v, &p->g_big,
+                   &p->g_probs, &p->g_logits, &p->g_feat, &p->g_pos};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
+    free(p->blk);
+    free(p->t_ln1_w); free(p->t_ln1_b); free(p->t_ln2_w); free(p->t_ln2_b);
+    free(p->l_q); free(p->l_k); free(p->l_v); free(p->l_o); free(p->l_fc1); free(p->l_fc2);
+    free(p);
+}
+
+static const fl_model_vt vit_vt = {
+    .kind = "vit", .reserve = vit_reserve, .forward = vit_forward, .backward = vit_backward,
+    .forward_flops = vit_forward_flops, .bytes_per_query = vit_bytes_per_query,
+    .destroy = vit_destroy,
+};
+
+// ---------------------------------------------------------------------------------------
+// inference
+
+int fl_vit_infer(fl_model* m, const float* x_host, int n, int batch, int features, float* out_host,
+                 fl_err* err) {
+    if (!fl_vit_is(m)) return fl_fail(err, "fl_vit_infer: %s is not a ViT", m->desc);
+    if (batch < 1) return fl_fail(err, "--batch %d: expected a positive integer", batch);
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    int bmax = n < batch ? n : batch;
+    if (bmax < 1) return 0;
+    int width = features ? p->c.dim : m->n_classes;
+    float* x_d = ops->alloc((size_t)bmax * m->in_dim * sizeof(float));
+    float* out_d = ops->alloc((size_t)bmax * width * sizeof(float));
+    int32_t* labels = (int32_t*)vget(ops, &p->labels0, (size_t)bmax);
+    ops->zero(labels, (size_t)bmax * sizeof(int32_t));
+    m->vt->reserve(m, bmax, bmax);
+    for (int i0 = 0; i0 < n; i0 += bmax) {
+        int b = n - i0 < bmax ? n - i0 : bmax;
+        ops->upload(x_d, x_host + (size_t)i0 * m->in_dim, (size_t)b * m->in_dim * sizeof(float));
+        fl_fwd f = {.x = x_d, .B = b, .Q = b, .labels = labels, .keep = 0};
+        m->vt->forward(m, &f);
+        if (features) ops->gather_rows(out_d, p->head_in.p, cls_index(m, b), b, p->c.dim);
+        else ops->copy(out_d, p->logits.p, (size_t)b * width * sizeof(float));
+        ops->download(out_host + (size_t)i0 * width, out_d, (size_t)b * width * sizeof(float));
+    }
+    ops->free(x_d);
+    ops->free(out_d);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// weights
+
+// The safetensors file and config of a weight source: a file, or a model directory.
+typedef struct {
+    char file[4096];          // the .safetensors file
+    char config[4096];        // config.json ("" when none)
+    int is_dir;
+} vit_source;
+
+static int resolve_source(const char* path, vit_source* src, fl_err* err) {
+    memset(src, 0, sizeof *src);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return fl_fail(err, "--weights %s: no such file or directory", path);
+    if (S_ISDIR(sb.st_mode)) {
+        src->is_dir = 1;
+        snprintf(src->file, sizeof src->file, "%s/model.safetensors", path);
+        snprintf(src->config, sizeof src->config, "%s/config.json", path);
+        if (stat(src->file, &sb) != 0) {
+            char idx[4200];
+            snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", path);
+            if (stat(idx, &sb) == 0)
+                return fl_fail(err, "--weights %s: sharded checkpoint (model.safetensors.index.json); expected a single model.safetensors", path);
+            return fl_fail(err, "--weights %s: directory has no model.safetensors (expected a Hugging Face model directory)", path);
+        }
+        if (stat(src->config, &sb) != 0) src->config[0] = 0;
+    } else {
+        snprintf(src->file, sizeof src->file, "%s", path);
+    }
+    return 0;
+}
+
+// The name of our tensor `name` in the file, or NULL: our own (bare) name, the "vit."-prefixed
+// Hugging Face name, and classifier.* for head.*.
+static const fl_st_tensor* find_tensor(const fl_safetensors* st, const char* name, const char* prefix) {
+    const fl_st_tensor* t = fl_st_find(st, name);
+    if (t) return t;
+    char alt[160];
+    if (!strncmp(name, "head.", 5)) {
+        snprintf(alt, sizeof alt, "classifier.%s", name + 5);
+        return fl_st_find(st, alt);
+    }
+    snprintf(alt, sizeof alt, "%s%s", prefix, name);
+    return prefix[0] ? fl_st_find(st, alt) : NULL;
+}
+
+static void shape_str(char* out, size_t size, int ndim, const int64_t* shape) {
+    size_t at = 0;
+    at += (size_t)snprintf(out + at, size - at, "(");
+    for (int d = 0; d < ndim && at < size; d++)
+        at += (size_t)snprintf(out + at, size - at, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (at < size) snprintf(out + at, size - at, ndim == 1 ? ",)" : ")");
+}
+
+// Checks config.json against the model; adopts its LayerNorm eps unless the model's was given.
+static int check_config(fl_model* m, const char* path, int* cfg_labels, fl_err* err) {
+    vit_impl* p = m->impl;
+    fl_vit_hfconfig hc;
+    if (fl_vit_hfconfig_read(path, &hc, err)) return -1;
+    struct { const char* key; int cfg, model; const char* what; } f[] = {
+        {"image_size", hc.image_size, p->c.image_h, "image height"},
+        {"image_size", hc.image_size, p->c.image_w, "image width"},
+        {"patch_size", hc.patch_size, p->c.patch, "patch"},
+        {"num_channels", hc.num_channels, p->c.channels, "channels"},
+        {"hidden_size", hc.hidden_size, p->c.dim, "dim"},
+        {"num_hidden_layers", hc.num_hidden_layers, p->c.depth, "depth"},
+        {"num_attention_heads", hc.num_attention_heads, p->c.heads, "heads"},
+        {"intermediate_size", hc.intermediate_size, p->c.mlp, "mlp"},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].cfg != f[i].model)
+            return fl_fail(err, "%s: %s is %d but the model (%s) has %s %d%s", path, f[i].key, f[i].cfg,
+                           m->desc, f[i].what, f[i].model,
+                           !strcmp(f[i].key, "image_size") ? " (resize the data with --image-size)" : "");
+    if (!hc.qkv_bias)
+        return fl_fail(err, "%s: qkv_bias is false, but this ViT has query, key and value biases", path);
+    if (hc.layer_norm_eps != p->c.eps) {
+        if (p->c.eps_given)
+            return fl_fail(err, "%s: layer_norm_eps is %g but the model was given eps=%g", path,
+                           (double)hc.layer_norm_eps, (double)p->c.eps);
+        p->c.eps = hc.layer_norm_eps;
+        vit_desc(&p->c, m->desc, sizeof m->desc);
+    }
+    *cfg_labels = hc.num_labels;
+    return 0;
+}
+
+int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
+                        fl_err* err) {
+    if (!fl_vit_is(m)) return fl_model_load(m, path, 1, head_initialised, err);
+    vit_impl* p = m->impl;
+    if (head_initialised) *head_initialised = 0;
+    vit_source src;
+    if (resolve_source(path, &src, err)) return -1;
+    int cfg_labels = 0;
+    if (src.config[0] && check_config(m, src.config, &cfg_labels, err)) return -1;
+    fl_safetensors st;
+    if (fl_st_open(&st, src.file, err)) return -1;
+    const char* prefix = fl_st_find(&st, "vit.embeddings.cls_token") ? "vit." : "";
+    char* used = fl_calloc((size_t)st.n_tensors + 1, 1);
+    fl_params* P = &m->params;
+    float* host = fl_malloc(P->total * sizeof(float));
+    fl_params_download(P, host);
+    int rc = 0, head_init = 0;
+    // the classifier: present with our class count, or initialised from the seed
+    const fl_linear* Lh = &m->lin[p->l_head];
+    const fl_st_tensor* hw = find_tensor(&st, "head.weight", prefix);
+    const fl_st_tensor* hb = find_tensor(&st, "head.bias", prefix);
+    if (!hw != !hb) {
+        rc = fl_fail(err, "%s: classifier has a %s but no %s", src.file, hw ? "weight" : "bias", hw ? "bias" : "weight");
+        goto done;
+    }
+    if (hw) {
+        if (hw->ndim != 2 || hw->shape[1] != p->c.dim || hb->ndim != 1 || hb->shape[0] != hw->shape[0]) {
+            char s1[64], s2[64];
+            shape_str(s1, sizeof s1, hw->ndim, hw->shape);
+            shape_str(s2, sizeof s2, hb->ndim, hb->shape);
+            rc = fl_fail(err, "%s: classifier '%s' %s and '%s' %s, expected (classes, %d) and (classes,)",
+                         src.file, hw->name, s1, hb->name, s2, p->c.dim);
+            goto done;
+        }
+        if (cfg_labels > 0 && cfg_labels != hw->shape[0]) {
+            rc = fl_fail(err, "%s: num_labels is %d but '%s' has %lld rows", src.config, cfg_labels, hw->name,
+                         (long long)hw->shape[0]);
+            goto done;
+        }
+        if (hw->shape[0] != m->n_classes) head_init = 1;
+    } else {
+        head_init = 1;
+    }
+    for (int i = 0; i < P->n && !rc; i++) {
+        const fl_tensor* t = &P->t[i];
+        int is_head = i == Lh->w || i == Lh->b || i == Lh->s;
+        if (is_head && head_init) continue;
+        const fl_st_tensor* ft = find_tensor(&st, t->name, prefix);
+        if (!ft) {
+            if (t->kind == FL_KIND_LOGSIGMA) continue;  // noise scales keep their initial value
+            rc = fl_fail(err, "%s: missing tensor '%s%s' (the model is %s)", src.file,
+                         is_head ? "" : prefix, t->name, m->desc);
+            break;
+        }
+        used[ft - st.tensors] = 1;
+        int64_t shape[FL_MAX_DIMS];
+        int ndim = t->ndim;
+        for (int d = 0; d < ndim; d++) shape[d] = t->shape[d];
+        if (i == m->lin[p->l_embed].w && ft->ndim == 4) {  // Conv2d (D, C, P, P) = (D, C*P*P)
+            ndim = 4;
+            shape[1] = p->c.channels;
+            shape[2] = shape[3] = p->c.patch;
+        }
+        rc = fl_st_read_f32(&st, ft->name, ndim, shape, host + t->offset, err);
+    }
+    if (hw) {  // used, or replaced by a head for this model's classes
+        used[hw - st.tensors] = 1;
+        used[hb - st.tensors] = 1;
+    }
+    for (int j = 0; j < st.n_tensors && !rc; j++) {
+        const char* n = st.tensors[j].name;
+        if (used[j] || !strncmp(n, "pooler.", 7) || !strncmp(n, "vit.pooler.", 11)) continue;
+        rc = fl_fail(err, "%s: tensor '%s' is not part of the model (%s): a checkpoint of another shape?",
+                     src.file, n, m->desc);
+    }
+    if (!rc && head_init) init_linear_host(m, Lh, seed, host);
+done:
+    if (!rc) {
+        fl_params_upload(P, host);
+        fl_model_refresh_sigma(m);
+        if (head_initialised) *head_initialised = head_init;
+    }
+    free(host);
+    free(used);
+    fl_st_close(&st);
+    return rc;
+}
+
+// The architecture from the tensors alone (heads = dim / 64 unless given).
+static int cfg_from_tensors(const fl_safetensors* st, const char* path, int heads, fl_vit_cfg* c,
+                            int* has_head, fl_err* err) {
+    const char* prefix = fl_st_find(st, "vit.embeddings.cls_token") ? "vit." : "";
+    char name[160];
+    snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefix);
+    const fl_st_tensor* pw = fl_st_find(st, name);
+    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
+    const fl_st_tensor* pos = fl_st_find(st, name);
+    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
+    const fl_st_tensor* fc1 = fl_st_find(st, name);
+    if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3] || !pos || pos->ndim != 3 || !fc1 || fc1->ndim != 2)
+        return fl_fail(err, "%s: cannot tell the ViT architecture: expected a Conv2d patch embedding (D, C, P, P), "
+                            "position embeddings (1, T, D) and encoder.layer.0.intermediate.dense.weight", path);
+    c->dim = (int)pw->shape[0];
+    c->channels = (int)pw->shape[1];
+    c->patch = (int)pw->shape[2];
+    long grid = (long)pos->shape[1] - 1;
+    long side = lround(sqrt((double)grid));
+    if (side * side != grid || grid < 1)
+        return fl_fail(err, "%s: %lld position embeddings is not a square grid plus CLS", path, (long long)pos->shape[1]);
+    c->image_h = c->image_w = (int)side * c->patch;
+    c->mlp = (int)fc1->shape[0];
+    int depth = 0;
+    size_t pl = strlen(prefix);
+    for (int i = 0; i < st->n_tensors; i++) {
+        const char* n = st->tensors[i].name;
+        if (strncmp(n, prefix, pl) || strncmp(n + pl, "encoder.layer.", 14)) continue;
+        int k = atoi(n + pl + 14);
+        if (k + 1 > depth) depth = k + 1;
+    }
+    c->depth = depth;
+    if (heads > 0) c->heads = heads;
+    else if (c->dim % 64 == 0) c->heads = c->dim / 64;
+    else return fl_fail(err, "%s: no config.json, and dim %d is not a multiple of 64: give the number of heads (--heads)", path, c->dim);
+    const fl_st_tensor* hw = fl_st_find(st, "classifier.weight");
+    if (!hw) hw = fl_st_find(st, "head.weight");
+    *has_head = hw && hw->ndim == 2;
+    c->classes = *has_head ? (int)hw->shape[0] : 1;
+    c->eps = 1e-12f;
+    return 0;
+}
+
+fl_model* fl_vit_from_weights(const fl_ops* ops, const char* path, int heads_override,
+                              int* has_head, fl_err* err) {
+    vit_source src;
+    if (resolve_source(path, &src, err)) return NULL;
+    fl_safetensors st;
+    if (fl_st_open(&st, src.file, err)) return NULL;
+    fl_vit_cfg c = {0};
+    int head = 0;
+    fl_model* m = NULL;
+    const fl_st_tensor* hw = fl_st_find(&st, "classifier.weight");
+    if (!hw) hw = fl_st_find(&st, "head.weight");
+    const char* meta_model = fl_st_meta_get(&st, "model");
+    if (src.config[0]) {
+        fl_vit_hfconfig hc;
+        if (fl_vit_hfconfig_read(src.config, &hc, err)) goto done;
+        c = (fl_vit_cfg){.image_h = hc.image_size, .image_w = hc.image_size, .channels = hc.num_channels,
+                         .patch = hc.patch_size, .dim = hc.hidden_size, .depth = hc.num_hidden_layers,
+                         .heads = hc.num_attention_heads, .mlp = hc.intermediate_size,
+                         .eps = hc.layer_norm_eps, .eps_given = 1};
+        if (heads_override > 0 && heads_override != c.heads) {
+            fl_fail(err, "--heads %d: %s says num_attention_heads %d", heads_override, src.config, c.heads);
+            goto done;
+        }
+        head = hw && hw->ndim == 2;
+        c.classes = hc.num_labels > 0 ? hc.num_labels : head ? (int)hw->shape[0] : 1;
+        m = fl_vit_new(ops, &c, err);
+    } else if (meta_model && !strncmp(meta_model, "vit:", 4)) {
+        m = fl_vit_from_spec(ops, meta_model, 0, 0, 0, 0, err);
+        head = hw != NULL;
+        if (m && heads_override > 0 && heads_override != fl_vit_config(m)->heads) {
+            fl_fail(err, "--heads %d: %s was saved with heads=%d", heads_override, src.file, fl_vit_config(m)->heads);
+            fl_model_free(m);
+            m = NULL;
+        }
+    } else {
+        if (cfg_from_tensors(&st, src.file, heads_override, &c, &head, err)) goto done;
+        m = fl_vit_new(ops, &c, err);
+    }
+done:
+    fl_st_close(&st);
+    if (has_head) *has_head = head;
+    return m;
+}
