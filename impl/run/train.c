@@ -8,16 +8,12 @@
 #include <omp.h>
 #include "train.h"
 #include "schema.h"
+#include "setup.h"
 #include "../optim/optim.h"
 #include "../models/model.h"
 #include "../kernels/philox.h"
 #include "../../datasets/dataset.h"
 
-// data.c
-int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);
-// The Hugging Face / in21k weight loader of the ViT (weak: provided by vit code).
-int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
-                        fl_err* err) __attribute__((weak));
 
 void fl_train_cfg_default(fl_train_cfg* c) {
     memset(c, 0, sizeof *c);
@@ -201,71 +197,29 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     if (cfg->cell_key[0]) snprintf(key, sizeof key, "%s", cfg->cell_key);
     else snprintf(key, sizeof key, "train:%016llx", (unsigned long long)fnv1a(cfg->config_str));
     int rc = -1;
-    fl_images train = {0}, test = {0};
+    fl_setup S;
+    memset(&S, 0, sizeof S);
     fl_model* m = NULL;
     fl_engine* e = NULL;
     fl_optim opt;
     memset(&opt, 0, sizeof opt);
-    int64_t *tr_idx = NULL, *ev_idx = NULL;
     float* xh = NULL;
     int32_t* yh = NULL;
     float* xd = NULL;
     int32_t* yd = NULL;
     FILE* alloc_log = NULL;
 
-    const fl_ops* ops = fl_ops_by_name(cfg->backend, err);
-    if (!ops) goto fail;
     if (cfg->batch < 1) { fl_fail(err, "--batch: expected a positive batch size, found %d", cfg->batch); goto fail; }
     if (cfg->epochs < 0) { fl_fail(err, "--epochs: expected a non-negative count, found %d", cfg->epochs); goto fail; }
-    if (fl_train_open_data(cfg, &train, &test, err)) {
-        snprintf(res->status, sizeof res->status, "missing-data");
-        goto fail;
-    }
-    char dataset_desc[96];
-    snprintf(dataset_desc, sizeof dataset_desc, "%s", cfg->dataset);
-    if (cfg->class_lo >= 0) {
-        if (cfg->class_hi < cfg->class_lo || cfg->class_hi >= train.n_classes) {
-            fl_fail(err, "--classes %d-%d: expected a range inside [0, %d)", cfg->class_lo, cfg->class_hi, train.n_classes);
-            goto fail;
-        }
-        fl_images_select_classes(&train, cfg->class_lo, cfg->class_hi);
-        fl_images_select_classes(&test, cfg->class_lo, cfg->class_hi);
-        snprintf(dataset_desc, sizeof dataset_desc, "%s[%d-%d]", cfg->dataset, cfg->class_lo, cfg->class_hi);
-    }
-    // training split (k-shot) and evaluation split (test, or held out of the training split)
-    int64_t n_tr = 0, n_ev = 0;
-    int short_classes = 0;
-    int64_t* kshot = fl_kshot_indices(&train, cfg->shots, cfg->seed, &n_tr, &short_classes);
-    if (short_classes && !cfg->quiet)
-        fprintf(stderr, "flbench: note: %d classes have fewer than %d training images; all of theirs are used\n",
-                short_classes, cfg->shots);
-    const fl_images* ev_data = &test;
-    if (cfg->val_per_class > 0) {
-        fl_split_holdout(&train, kshot, n_tr, cfg->val_per_class, cfg->seed, &tr_idx, &n_tr, &ev_idx, &n_ev);
-        free(kshot);
-        ev_data = &train;
-    } else {
-        tr_idx = kshot;
-        n_ev = test.n;
-        ev_idx = fl_malloc((size_t)n_ev * sizeof(int64_t));
-        for (int64_t i = 0; i < n_ev; i++) ev_idx[i] = i;
-    }
-    if (n_tr < 1 || n_ev < 1) { fl_fail(err, "--shots/--val-per-class leave %lld training and %lld evaluation images", (long long)n_tr, (long long)n_ev); goto fail; }
-    // model
-    m = fl_model_create(ops, cfg->model, cfg->act, train.c, train.h, train.w, train.n_classes, err);
-    if (!m) goto fail;
-    fl_model_init_weights(m, cfg->seed);
-    fl_model_init_sigma(m, cfg->eo.sigma0);
-    if (cfg->weights[0]) {
-        int head_init = 0;
-        int lrc = fl_vit_load_weights ? fl_vit_load_weights(m, cfg->weights, cfg->seed, &head_init, err)
-                                      : fl_model_load(m, cfg->weights, 1, &head_init, err);
-        if (lrc) { snprintf(res->status, sizeof res->status, "missing-weights"); goto fail; }
-        if (head_init && !cfg->quiet)
-            fprintf(stderr, "flbench: note: %s has no classifier head for %d classes; the head is initialised from seed %llu\n",
-                    cfg->weights, m->n_classes, (unsigned long long)cfg->seed);
-    }
-    if (!strcmp(cfg->method, "lr") && fl_model_set_scope(m, cfg->scope, err)) goto fail;
+    if (fl_setup_open(cfg, &S, res->status, err)) goto fail;
+    const fl_ops* ops = S.ops;
+    m = S.m;
+    fl_images train = S.train;  // (views: S owns the memory)
+    const fl_images* ev_data = S.ev_data;
+    int64_t* tr_idx = S.tr_idx;
+    int64_t* ev_idx = S.ev_idx;
+    int64_t n_tr = S.n_tr, n_ev = S.n_ev;
+    const char* dataset_desc = S.dataset_desc;
     e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
     if (!e) goto fail;
     if (fl_optim_init(&opt, &m->params, cfg->optim, cfg->lr, err)) goto fail;
@@ -411,16 +365,12 @@ fail:
     write_failure(cfg, key, res->status, err->msg);
 done:
     if (alloc_log && fclose(alloc_log) != 0 && rc == 0) rc = fl_fail(err, "--alloc-log %s: write failed", cfg->alloc_log);
-    if (xd) ops->free(xd);
-    if (yd) ops->free(yd);
+    if (xd) S.ops->free(xd);
+    if (yd) S.ops->free(yd);
     free(xh);
     free(yh);
-    free(tr_idx);
-    free(ev_idx);
     if (m) fl_optim_free(&opt, &m->params);
     fl_engine_free(e);
-    fl_model_free(m);
-    fl_images_free(&train);
-    fl_images_free(&test);
+    fl_setup_close(&S);
     return rc;
 }

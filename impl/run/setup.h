@@ -1,0 +1,24 @@
+// setup.h: what every run command shares before its own work starts: the backend, the data
+// (class range, k-shot training split, evaluation split) and the model (initialised, weights
+// loaded, LR scope set). Used by train (train.c) and variance (variance.c).
+#pragma once
+#include "train.h"
+#include "../models/model.h"
+#include "../../datasets/dataset.h"
+
+typedef struct fl_setup {
+    const fl_ops* ops;
+    fl_images train, test;
+    int64_t* tr_idx;           // (n_tr) training split: indices into train
+    int64_t n_tr;
+    int64_t* ev_idx;           // (n_ev) evaluation split: indices into *ev_data
+    int64_t n_ev;
+    const fl_images* ev_data;  // &test, or &train when --val-per-class holds data out
+    fl_model* m;
+    char dataset_desc[96];     // "fashion-mnist" or "fashion-mnist[5-9]"
+} fl_setup;
+
+// Opens everything. On failure returns -1 with err, and *status says "failed",
+// "missing-data" or "missing-weights"; the setup is then already closed.
+int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err* err);
+void fl_setup_close(fl_setup* s);
