@@ -1,0 +1,18 @@
+# acc_budget.gp: test accuracy against query budget, one panel per task, one line per
+# series (method / allocator), mean +/- sample std over seeds; BP dashed as the reference.
+# Reads DATADIR/acc_K.dat (written by `flbench report`). Writes FIGDIR/acc_budget.{png,pdf}.
+load "plots/common.gp"
+set logscale x 2
+set xlabel "query budget b (queries per datum per step)"
+set ylabel "test accuracy (%)"
+do for [fmt in "png pdf"] {
+    eval begin(fmt, "acc_budget")
+    set multiplot layout nrows, ncols
+    do for [k = 1:ntasks] {
+        set title task_title[k] noenhanced
+        plot for [g = 0:nseries-1] dat("acc", k) index g using 1:2:3 with yerrorlines lt g+1 pt g+1 \
+             dt 1+(g == bp_index) title columnheader(1) noenhanced
+    }
+    unset multiplot
+    set output
+}

@@ -1,0 +1,47 @@
+# alloc.gp: the allocation itself, for the flops and neyman allocators (meta.gp alloc_name)
+# at the largest budget with allocation logs (train --alloc-log; sweep configs log seed 0):
+#  - alloc_hist: fraction of data given n_i queries (bins of width bin_width);
+#  - alloc_scatter: n_i against the datum's proxy variance (log scale), a sample of points.
+# Reads DATADIR/alloc_hist_K.dat, alloc_scatter_K.dat. Writes FIGDIR/alloc_hist.{png,pdf},
+# FIGDIR/alloc_scatter.{png,pdf}. A task without logs gets an empty panel saying so.
+load "plots/common.gp"
+set style fill transparent solid 0.45 noborder
+do for [fmt in "png pdf"] {
+    eval begin(fmt, "alloc_hist")
+    set xlabel "queries given to a datum, n_i"
+    set ylabel "fraction of data"
+    set multiplot layout nrows, ncols
+    do for [k = 1:ntasks] {
+        set title sprintf("%s, b = %d", task_title[k], alloc_budget[k]) noenhanced
+        if (alloc_budget[k] < 0) {
+            set title sprintf("%s: no allocation logs", task_title[k]) noenhanced
+            set xrange [0:1]; set yrange [0:1]
+            plot 2 notitle
+            set autoscale x; set autoscale y
+        } else {
+            plot for [a = 0:nalloc-1] dat("alloc_hist", k) index a using 1:2:($3 * 0.9) with boxes lt a+2 title columnheader(1) noenhanced
+        }
+    }
+    unset multiplot
+    set output
+}
+set logscale x
+do for [fmt in "png pdf"] {
+    eval begin(fmt, "alloc_scatter")
+    set xlabel "proxy variance of the datum (previous visit)"
+    set ylabel "queries given to the datum, n_i"
+    set multiplot layout nrows, ncols
+    do for [k = 1:ntasks] {
+        set title sprintf("%s, b = %d", task_title[k], alloc_budget[k]) noenhanced
+        if (alloc_budget[k] < 0) {
+            set title sprintf("%s: no allocation logs", task_title[k]) noenhanced
+            set xrange [1:10]; set yrange [0:1]
+            plot 2 notitle
+            set autoscale x; set autoscale y
+        } else {
+            plot for [a = 0:nalloc-1] dat("alloc_scatter", k) index a using 1:2 with points lt a+2 pt 7 ps 0.3 title columnheader(1) noenhanced
+        }
+    }
+    unset multiplot
+    set output
+}

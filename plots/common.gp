@@ -1,0 +1,35 @@
+# common.gp: shared by every figure script of plots/ (loaded, not run on its own).
+# The caller sets datadir (the plotdata/ folder written by `flbench report DIR`) and figdir
+# (where PNG and PDF go); both have defaults so that `gnuplot plots/NAME.gp` works from the
+# repository root after `make reproduce`.
+if (!exists("datadir")) datadir = "results/reproduce/plotdata"
+if (!exists("figdir")) figdir = "results/figures"
+if (system("test -f '".datadir."/meta.gp' && echo yes") ne "yes") {
+    print sprintf("%s: no plot data in %s (run build/flbench report DIR first)", ARG0, datadir)
+    exit status 1
+}
+load datadir."/meta.gp"
+system("mkdir -p '".figdir."'")
+
+# Layout: up to 3 panels per row. Panel size: 3.3 in (one paper column) by 2.5 in for PDF;
+# PNG at 200 pixels per inch.
+ncols = ntasks < 3 ? ntasks : 3
+nrows = (ntasks + ncols - 1) / ncols
+pw = 3.3; ph = 2.5
+dat(name, k) = sprintf("%s/%s_%d.dat", datadir, name, k)
+
+# Starts one output file of the figure `name` in format fmt ("png" or "pdf").
+# Usage: do for [fmt in "png pdf"] { eval begin(fmt, "acc_budget"); ...; unset multiplot; set output }
+begin(fmt, name) = (fmt eq "png") ? \
+    sprintf("set terminal pngcairo enhanced size %d,%d font 'sans,16' linewidth 2; set output '%s/%s.png'", \
+            int(pw * 200 * ncols), int(ph * 200 * nrows), figdir, name) : \
+    sprintf("set terminal pdfcairo enhanced size %gin,%gin font 'sans,8' linewidth 1; set output '%s/%s.pdf'", \
+            pw * ncols, ph * nrows, figdir, name)
+
+set key below center horizontal maxcols 3 samplen 2 spacing 1.0 width -1
+set offsets graph 0.04, graph 0.04, graph 0.05, graph 0.05
+set grid back lc rgb "#dddddd"
+set border 3
+set tics nomirror
+set style data lines
+set datafile missing "NaN"

@@ -1,0 +1,33 @@
+# cost.gp: time per step and peak memory against query budget for each series (mean +/-
+# sample std over seeds; BP dashed at its single cost). Time per step is training wall time
+# over steps; memory is peak device memory on GPU runs and peak resident host memory on CPU.
+# Reads DATADIR/cost_K.dat. Writes FIGDIR/cost_time.{png,pdf} and FIGDIR/cost_memory.{png,pdf}.
+load "plots/common.gp"
+set logscale x 2
+set logscale y
+set xlabel "query budget b (queries per datum per step)"
+do for [fmt in "png pdf"] {
+    eval begin(fmt, "cost_time")
+    set ylabel "time per step (ms)"
+    set multiplot layout nrows, ncols
+    do for [k = 1:ntasks] {
+        set title task_title[k] noenhanced
+        plot for [g = 0:nseries-1] dat("cost", k) index g using 1:2:3 with yerrorlines lt g+1 pt g+1 \
+             dt 1+(g == bp_index) title columnheader(1) noenhanced
+    }
+    unset multiplot
+    set output
+}
+unset logscale y
+do for [fmt in "png pdf"] {
+    eval begin(fmt, "cost_memory")
+    set ylabel "peak memory (MiB)"
+    set multiplot layout nrows, ncols
+    do for [k = 1:ntasks] {
+        set title task_title[k] noenhanced
+        plot for [g = 0:nseries-1] dat("cost", k) index g using 1:4:5 with yerrorlines lt g+1 pt g+1 \
+             dt 1+(g == bp_index) title columnheader(1) noenhanced
+    }
+    unset multiplot
+    set output
+}
