@@ -21,9 +21,13 @@ CPPFLAGS += -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
 
 # CUDA (make cuda): same tree, plus impl/backend/cuda/*.cu
+# sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load time.
+# -ftz=true mirrors the CPU backend, which flushes denormals (cpu.c); the noise ops'
+# file is also compiled with -fmad=false (rule below) so that its floats match the CPU's bit
+# for bit (gcc: -ffp-contract=off).
 CUDA_HOME ?= /usr/local/cuda
 NVCC    ?= $(CUDA_HOME)/bin/nvcc
-NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -Xcompiler -fopenmp -I. -I$(CUDA_HOME)/include -lineinfo
+NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -ftz=true -Xcompiler -fopenmp,-Wall,-Wextra,-Wno-unused-parameter -I. -I$(CUDA_HOME)/include -lineinfo
 
 .DEFAULT_GOAL := all
 BUILD   := build
@@ -72,11 +76,23 @@ $(OBJDIR)/%.o: %.c | $(DEPS_STAMP)
 
 $(OBJDIR)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -DFL_WITH_CUDA -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -DFL_WITH_CUDA -MMD -MP -c $< -o $@
 
-$(LIBFL): $(LIB_OBJ)
+# noise: no multiply-add contraction, so normals and noisy outputs equal the CPU's bit for bit
+$(OBJDIR)/impl/backend/cuda/cuda_noise.o: NVCCFLAGS += -fmad=false
+
+# The variant (CPU-only or CPU+CUDA) last built into the shared $(BUILD)/libfl.a: switching
+# between `make` and `make cuda` rebuilds the library and relinks what uses it.
+$(BUILD)/variant: FORCE
+	@mkdir -p $(BUILD); echo '$(VARIANT)' | cmp -s - $@ || echo '$(VARIANT)' > $@
+
+$(LIBFL): $(LIB_OBJ) $(BUILD)/variant
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
+
+# The GPU benchmark program of bench/gpu_check.sh (cuBLAS rates, timed steps): make WITH_CUDA=1 build/bench_gpu
+$(BUILD)/bench_gpu: bench/gpu/bench_gpu.c $(LIBFL) | $(DEPS_STAMP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(WHOLE) $(LDLIBS)
 
 # --whole-archive: the CLI and the tests reach some subcommands and models through weak
 # symbols, which alone would not pull their objects out of the archive.

@@ -445,6 +445,7 @@ const fl_ops* fl_cuda_ops(fl_err* err) {
     fl_fail(err, "no CUDA device: this flbench was built without CUDA (build with `make cuda`)");
     return NULL;
 }
+void fl_cuda_set_math(int tf32) { (void)tf32; }
 #endif
 
 const fl_ops* fl_ops_by_name(const char* name, fl_err* err) {

@@ -1,0 +1,139 @@
+// cuda_noise.cu: the CUDA backend's noise ops: LR noise on layer outputs (bias_noise), the LR
+// gradient factor (lr_grad) and MeZO's in-place perturbation (noise_axpy). Each thread draws
+// one Philox call (four normals) in-kernel through the shared bodies of impl/kernels/bodies.h
+// and philox.h, so nothing is stored and the numbers are the CPU's.
+//
+// This file is compiled with -fmad=false (Makefile): no multiply-add contraction, exactly as
+// gcc compiles the CPU side (-ffp-contract=off), so the normals, y + bias + sign sigma eps,
+// coef eps / sigma and x + scale z are bit-identical to the CPU backend's. Only explicit
+// fmaf() calls in philox.h fuse, on both sides.
+#include "cuda_common.h"
+
+// ---------------------------------------------------------------------------------------
+// bias_noise: y(rows, cols) += bias + sign sigma eps, one thread per group of four columns
+// of one row (consecutive threads take consecutive groups of a row: coalesced).
+
+__global__ void k_bias_noise(float* y, const float* bias, const float* sigma, fl_noise nz, int has_noise,
+                             int rows, int cols) {
+    long groups = (cols + 3) / 4;
+    FL_GRID_STRIDE(i, (long)rows * groups) {
+        long r = i / groups;
+        int g = (int)(i - r * groups);
+        // two calls rather than one with (has_noise ? &nz : NULL): a pointer that may be NULL
+        // would force the 32-byte fl_noise out of parameter space into local memory
+        if (has_noise) fl_body_bias_noise4(y + r * cols, bias, sigma, &nz, (int)r, 4 * g, cols);
+        else fl_body_bias_noise4(y + r * cols, bias, sigma, NULL, (int)r, 4 * g, cols);
+    }
+}
+
+void fl_cuda_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz, int rows, int cols) {
+    if (rows <= 0 || cols <= 0 || (!bias && !nz)) return;
+    fl_noise none = {0, 0, 0, 0, NULL, 1};
+    long n = (long)rows * ((cols + 3) / 4);
+    k_bias_noise<<<fl_cuda_blocks(n, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(y, bias, sigma, nz ? *nz : none,
+                                                                         nz != NULL, rows, cols);
+    FL_CUDA_LAUNCHED();
+}
+
+// ---------------------------------------------------------------------------------------
+// lr_grad: G(rows, cols) = coef[q] sign eps / sigma, and gs(cols) += sum over rows of
+// coef[q] (eps^2 - 1). Blocks are (column groups) x (chunks of rows): a thread walks its group
+// of four columns down the rows of its chunk, writing G and keeping the four gs sums in
+// registers; the chunk sums go to a scratch array part(chunks, cols), then one more kernel
+// adds them up in chunk order. Deterministic: no atomics, a fixed order for a given shape.
+
+#define LR_THREADS 128
+
+__global__ void k_lr_grad(float* G, float* part, const float* coef, const float* sigma, fl_noise nz, int rows,
+                          int cols, int rows_per_chunk) {
+    int groups = (cols + 3) / 4;
+    int g = blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= groups) return;
+    int r0 = blockIdx.y * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
+    float acc[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int r = r0; r < r1; r++) {
+        float gs4[4];
+        fl_body_lr_grad4(G + (long)r * cols, gs4, coef, sigma, &nz, r, 4 * g, cols);
+#pragma unroll
+        for (int l = 0; l < 4; l++) acc[l] += gs4[l];
+    }
+    if (part) {
+        float* p = part + (long)blockIdx.y * cols;
+#pragma unroll
+        for (int l = 0; l < 4; l++)
+            if (4 * g + l < cols) p[4 * g + l] = acc[l];
+    }
+}
+
+__global__ void k_lr_gs_finish(float* gs, const float* part, int chunks, int cols) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= cols) return;
+    float s = 0.f;
+    for (int k = 0; k < chunks; k++) s += part[(long)k * cols + c];
+    gs[c] += s;
+}
+
+void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
+                     int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    int groups = (cols + 3) / 4;
+    int col_blocks = (groups + LR_THREADS - 1) / LR_THREADS;
+    // enough blocks to fill the device a few times over; each chunk at least 16 rows
+    long want = (long)fl_cuda_sm_count() * 16 / col_blocks;
+    long by_rows = (rows + 15) / 16;
+    long chunks = want < by_rows ? want : by_rows;
+    if (chunks < 1) chunks = 1;
+    if (chunks > 65535) chunks = 65535;
+    int rpc = (int)((rows + chunks - 1) / chunks);
+    chunks = (rows + rpc - 1) / rpc;
+    float* part = gs ? (float*)fl_cuda_scratch(FL_CUDA_SCRATCH_PART, (size_t)chunks * cols * sizeof(float)) : NULL;
+    dim3 grid(col_blocks, (unsigned)chunks);
+    k_lr_grad<<<grid, LR_THREADS>>>(G, part, coef, sigma, *nz, rows, cols, rpc);
+    FL_CUDA_LAUNCHED();
+    if (gs) {
+        k_lr_gs_finish<<<(cols + 127) / 128, 128>>>(gs, part, (int)chunks, cols);
+        FL_CUDA_LAUNCHED();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// noise_axpy: x[i] += scale z(first + i), one thread per group of four parameters.
+
+__global__ void k_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t k0, uint32_t k1,
+                             uint32_t row, uint32_t stream, uint32_t step) {
+    FL_GRID_STRIDE(g, (n + 3) / 4) fl_body_noise_axpy4(x, n, 4 * g, first, scale, k0, k1, row, stream, step);
+}
+
+void fl_cuda_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0, uint32_t key1,
+                        uint32_t row, uint32_t stream, uint32_t step) {
+    if (first % 4 != 0) FL_FATAL("noise_axpy: first element %llu is not a multiple of 4", (unsigned long long)first);
+    if (n <= 0) return;
+    k_noise_axpy<<<fl_cuda_blocks((n + 3) / 4, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(x, n, first, scale, key0, key1,
+                                                                                    row, stream, step);
+    FL_CUDA_LAUNCHED();
+}
+
+// ---------------------------------------------------------------------------------------
+// Test hook (tests/unit/test_cuda.c): the raw Philox4x32-10 integers of counters
+// (g, row, stream, step) for g in [0, groups), computed on the device, into host out (4 groups).
+
+__global__ void k_philox_dump(uint32_t* out, long groups, uint32_t k0, uint32_t k1, uint32_t row,
+                              uint32_t stream, uint32_t step) {
+    FL_GRID_STRIDE(g, groups) {
+        fl_u32x4 c;
+        c.v[0] = (uint32_t)g; c.v[1] = row; c.v[2] = stream; c.v[3] = step;
+        fl_u32x4 r = fl_philox4x32_10(c, k0, k1);
+        for (int l = 0; l < 4; l++) out[4 * g + l] = r.v[l];
+    }
+}
+
+extern "C" void fl_cuda_philox_dump(uint32_t* host_out, long groups, uint32_t k0, uint32_t k1, uint32_t row,
+                                    uint32_t stream, uint32_t step) {
+    if (groups <= 0) return;
+    uint32_t* d = NULL;
+    FL_CUDA_CHECK(cudaMalloc(&d, (size_t)groups * 4 * sizeof(uint32_t)));
+    k_philox_dump<<<fl_cuda_blocks(groups, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(d, groups, k0, k1, row, stream, step);
+    FL_CUDA_LAUNCHED();
+    FL_CUDA_CHECK(cudaMemcpy(host_out, d, (size_t)groups * 4 * sizeof(uint32_t), cudaMemcpyDeviceToHost));
+    FL_CUDA_CHECK(cudaFree(d));
+}
