@@ -43,6 +43,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
     c->gamma = 0.95f;
     char classes[32] = "", freeze[128] = "";
     int pairing = 0, baseline = 0, weighting = 0, proxy = 0, feature = 0, fixed_sigma = 0, threads = 0;
+    int math = 0;
     int no_progress = 0, progress = 0;
     fl_opt opts[] = {
         {"dataset", FL_OPT_STR, c->dataset, sizeof c->dataset, NULL, "fashion-mnist (default), cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet"},
@@ -89,6 +90,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"bernoulli-p0", FL_OPT_FLOAT, &c->ao.bernoulli_p0, 0, NULL, "bernoulli: halving probability in epoch 0 (default 0.3)"},
         {"bernoulli-p", FL_OPT_FLOAT, &c->ao.bernoulli_p, 0, NULL, "bernoulli: halving probability later (default 0.01)"},
         {"backend", FL_OPT_STR, c->backend, sizeof c->backend, NULL, "cpu (default) or cuda"},
+        {"math", FL_OPT_CHOICE, &math, 0, "fp32|tf32", "cuda GEMM precision: fp32 (default) or tf32 (tensor cores)"},
         {"threads", FL_OPT_INT, &threads, 0, NULL, "CPU threads (default: all)"},
         {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, NULL, "evaluation batch size (default 500)"},
         {"eval-every", FL_OPT_INT, &c->eval_every, 0, NULL, "evaluate every N epochs (the last always; default 1)"},
@@ -126,6 +128,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
     }
+    fl_cuda_set_math(math == 1);
     fl_join_args(argc, argv, c->config_str, sizeof c->config_str);
     return 0;
 }

@@ -2,6 +2,7 @@
 // One clean forward of the batch (B queries), then BP of the batch-mean loss.
 #include <string.h>
 #include "estimator.h"
+#include "../core/nvtx.h"
 
 enum { SLOT_LOSS = 1, SLOT_DLOSS = 2 };
 
@@ -16,15 +17,19 @@ static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     int B = b->B;
     float* loss_h = fl_scratch_host(e, SLOT_LOSS, (size_t)B * sizeof(float));
     double t0 = fl_now();
+    FL_NVTX_PUSH("clean pass");
     fl_clean_forward(e, b, loss_h, FL_KEEP_BP);
+    FL_NVTX_POP();
     double t1 = fl_now();
     // d(mean loss)/d(loss_r) = 1/B
     float* dloss_h = fl_scratch_host(e, SLOT_DLOSS, (size_t)B * sizeof(float));
     for (int i = 0; i < B; i++) dloss_h[i] = 1.0f / (float)B;
     float* dloss = fl_scratch_dev(e, SLOT_DLOSS, (size_t)B * sizeof(float));
     e->ops->upload(dloss, dloss_h, (size_t)B * sizeof(float));
+    FL_NVTX_PUSH("BP gradient");
     m->vt->backward(m, dloss);
     e->ops->sync();
+    FL_NVTX_POP();
     double t2 = fl_now();
     double s = 0.0;
     for (int i = 0; i < B; i++) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
+#include "../core/nvtx.h"
 
 // scratch slots (engine.c); host and backend slots are separate arrays
 enum {
@@ -210,8 +211,10 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         double t0 = fl_now();
         fl_fwd f = {.x = b->x + (long)d0 * m->in_dim, .B = Bc, .Q = Qc, .row_datum = rowd_d,
                     .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .loss = loss_d, .argmax = NULL};
+        FL_NVTX_PUSH("forward queries");
         m->vt->forward(m, &f);
         ops->download(row_loss + r0, loss_d, (size_t)Qc * sizeof(float));
+        FL_NVTX_POP();
         double t1 = fl_now();
         st->t_forward += t1 - t0;
         out->flops += m->vt->forward_flops(m, Bc, Qc, 1);
@@ -239,10 +242,12 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         }
         if (energy) add_input_energy(e, rs, d0, d1, energy);
         if (do_grad) {
+            FL_NVTX_PUSH("LR gradient");
             ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
             for (int l = 0; l < m->n_lin; l++)
                 if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d);
             ops->sync();
+            FL_NVTX_POP();
         }
         st->t_grad += fl_now() - t1;
         d0 = d1;
@@ -267,7 +272,9 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     if (e->o.baseline == FL_BASE_CLEAN || (needs & FL_NEEDS_LOSS)) {
         clean = fl_scratch_host(e, S_CLEAN, (size_t)B * sizeof(float));
         double t0 = fl_now();
+        FL_NVTX_PUSH("clean pass");
         fl_clean_forward(e, b, clean, 0);
+        FL_NVTX_POP();
         st->t_clean += fl_now() - t0;
         st->queries_clean = B;
         st->flops += m->vt->forward_flops(m, B, B, 0);
@@ -307,7 +314,10 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     // 4. allocation
     fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
                          .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
-    if (fl_engine_allocate(e, &in, n, st, err)) return -1;
+    FL_NVTX_PUSH("allocation");
+    int arc = fl_engine_allocate(e, &in, n, st, err);
+    FL_NVTX_POP();
+    if (arc) return -1;
     // 5. the queries, their gradient, and the proxy of this visit
     build_rows(e, b, n, &rs, S_ROWS);
     int want_proxy = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
+#include "../core/nvtx.h"
 
 enum { S_CLEAN = 3, S_PROXY, S_N, S_IDX, S_LAB, S_XSUB, S_LP, S_LM, S_C, S_CSQ, S_ORACLE_V };
 
@@ -80,7 +81,9 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     if (needs & FL_NEEDS_LOSS) {
         clean = fl_scratch_host(e, S_CLEAN, (size_t)B * sizeof(float));
         double t0 = fl_now();
+        FL_NVTX_PUSH("clean pass");
         fl_clean_forward(e, b, clean, 0);
+        FL_NVTX_POP();
         st->t_clean += fl_now() - t0;
         st->queries_clean = B;
         st->flops += m->vt->forward_flops(m, B, B, 0);
@@ -116,7 +119,10 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     int* n = fl_scratch_host(e, S_N, (size_t)B * sizeof(int));
     fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
                          .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
-    if (fl_engine_allocate(e, &in, n, st, err)) return -1;
+    FL_NVTX_PUSH("allocation");
+    int arc = fl_engine_allocate(e, &in, n, st, err);
+    FL_NVTX_POP();
+    if (arc) return -1;
     int K = 0;
     long total_dirs = 0;
     for (int i = 0; i < B; i++) { K = n[i] > K ? n[i] : K; total_dirs += n[i]; }
@@ -125,6 +131,7 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     float* mid = fl_scratch_host(e, S_LM + 20, (size_t)B * sizeof(float));
     double loss_sum = 0.0;
     double t0 = fl_now();
+    FL_NVTX_PUSH("forward queries");  // +mu/-mu forwards of every direction, and the update of grad
     for (int k = 0; k < K; k++) {
         int cnt = 0;
         for (int i = 0; i < B; i++)
@@ -142,6 +149,7 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
         add_direction(e, m->params.grad, (float)s_k, (uint32_t)k, FL_STREAM_MEZO);
     }
     e->ops->sync();
+    FL_NVTX_POP();
     st->t_forward += fl_now() - t0;
     if ((needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV) {
         for (int i = 0; i < B; i++) proxy[i] = (float)(csq[i] / n[i] * P);

@@ -12,6 +12,7 @@
 #include "../optim/optim.h"
 #include "../models/model.h"
 #include "../kernels/philox.h"
+#include "../core/nvtx.h"
 #include "../../datasets/dataset.h"
 
 
@@ -61,6 +62,7 @@ static void shuffle(int64_t* a, int64_t n, uint64_t seed, uint32_t epoch) {
 // Evaluation: mean loss and accuracy of the model on idx[0..n) of d.
 static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_t n, int eval_batch,
                      double* loss_out, double* acc_out) {
+    FL_NVTX_PUSH("evaluation");
     const fl_ops* ops = m->ops;
     int Bmax = (int)(n < eval_batch ? n : eval_batch);
     int64_t dim = fl_images_dim(d);
@@ -94,6 +96,7 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
     *acc_out = (double)correct / (double)n;
     ops->free(xd); ops->free(yd); ops->free(ld); ops->free(ad);
     free(xh); free(yh); free(lh); free(ah);
+    FL_NVTX_POP();
 }
 
 static const char* pairing_name(fl_pairing p) { return p == FL_PAIR_SAME ? "same" : p == FL_PAIR_CROSS ? "cross" : "none"; }
@@ -274,11 +277,16 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             fl_batch b = {.B = B, .x = xd, .y = yd, .y_host = yh, .index = tr_idx + first};
             double t0 = fl_now();
             fl_step_stats st;
-            if (fl_engine_grad(e, &b, &st, err)) goto fail;
+            FL_NVTX_PUSH("step");
+            int grc = fl_engine_grad(e, &b, &st, err);
+            if (grc) { FL_NVTX_POP(); goto fail; }
             double t1 = fl_now();
+            FL_NVTX_PUSH("update");
             double gnorm = fl_optim_step(&opt, &m->params, epoch - 1);
             fl_model_refresh_sigma(m);
             ops->sync();
+            FL_NVTX_POP();
+            FL_NVTX_POP();
             double t2 = fl_now();
             if (alloc_log && ra.steps % (cfg->alloc_log_every > 1 ? cfg->alloc_log_every : 1) == 0)
                 for (int i = 0; i < e->last_B; i++)  // this step's n_i, proxy, loss, oracle v_i (not timed)
