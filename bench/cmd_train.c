@@ -76,6 +76,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"baseline", FL_OPT_CHOICE, &baseline, 0, "clean|mean|none", "lr baseline (default clean: one noise-free pass, B queries)"},
         {"weighting", FL_OPT_CHOICE, &weighting, 0, "unbiased|equal-row", "row weights: 1/(B n_i) (default) or the authors' 1/N"},
         {"proxy", FL_OPT_CHOICE, &proxy, 0, "prev|pilot", "proxy variance from the previous visit (default) or a pilot"},
+        {"proxy-ema", FL_OPT_FLOAT, &c->eo.proxy_ema, 0, NULL, "weight of the newest visit in the proxy table's moving average (default 0.3; 1 = last visit only)"},
         {"sigma", FL_OPT_FLOAT, &c->eo.sigma0, 0, NULL, "lr initial noise std (default 1e-3)"},
         {"fixed-sigma", FL_OPT_FLAG, &fixed_sigma, 0, NULL, "lr: do not learn sigma"},
         {"mu", FL_OPT_FLOAT, &c->eo.mu, 0, NULL, "mezo perturbation scale (default 1e-3)"},

@@ -30,6 +30,7 @@ fl_est_opts fl_est_opts_default(void) {
     o.baseline = FL_BASE_CLEAN;
     o.weighting = FL_WEIGHT_UNBIASED;
     o.proxy = FL_PROXY_PREV;
+    o.proxy_ema = 0.3f;
     o.mu = 1e-3f;
     o.sigma0 = 1e-3f;
     o.learn_sigma = 1;
@@ -214,9 +215,16 @@ void fl_proxy_lookup(fl_engine* e, const fl_batch* b, float* proxy) {
     }
 }
 
+// One visit's proxy comes from as few as one antithetic pair: a chi-square with one degree of
+// freedom, far too noisy to allocate by. The table keeps an exponential moving average over
+// visits (weight proxy_ema on the newest), which settles on the datum's variance while the
+// model moves slowly.
 void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy) {
+    float a = e->o.proxy_ema > 0.f && e->o.proxy_ema <= 1.f ? e->o.proxy_ema : 1.f;
     for (int i = 0; i < b->B; i++) {
         int64_t k = b->index ? b->index[i] : -1;
-        if (k >= 0 && k < e->proxy_n && isfinite(proxy[i])) e->proxy_table[k] = proxy[i];
+        if (k < 0 || k >= e->proxy_n || !isfinite(proxy[i])) continue;
+        float old = e->proxy_table[k];
+        e->proxy_table[k] = isfinite(old) ? (1.f - a) * old + a * proxy[i] : proxy[i];
     }
 }

@@ -35,6 +35,8 @@ typedef struct fl_est_opts {
     fl_baseline baseline;     // default FL_BASE_CLEAN
     fl_weighting weighting;   // default FL_WEIGHT_UNBIASED
     fl_proxy_source proxy;    // default FL_PROXY_PREV
+    float proxy_ema;          // weight of the newest visit in the previous-visit table (0.3);
+                              // 1 keeps only the last visit
     float mu;                 // MeZO perturbation scale (1e-3)
     float sigma0;             // LR initial noise std (1e-3)
     int learn_sigma;          // LR: train log sigma (1)

@@ -130,55 +130,60 @@ static int write_all(int fd, const char* buf, size_t len) {
     return 0;
 }
 
-int fl_row_append(const fl_row* r, const char* path, fl_err* err) {
-    const char** names = fl_malloc((size_t)fl_n_columns * sizeof(char*));
-    for (int i = 0; i < fl_n_columns; i++) names[i] = fl_columns[i].name;
-    char* header = fl_csv_line(names, fl_n_columns);
-    free(names);
-    char* line = fl_csv_line((const char* const*)r->val, fl_n_columns);
+int fl_csv_append(const char* path, const char* header, const char* line, fl_err* err) {
     int rc = 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (fd < 0) {
-        rc = fl_fail(err, "--out %s: cannot open for appending: %s", path, strerror(errno));
-        goto done;
-    }
+    if (fd < 0) return fl_fail(err, "--out %s: cannot open for appending: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX) != 0) {
         rc = fl_fail(err, "--out %s: cannot lock: %s", path, strerror(errno));
         close(fd);
-        goto done;
+        return rc;
     }
     struct stat st;
     fstat(fd, &st);
-    if (st.st_size == 0) {
-        size_t hl = strlen(header);
-        header[hl] = '\n';
-        if (write_all(fd, header, hl + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
-        header[hl] = 0;
+    size_t hl = strlen(header), ll = strlen(line);
+    char* buf = fl_malloc(hl + ll + 3);
+    size_t n = 0;
+    if (st.st_size == 0) {  // a new file: the header and the row in one write
+        memcpy(buf, header, hl);
+        buf[hl] = '\n';
+        n = hl + 1;
     } else {
         // the existing header must be this schema's
         FILE* f = fopen(path, "r");
         char* first = NULL;
         size_t cap = 0;
-        ssize_t n = f ? getline(&first, &cap, f) : -1;
+        ssize_t got = f ? getline(&first, &cap, f) : -1;
         if (f) fclose(f);
-        if (n > 0 && first[n - 1] == '\n') first[--n] = 0;
-        if (n < 0 || strcmp(first, header) != 0)
-            rc = fl_fail(err, "--out %s: existing file has a different header (expected results schema %d: %.60s...)",
-                         path, FL_SCHEMA_VERSION, header);
+        if (got > 0 && first[got - 1] == '\n') first[--got] = 0;
+        if (got < 0 || strcmp(first, header) != 0)
+            rc = fl_fail(err, "--out %s: existing file has a different header (expected %.60s...)", path, header);
         free(first);
     }
     if (!rc) {
-        size_t ll = strlen(line);
-        char* buf = fl_malloc(ll + 2);
-        memcpy(buf, line, ll);
-        buf[ll] = '\n';
-        if (write_all(fd, buf, ll + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
-        free(buf);
+        memcpy(buf + n, line, ll);
+        buf[n + ll] = '\n';
+        if (write_all(fd, buf, n + ll + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
         if (!rc && fsync(fd) != 0) rc = fl_fail(err, "--out %s: fsync failed: %s", path, strerror(errno));
     }
+    free(buf);
     flock(fd, LOCK_UN);
     close(fd);
-done:
+    return rc;
+}
+
+char* fl_schema_header(void) {
+    const char** names = fl_malloc((size_t)fl_n_columns * sizeof(char*));
+    for (int i = 0; i < fl_n_columns; i++) names[i] = fl_columns[i].name;
+    char* header = fl_csv_line(names, fl_n_columns);
+    free(names);
+    return header;
+}
+
+int fl_row_append(const fl_row* r, const char* path, fl_err* err) {
+    char* header = fl_schema_header();
+    char* line = fl_csv_line((const char* const*)r->val, fl_n_columns);
+    int rc = fl_csv_append(path, header, line, err);
     free(header);
     free(line);
     return rc;

@@ -41,6 +41,12 @@ const char* fl_row_get(const fl_row* r, const char* column);
 // 0, or -1 with err. An existing file whose header differs from the schema is an error.
 int fl_row_append(const fl_row* r, const char* path, fl_err* err);
 
+// Appends one line (no newline) to a CSV whose first line must be `header` (written with the
+// line, in the same write, when the file is new or empty): O_APPEND, flock, one write, fsync.
+int fl_csv_append(const char* path, const char* header, const char* line, fl_err* err);
+// The results header line (malloc'd).
+char* fl_schema_header(void);
+
 // Formats a CSV line (no newline) of n fields into a malloc'd string, quoting as RFC 4180.
 char* fl_csv_line(const char* const* fields, int n);
 

@@ -43,3 +43,4 @@ fi
 
 if $B schema | cmp -s - results/SCHEMA.md; then pass cli_schema_md_current; else fail cli_schema_md_current "results/SCHEMA.md differs from 'flbench schema' (regenerate it)"; fi
 rm -rf "$T"
+if $B variance --schema | cmp -s - results/SCHEMA_VARIANCE.md; then pass cli_variance_schema_md_current; else fail cli_variance_schema_md_current "results/SCHEMA_VARIANCE.md differs from 'flbench variance --schema'"; fi

@@ -1,0 +1,65 @@
+#!/bin/sh
+# test_variance.sh: what issue 7 says must hold, through `flbench variance` on Fashion-MNIST
+# (fixed seeds). Model states: a small MLP at initialisation, and the same MLP after a short
+# BP training, whose per-datum variances differ by orders of magnitude (confident data have
+# almost no gradient).
+B=build/flbench
+T=$(mktemp -d)
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+    echo "SKIP variance: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
+    exit 0
+fi
+M="--model mlp:784-64-10 --shots 100 --seed 3 --quiet"
+# value of column $3 in the row where allocator=$2 and budget=$4 and batch_index=${5:-all}
+get() { awk -F, -v a="$2" -v c="$3" -v q="$4" -v bi="${5:-all}" '
+    NR==1{for(i=1;i<=NF;i++) h[$i]=i; next}
+    $h["allocator"]==a && $h["budget"]==q && $h["batch_index"]==bi {print $h[c]}' "$1" | tail -1; }
+# least-squares slope of log(rel_mse) on log(budget) for one allocator (rows "all")
+slope() { awk -F, -v a="$2" '
+    NR==1{for(i=1;i<=NF;i++) h[$i]=i; next}
+    $h["allocator"]==a && $h["batch_index"]=="all" {x=log($h["budget"]); y=log($h["rel_mse"]); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y}
+    END{printf "%.4f", (n*sxy-sx*sy)/(n*sxx-sx*sx)}' "$1"; }
+ok() { awk "BEGIN{exit !($1)}"; }
+check() { if ok "$2"; then echo "PASS $1 ($3)"; else echo "FAIL $1: $3"; fi; }
+
+# 1. rel MSE of uniform LR and uniform MeZO falls as 1/budget: slope -1 +- 0.15
+$B variance $M --method lr --allocators uniform --budgets 4,8,16,32,64 --reps 50 --batches 2 --out "$T/lr.csv" || echo "FAIL variance_lr_runs"
+s=$(slope "$T/lr.csv" uniform); check variance_lr_uniform_slope "$s >= -1.15 && $s <= -0.85" "slope $s"
+$B variance $M --method mezo --allocators uniform --budgets 4,8,16,32,64 --reps 50 --batches 2 --out "$T/mezo.csv" || echo "FAIL variance_mezo_runs"
+s=$(slope "$T/mezo.csv" uniform); check variance_mezo_uniform_slope "$s >= -1.15 && $s <= -0.85" "slope $s"
+
+# 2. a trained state: per-datum variances that differ widely
+$B train --method bp $M --epochs 4 --batch 50 --lr 3e-3 --save "$T/ck.safetensors" >/dev/null 2>&1 || echo "FAIL variance_checkpoint"
+# unbiased variants: the mean of the estimates is g within its standard error. bias_z =
+# |mean - g|^2 / (trCov/M) has mean 1; over the ~51k compared parameters its spread is far
+# below 1, but the covariance can be dominated by few directions, so allow up to 3.
+for variant in "--pairs same --baseline clean" "--pairs none --baseline mean" "--pairs none --baseline none" "--pairs cross --baseline clean"; do
+    tag=$(echo "$variant" | tr -d ' -' )
+    $B variance $M --weights "$T/ck.safetensors" --method lr $variant --allocators loss --budgets 16 --reps 60 --batches 1 --warmup 1 --out "$T/u-$tag.csv" || echo "FAIL variance_runs_$tag"
+    for a in uniform loss; do
+        z=$(get "$T/u-$tag.csv" $a bias_z 16); check "variance_unbiased_${tag}_$a" "$z < 3" "bias_z $z"
+    done
+done
+# the authors' equal-row weighting under very unequal allocations (loss allocator on a trained
+# model) is biased: its bias exceeds its standard error many times over
+$B variance $M --weights "$T/ck.safetensors" --method lr --weighting equal-row --allocators loss --budgets 16 --reps 60 --batches 1 --warmup 1 --out "$T/eq.csv" || echo "FAIL variance_equal_row_runs"
+z=$(get "$T/eq.csv" loss bias_z 16); lo=$(get "$T/eq.csv" loss n_lo 16); hi=$(get "$T/eq.csv" loss n_hi 16)
+check variance_equal_row_biased "$z > 10" "bias_z $z with n_i from $lo to $hi"
+
+# 3. allocation: oracle and neyman never worse than uniform beyond noise; the measured
+# reduction of oracle matches the prediction (constrained to integer n_i >= 2) within 20%;
+# flops trained on the stream of batches reaches half of neyman's reduction
+$B variance $M --weights "$T/ck.safetensors" --method lr --allocators neyman,oracle,flops --budgets 8,32 --reps 50 --batches 2 --warmup 6 --v-queries 128 --oracle-queries 64 --out "$T/alloc.csv" || echo "FAIL variance_alloc_runs"
+for q in 8 32; do
+    mu=$(get "$T/alloc.csv" uniform rel_mse $q); su=$(get "$T/alloc.csv" uniform rel_mse_se $q)
+    for a in neyman oracle; do
+        ma=$(get "$T/alloc.csv" $a rel_mse $q); sa=$(get "$T/alloc.csv" $a rel_mse_se $q)
+        check "variance_${a}_not_worse_budget$q" "$ma <= $mu + 3 * sqrt($sa*$sa + $su*$su)" "rel_mse $ma vs uniform $mu"
+    done
+done
+r=$(get "$T/alloc.csv" oracle var_ratio_vs_uniform 32); p=$(get "$T/alloc.csv" oracle predicted_ratio_constrained 32)
+check variance_oracle_matches_prediction "$r <= 1.2 * $p && $r >= 0.8 * $p" "measured ratio $r, predicted $p"
+rn=$(get "$T/alloc.csv" neyman var_ratio_vs_uniform 32); rf=$(get "$T/alloc.csv" flops var_ratio_vs_uniform 32)
+check variance_flops_half_of_neyman "1 - $rf >= 0.5 * (1 - $rn)" "flops ratio $rf, neyman ratio $rn"
+cp "$T"/*.csv "${FL_TEST_KEEP:-/dev/null}" 2>/dev/null
+rm -rf "$T"
