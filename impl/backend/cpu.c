@@ -130,27 +130,54 @@ static void cpu_gelu_bwd(float* dx, const float* dy, const float* x, long n) {
     for (long i = 0; i < n; i++) dx[i] = fl_body_gelu_bwd(dy[i], x[i]);
 }
 
-// Noise ops: whole blocks of 32 columns draw their normals 32 at a time (cpu_noise.h,
+// Noise ops. Whole blocks of 32 columns draw their normals 32 at a time (cpu_noise.h,
 // bit-identical to the shared body); the last partial block uses the shared group body.
+// The two queries of an antithetic pair share their normals (opposite signs), so a pair is
+// handled by one iteration that draws each block once for both rows: half the noise work.
+// Query q is the second of a pair when q-1 has the same noise row (pairs are adjacent).
+static inline int noise_second(const fl_noise* nz, int q) {
+    return q > 0 && (nz->qcode[q] >> 1) == (nz->qcode[q - 1] >> 1);
+}
+static inline int noise_paired(const fl_noise* nz, int q, int Q) {
+    return q + 1 < Q && (nz->qcode[q] >> 1) == (nz->qcode[q + 1] >> 1);
+}
+
 static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                            int rows, int cols) {
-    int full = cols / 32 * 32;
+    if (!nz) {
+        if (!bias) return;
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        float* yr = y + (long)r * cols;
-        if (!nz) {
-            if (bias) for (int c = 0; c < cols; c++) yr[c] += bias[c];
-            continue;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) y[(long)r * cols + c] += bias[c];
+        return;
+    }
+    int full = cols / 32 * 32;
+    int T = nz->tokens, Q = rows / T;
+#pragma omp parallel for schedule(static)
+    for (int q = 0; q < Q; q++) {
+        if (noise_second(nz, q)) continue;
+        int pair = noise_paired(nz, q, Q);
+        for (int t = 0; t < T; t++) {
+            int r = q * T + t, r2 = r + T;
+            float sign, sign2 = 1.0f;
+            uint32_t row = fl_noise_row(nz, r, &sign);
+            if (pair) fl_noise_row(nz, r2, &sign2);
+            float* y1 = y + (long)r * cols;
+            float* y2 = y + (long)r2 * cols;
+            float eps[32];
+            for (int c0 = 0; c0 < full; c0 += 32) {
+                fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+                for (int l = 0; l < 32; l++)
+                    y1[c0 + l] = fl_elem_bias_noise(y1[c0 + l], bias ? bias[c0 + l] : 0.0f, sign, sigma[c0 + l], eps[l]);
+                if (pair)
+                    for (int l = 0; l < 32; l++)
+                        y2[c0 + l] = fl_elem_bias_noise(y2[c0 + l], bias ? bias[c0 + l] : 0.0f, sign2, sigma[c0 + l], eps[l]);
+            }
+            for (int c0 = full; c0 < cols; c0 += 4) {
+                fl_body_bias_noise4(y1, bias, sigma, nz, r, c0, cols);
+                if (pair) fl_body_bias_noise4(y2, bias, sigma, nz, r2, c0, cols);
+            }
         }
-        float sign;
-        uint32_t row = fl_noise_row(nz, r, &sign);
-        float eps[32];
-        for (int c0 = 0; c0 < full; c0 += 32) {
-            fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
-            for (int l = 0; l < 32; l++)
-                yr[c0 + l] = fl_elem_bias_noise(yr[c0 + l], bias ? bias[c0 + l] : 0.0f, sign, sigma[c0 + l], eps[l]);
-        }
-        for (int c0 = full; c0 < cols; c0 += 4) fl_body_bias_noise4(yr, bias, sigma, nz, r, c0, cols);
     }
 }
 
@@ -158,6 +185,7 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
                         const fl_noise* nz, int rows, int cols) {
     int full = cols / 32 * 32;
     int padded = (cols + 3) / 4 * 4;
+    int T = nz->tokens, Q = rows / T;
     int nthreads = omp_get_max_threads();
     // per-thread partial sums of the log-sigma score, reduced at the end (fixed order)
     float* part = gs ? (float*)calloc((size_t)nthreads * padded, sizeof(float)) : NULL;
@@ -167,21 +195,36 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
         int tid = omp_get_thread_num();
         float* acc = part ? part + (long)tid * padded : NULL;
 #pragma omp for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            float* Gr = G + (long)r * cols;
-            float sign;
-            uint32_t row = fl_noise_row(nz, r, &sign);
-            float a = coef[r / nz->tokens];
-            float eps[32], g[32];
-            for (int c0 = 0; c0 < full; c0 += 32) {
-                fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
-                for (int l = 0; l < 32; l++) Gr[c0 + l] = fl_elem_lr_grad(a, sign, eps[l], sigma[c0 + l], &g[l]);
-                if (acc) for (int l = 0; l < 32; l++) acc[c0 + l] += g[l];
-            }
-            for (int c0 = full; c0 < cols; c0 += 4) {
-                float gs4[4];
-                fl_body_lr_grad4(Gr, gs4, coef, sigma, nz, r, c0, cols);
-                if (acc) for (int l = 0; l < 4; l++) acc[c0 + l] += gs4[l];
+        for (int q = 0; q < Q; q++) {
+            if (noise_second(nz, q)) continue;
+            int pair = noise_paired(nz, q, Q);
+            for (int t = 0; t < T; t++) {
+                int r = q * T + t, r2 = r + T;
+                float sign, sign2 = 1.0f;
+                uint32_t row = fl_noise_row(nz, r, &sign);
+                if (pair) fl_noise_row(nz, r2, &sign2);
+                float a = coef[q], a2 = pair ? coef[q + 1] : 0.0f;
+                float* G1 = G + (long)r * cols;
+                float* G2 = G + (long)r2 * cols;
+                float eps[32], g[32];
+                for (int c0 = 0; c0 < full; c0 += 32) {
+                    fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+                    for (int l = 0; l < 32; l++) G1[c0 + l] = fl_elem_lr_grad(a, sign, eps[l], sigma[c0 + l], &g[l]);
+                    if (acc) for (int l = 0; l < 32; l++) acc[c0 + l] += g[l];
+                    if (pair) {
+                        for (int l = 0; l < 32; l++) G2[c0 + l] = fl_elem_lr_grad(a2, sign2, eps[l], sigma[c0 + l], &g[l]);
+                        if (acc) for (int l = 0; l < 32; l++) acc[c0 + l] += g[l];
+                    }
+                }
+                for (int c0 = full; c0 < cols; c0 += 4) {
+                    float gs4[4];
+                    fl_body_lr_grad4(G1, gs4, coef, sigma, nz, r, c0, cols);
+                    if (acc) for (int l = 0; l < 4; l++) acc[c0 + l] += gs4[l];
+                    if (pair) {
+                        fl_body_lr_grad4(G2, gs4, coef, sigma, nz, r2, c0, cols);
+                        if (acc) for (int l = 0; l < 4; l++) acc[c0 + l] += gs4[l];
+                    }
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 // bit-identical to the shared scalar body fl_normal4 that the CUDA backend also calls.
 #include "../test.h"
 #include "impl/backend/cpu_noise.h"
+#include "impl/backend/ops.h"
 
 static void test_normal32_bit_identical(void) {
     long mismatches = 0, total = 0;
@@ -29,7 +30,42 @@ static void test_normal32_wraps(void) {
     CHECK(memcmp(a, b, sizeof a) == 0, "wrapped counters differ");
 }
 
+// The CPU ops draw a pair's normals once for both rows and use 32-wide blocks; their output
+// must equal the shared group bodies applied row by row (what the CUDA kernels do), bit for
+// bit. Queries: pairs, an unpaired query, and a pair split across the parallel loop; 3 tokens;
+// 70 columns (two blocks of 32 and a tail of 6).
+static void test_noise_ops_match_bodies(void) {
+    const fl_ops* ops = fl_cpu_ops();
+    enum { Q = 9, T = 3, C = 70 };
+    int32_t qcode[Q] = {0 << 1, (0 << 1) | 1, 1 << 1, (1 << 1) | 1, 5 << 1, 2 << 1, (2 << 1) | 1, 7 << 1, (7 << 1) | 1};
+    fl_noise nz = {.key0 = 11, .key1 = 22, .stream = 3, .step = 4, .qcode = qcode, .tokens = T};
+    float y[Q * T * C], yref[Q * T * C], bias[C], sigma[C], coef[Q];
+    for (int c = 0; c < C; c++) { bias[c] = 0.01f * c; sigma[c] = 1e-3f * (1 + c % 5); }
+    for (int q = 0; q < Q; q++) coef[q] = 0.1f * (q - 4);
+    for (int i = 0; i < Q * T * C; i++) y[i] = yref[i] = 0.001f * (float)(i % 97) - 0.05f;
+    ops->bias_noise(y, bias, sigma, &nz, Q * T, C);
+    for (int r = 0; r < Q * T; r++)
+        for (int c0 = 0; c0 < C; c0 += 4) fl_body_bias_noise4(yref + r * C, bias, sigma, &nz, r, c0, C);
+    CHECK(memcmp(y, yref, sizeof y) == 0, "bias_noise differs from the group body");
+    float G[Q * T * C], Gref[Q * T * C], gs[C], gsref[C];
+    memset(gs, 0, sizeof gs);
+    memset(gsref, 0, sizeof gsref);
+    ops->lr_grad(G, gs, coef, sigma, &nz, Q * T, C);
+    double worst = 0;
+    for (int r = 0; r < Q * T; r++)
+        for (int c0 = 0; c0 < C; c0 += 4) {
+            float g4[4];
+            fl_body_lr_grad4(Gref + r * C, g4, coef, sigma, &nz, r, c0, C);
+            for (int l = 0; l < 4 && c0 + l < C; l++) gsref[c0 + l] += g4[l];
+        }
+    CHECK(memcmp(G, Gref, sizeof G) == 0, "lr_grad's G differs from the group body");
+    // gs is a sum in another order (per-thread partials): float rounding only
+    for (int c = 0; c < C; c++) worst = fmax(worst, fabs(gs[c] - gsref[c]) / (fabs(gsref[c]) + 1e-6));
+    CHECK(worst < 1e-5, "lr_grad's log-sigma score differs by %g relative", worst);
+}
+
 int main(void) {
+    RUN(test_noise_ops_match_bodies);
     RUN(test_normal32_bit_identical);
     RUN(test_normal32_wraps);
     TEST_EXIT();
