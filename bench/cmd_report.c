@@ -681,7 +681,7 @@ static void gp_string(FILE* f, const char* s) {
 }
 
 static FILE* open_plot(const char* plotdir, const char* name, int k) {
-    char path[1200];
+    char path[1400];
     snprintf(path, sizeof path, "%s/%s_%d.dat", plotdir, name, k + 1);
     FILE* f = fopen(path, "w");
     if (!f) fprintf(stderr, "flbench report: cannot write %s: %s\n", path, strerror(errno));
@@ -761,7 +761,7 @@ static int read_alloc_logs(const rdata* d, const char* dir, int k, int budget, c
 }
 
 static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, int loss_budget_opt) {
-    char path[1200];
+    char path[1400];
     snprintf(path, sizeof path, "%s/meta.gp", plotdir);
     FILE* meta = fopen(path, "w");
     if (!meta) {
@@ -772,6 +772,8 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
     fprintf(meta, "ntasks = %d\nnseries = %d\n", d->n_tasks, d->n_global);
     fprintf(meta, "array task_title[%d]\narray series_name[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_global ? d->n_global : 1);
     fprintf(meta, "array loss_budget[%d]\narray alloc_budget[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_tasks ? d->n_tasks : 1);
+    fprintf(meta, "array task_series[%d]   # the 0-based block indices holding data, per task\n", d->n_tasks ? d->n_tasks : 1);
+    fprintf(meta, "array task_allocs[%d]   # the same for the allocation files\n", d->n_tasks ? d->n_tasks : 1);
     fprintf(meta, "nalloc = %d\narray alloc_name[%d]\n", N_ALLOC_PLOTS, N_ALLOC_PLOTS);
     for (int a = 0; a < N_ALLOC_PLOTS; a++) fprintf(meta, "alloc_name[%d] = \"%s\"\n", a + 1, alloc_names[a]);
     int bp_index = -1;
@@ -788,7 +790,13 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
         const rtask* t = &d->tasks[k];
         fprintf(meta, "task_title[%d] = ", k + 1);
         gp_string(meta, t->title);
-        fprintf(meta, "\n");
+        fprintf(meta, "\ntask_series[%d] = \"", k + 1);
+        for (int g = 0, first = 1; g < d->n_global; g++)
+            if (series_of(d, k, g) >= 0) {
+                fprintf(meta, "%s%d", first ? "" : " ", g);
+                first = 0;
+            }
+        fprintf(meta, "\"\n");
         int lo = t->n_budgets ? t->budgets[0] : 1, hi = t->n_budgets ? t->budgets[t->n_budgets - 1] : 1;
         int lb = loss_budget_opt > 0 ? loss_budget_opt : hi;
         // accuracy against budget; bp as a flat line across the task's budgets
@@ -896,6 +904,7 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
         }
         fprintf(fh, "# %s: fraction of data given n_i queries (binned), budget %d, all logged steps and seeds\n", t->title, ab);
         fprintf(fs, "# %s: proxy variance and n_i of each logged datum-step (a deterministic sample), budget %d\n", t->title, ab);
+        char present[64] = "";
         for (int a = 0; a < N_ALLOC_PLOTS; a++) {
             double* px = NULL;
             int* nn = NULL;
@@ -918,6 +927,7 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
             int nbins = (hi_n - lo_n) / width + 1;
             long* cnt = fl_calloc((size_t)nbins, sizeof(long));
             for (long i = 0; i < np; i++) cnt[(nn[i] - lo_n) / width]++;
+            snprintf(present + strlen(present), sizeof present - strlen(present), "%s%d", present[0] ? " " : "", a);
             block_header(fh, alloc_names[a], "\"n\" \"fraction\" \"bin_width\"");
             for (int bi = 0; bi < nbins; bi++)
                 fprintf(fh, "%.6g %.6g %d\n", lo_n + bi * width + (width - 1) / 2.0, (double)cnt[bi] / (double)np, width);
@@ -937,6 +947,8 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
         }
         fclose(fh);
         fclose(fs);
+        fprintf(meta, "task_allocs[%d] = \"%s\"\n", k + 1, present);
+        if (!present[0] && ab >= 0) fprintf(meta, "alloc_budget[%d] = -1\n", k + 1);
     }
     fclose(meta);
     return 0;

@@ -415,11 +415,20 @@ static int run_cell(const run_ctx* x, const sw_cell* cell, char* status_out, siz
         snprintf(summary, sumlen, "%s", cell->parse_msg);
         return rc;
     }
-    // the child: this binary, `sweep --cell TMP KEY -- OPTIONS`
-    char self[1024];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0) return fl_fail(err, "cannot find this binary (/proc/self/exe): %s", strerror(errno));
-    self[sl] = 0;
+    // the folders of the files the cell writes (--alloc-log, --save)
+    for (int i = 2; i + 1 < cell->argc; i++) {
+        if (strcmp(cell->argv[i], "--alloc-log") && strcmp(cell->argv[i], "--save")) continue;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", cell->argv[i + 1]);
+        char* slash = strrchr(dir, '/');
+        if (!slash || slash == dir) continue;
+        *slash = 0;
+        if (mkdir_p(dir)) return fl_fail(err, "%s %s: cannot create the folder %s: %s", cell->argv[i], cell->argv[i + 1], dir, strerror(errno));
+    }
+    // the child: this binary, `sweep --cell TMP KEY -- OPTIONS`; /proc/self/exe runs the very
+    // file this sweep started from even when `make` has replaced build/flbench since, so every
+    // cell of a sweep runs the same code (and records the same git revision)
+    const char* self = "/proc/self/exe";
     int cargc = 6 + cell->argc - 2;
     char** cargv = fl_calloc((size_t)cargc + 1, sizeof(char*));
     cargv[0] = "flbench";
@@ -620,7 +629,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         // one sweep at a time per CSV
         char lock[1200];
         snprintf(lock, sizeof lock, "%s.lock", csv);
-        lockfd = open(lock, O_RDWR | O_CREAT, 0644);
+        lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
             fprintf(stderr, "flbench sweep: %s is in use by another sweep (lock %s held)\n", csv, lock);
             status = 1;

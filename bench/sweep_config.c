@@ -441,7 +441,7 @@ static int parse_line(sw_config* c, const char* file, int line, char** t, int n,
             len += (size_t)snprintf(q->cmd + len, sizeof q->cmd - len, "%s%s", i > 2 ? " " : "", t[i]);
         return 0;
     }
-    return fl_fail(err, "%s:%d: unknown directive '%s' (expected name, set, axis, variant, when, skip, timeout or require)",
+    return fl_fail(err, "%s:%d: unknown directive '%s' (expected name, set, axis, variant, when, skip, timeout, require or include)",
                    file, line, d);
 }
 
@@ -465,19 +465,25 @@ void sw_config_free(sw_config* c) {
     memset(c, 0, sizeof *c);
 }
 
-int sw_config_load(const char* path, sw_config* c, fl_err* err) {
-    memset(c, 0, sizeof *c);
-    snprintf(c->path, sizeof c->path, "%s", path);
+static int parse_file(sw_config* c, const char* path, int depth, fl_err* err);
+
+// include FILE: read FILE (relative to the including file's folder) as if its lines were here.
+static int parse_include(sw_config* c, const char* from, int line, char** t, int n, int depth, fl_err* err) {
+    if (n != 2) return fl_fail(err, "%s:%d: expected 'include FILE'", from, line);
+    if (depth >= 8) return fl_fail(err, "%s:%d: includes nested deeper than 8 (a loop?)", from, line);
+    char path[1024];
+    const char* slash = strrchr(from, '/');
+    if (t[1][0] == '/' || !slash) snprintf(path, sizeof path, "%s", t[1]);
+    else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - from), from, t[1]);
+    FILE* f = fopen(path, "r");
+    if (!f) return fl_fail(err, "%s:%d: include %s: cannot open %s", from, line, t[1], path);
+    fclose(f);
+    return parse_file(c, path, depth + 1, err);
+}
+
+static int parse_file(sw_config* c, const char* path, int depth, fl_err* err) {
     FILE* f = fopen(path, "r");
     if (!f) return fl_fail(err, "%s: cannot open the sweep configuration", path);
-    // default name: the file's base name without extension
-    const char* base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(c->name, sizeof c->name, "%s", base);
-    char* dot = strrchr(c->name, '.');
-    if (dot && dot != c->name) *dot = 0;
-    for (char* p = c->name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("._-+", *p)) *p = '_';
     char* buf = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -501,7 +507,10 @@ int sw_config_load(const char* path, sw_config* c, fl_err* err) {
         tokens t = {0};
         rc = expand_env(path, jline, joined, expanded, 65536, err);
         if (!rc) rc = tokenize(path, jline, expanded, &t, err);
-        if (!rc && t.n) rc = parse_line(c, path, jline, t.t, t.n, err);
+        if (!rc && t.n) {
+            if (!strcmp(t.t[0], "include")) rc = parse_include(c, path, jline, t.t, t.n, depth, err);
+            else rc = parse_line(c, path, jline, t.t, t.n, err);
+        }
         tokens_free(&t);
         free(joined);
         joined = NULL;
@@ -513,6 +522,21 @@ int sw_config_load(const char* path, sw_config* c, fl_err* err) {
     free(expanded);
     free(buf);
     fclose(f);
+    return rc;
+}
+
+int sw_config_load(const char* path, sw_config* c, fl_err* err) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    // default name: the file's base name without extension
+    const char* base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(c->name, sizeof c->name, "%s", base);
+    char* dot = strrchr(c->name, '.');
+    if (dot && dot != c->name) *dot = 0;
+    for (char* p = c->name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-+", *p)) *p = '_';
+    int rc = parse_file(c, path, 0, err);
     if (!rc && c->n_axes == 0 && c->fixed.n == 0)
         rc = fl_fail(err, "%s: no 'set', 'axis' or 'variant' lines: nothing to run", path);
     if (rc) sw_config_free(c);

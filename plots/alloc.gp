@@ -6,20 +6,22 @@
 # FIGDIR/alloc_scatter.{png,pdf}. A task without logs gets an empty panel saying so.
 load "plots/common.gp"
 set style fill transparent solid 0.45 noborder
+set offsets 0, 0, graph 0.05, 0
 do for [fmt in "png pdf"] {
     eval begin(fmt, "alloc_hist")
     set xlabel "queries given to a datum, n_i"
     set ylabel "fraction of data"
+    set yrange [0:*]
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
-        set title sprintf("%s, b = %d", task_title[k], alloc_budget[k]) noenhanced
+        set title sprintf("%s\nb = %d", task_title[k], alloc_budget[k]) noenhanced
         if (alloc_budget[k] < 0) {
             set title sprintf("%s: no allocation logs", task_title[k]) noenhanced
             set xrange [0:1]; set yrange [0:1]
             plot 2 notitle
-            set autoscale x; set autoscale y
+            set autoscale x; set yrange [0:*]
         } else {
-            plot for [a = 0:nalloc-1] dat("alloc_hist", k) index a using 1:2:($3 * 0.9) with boxes lt a+2 title columnheader(1) noenhanced
+            plot for [s in task_allocs[k]] dat("alloc_hist", k) index int(s) using 1:2:($3 * 0.9) with boxes lt int(s)+4 title columnheader(1) noenhanced
         }
     }
     unset multiplot
@@ -30,16 +32,17 @@ do for [fmt in "png pdf"] {
     eval begin(fmt, "alloc_scatter")
     set xlabel "proxy variance of the datum (previous visit)"
     set ylabel "queries given to the datum, n_i"
+    set autoscale y
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
-        set title sprintf("%s, b = %d", task_title[k], alloc_budget[k]) noenhanced
+        set title sprintf("%s\nb = %d", task_title[k], alloc_budget[k]) noenhanced
         if (alloc_budget[k] < 0) {
             set title sprintf("%s: no allocation logs", task_title[k]) noenhanced
             set xrange [1:10]; set yrange [0:1]
             plot 2 notitle
             set autoscale x; set autoscale y
         } else {
-            plot for [a = 0:nalloc-1] dat("alloc_scatter", k) index a using 1:2 with points lt a+2 pt 7 ps 0.3 title columnheader(1) noenhanced
+            plot for [s in task_allocs[k]] dat("alloc_scatter", k) index int(s) using 1:2 with points lt int(s)+4 pt 7 ps 0.3 title columnheader(1) noenhanced
         }
     }
     unset multiplot

@@ -33,3 +33,14 @@ set border 3
 set tics nomirror
 set style data lines
 set datafile missing "NaN"
+# Colours by series position (meta.gp series order: bp, mezo..., lr-uniform, lr-flops, ...),
+# distinguishable in print and for common colour-vision deficiencies.
+set linetype 1 lc rgb "#000000" pt 1
+set linetype 2 lc rgb "#d62728" pt 2
+set linetype 3 lc rgb "#ff7f0e" pt 3
+set linetype 4 lc rgb "#1f77b4" pt 4
+set linetype 5 lc rgb "#2ca02c" pt 5
+set linetype 6 lc rgb "#9467bd" pt 6
+set linetype 7 lc rgb "#8c564b" pt 8
+set linetype 8 lc rgb "#e377c2" pt 10
+set linetype cycle 8

@@ -12,8 +12,8 @@ do for [fmt in "png pdf"] {
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
         set title task_title[k] noenhanced
-        plot for [g = 0:nseries-1] dat("cost", k) index g using 1:2:3 with yerrorlines lt g+1 pt g+1 \
-             dt 1+(g == bp_index) title columnheader(1) noenhanced
+        plot for [s in task_series[k]] dat("cost", k) index int(s) using 1:2:3 with yerrorlines lt int(s)+1 pt int(s)+1 \
+             dt 1+(int(s) == bp_index) title columnheader(1) noenhanced
     }
     unset multiplot
     set output
@@ -25,8 +25,8 @@ do for [fmt in "png pdf"] {
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
         set title task_title[k] noenhanced
-        plot for [g = 0:nseries-1] dat("cost", k) index g using 1:4:5 with yerrorlines lt g+1 pt g+1 \
-             dt 1+(g == bp_index) title columnheader(1) noenhanced
+        plot for [s in task_series[k]] dat("cost", k) index int(s) using 1:4:5 with yerrorlines lt int(s)+1 pt int(s)+1 \
+             dt 1+(int(s) == bp_index) title columnheader(1) noenhanced
     }
     unset multiplot
     set output

@@ -11,9 +11,9 @@ do for [fmt in "png pdf"] {
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
         set title sprintf("%s, b = %d", task_title[k], loss_budget[k]) noenhanced
-        plot for [g = 0:nseries-1] dat("loss", k) index g using 1:($2-$3):($2+$3) with filledcurves lt g+1 notitle, \
-             for [g = 0:nseries-1] dat("loss", k) index g using 1:2 with linespoints lt g+1 pt g+1 pointinterval -1 \
-             dt 1+(g == bp_index) title columnheader(1) noenhanced
+        plot for [s in task_series[k]] dat("loss", k) index int(s) using 1:($2-$3):($2+$3) with filledcurves lt int(s)+1 notitle, \
+             for [s in task_series[k]] dat("loss", k) index int(s) using 1:2 with linespoints lt int(s)+1 pt int(s)+1 pointinterval -1 \
+             dt 1+(int(s) == bp_index) title columnheader(1) noenhanced
     }
     unset multiplot
     set output
