@@ -1,0 +1,31 @@
+#!/bin/sh
+# make_gpudeps.sh: packs the C libraries flbench links, with their headers, from this Debian
+# machine into .gpudeps/deps.tar.gz, for bench/gpu_check.sh on a lent GPU machine whose image
+# has nvcc and PyTorch but not these -dev packages, and no network to install them.
+#   include/  cblas.h (OpenBLAS, OpenMP build), csv.h, cjson/, jpeglib.h, png.h, matio.h, zlib.h
+#   lib/      libopenblas.so.0 (+ libgfortran.so.5, libquadmath.so.0), libcsv.so.3,
+#             libcjson.so.1, libjpeg.so.62, libpng16.so.16
+# Not packed: zlib (every image has libz.so.1; gpu_check.sh links to it) and libmatio (its
+# HDF5/curl dependencies are large; gpu_check.sh builds a stub, since the GPU check reads no
+# .mat file). .gpudeps/ is ignored through .git/info/exclude; name it in the run's carry list.
+# Usage (repository root): sh bench/gpu/make_gpudeps.sh
+set -e
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/include/cjson" "$tmp/lib"
+ob=/usr/include/x86_64-linux-gnu/openblas-openmp
+cp -L "$ob/cblas.h" "$ob/openblas_config.h" /usr/include/csv.h /usr/include/jpeglib.h /usr/include/jerror.h \
+      /usr/include/jmorecfg.h /usr/include/x86_64-linux-gnu/jconfig.h /usr/include/png.h /usr/include/pngconf.h \
+      /usr/include/pnglibconf.h /usr/include/matio.h /usr/include/matio_pubconf.h /usr/include/zlib.h \
+      /usr/include/zconf.h "$tmp/include/"
+cp -L /usr/include/cjson/cJSON.h "$tmp/include/cjson/"
+L=/usr/lib/x86_64-linux-gnu
+cp -L "$L/openblas-openmp/libopenblas.so.0" "$L/libgfortran.so.5" "$L/libquadmath.so.0" "$L/libcsv.so.3" \
+      "$L/libcjson.so.1" "$L/libjpeg.so.62" "$L/libpng16.so.16" "$tmp/lib/"
+mkdir -p .gpudeps
+tar -C "$tmp" -czf .gpudeps/deps.tar.gz include lib
+ex=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$ex")"
+grep -qx '/.gpudeps/' "$ex" 2>/dev/null || echo '/.gpudeps/' >>"$ex"
+echo "wrote .gpudeps/deps.tar.gz ($(du -k .gpudeps/deps.tar.gz | cut -f1) KB); carry .gpudeps"
