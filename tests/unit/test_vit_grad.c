@@ -389,6 +389,15 @@ static void test_noisy_forward_scopes(void) {
         CHECK(fl_model_set_scope(m, scopes[si], &err) == 0, "%s", err.msg);
         noisy_losses(m, &q, 0, a, 3);
         noisy_losses(m, &q, 1, b, 3);
+        // the model's own switch: expand to query rows at the input
+        float* c = malloc((size_t)q.Q * sizeof(float));
+        m->no_prefix = 1;
+        noisy_losses(m, &q, 0, c, 3);
+        m->no_prefix = 0;
+        double d_switch = 0;
+        for (int row = 0; row < q.Q; row++) d_switch = fmax(d_switch, fabs(c[row] - b[row]) / fabs(b[row]));
+        CHECK(d_switch <= 1e-5, "%s: no_prefix vs every row as its own datum: %.3g", scopes[si], d_switch);
+        free(c);
         double d_prefix = 0, d_ref = 0, d_shared = 0, effect = 0;
         for (int row = 0; row < q.Q; row++) {
             // GEMMs over B or Q rows may block differently: equal to float round-off
