@@ -29,3 +29,12 @@ ex=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$ex")"
 grep -qx '/.gpudeps/' "$ex" 2>/dev/null || echo '/.gpudeps/' >>"$ex"
 echo "wrote .gpudeps/deps.tar.gz ($(du -k .gpudeps/deps.tar.gz | cut -f1) KB); carry .gpudeps"
+# What a device run sends: tracked and untracked-not-ignored files, plus the carried .gpudeps.
+# Over 64 MiB the run is refused: ignore the big folders first (a virtual environment, say).
+kb=$(git ls-files -co --exclude-standard -z | du -ck --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+kb=$((kb + $(du -sk .gpudeps | cut -f1)))
+echo "the working tree a run sends: $((kb / 1024)) MiB (limit 64)"
+if [ "$kb" -gt 61440 ]; then
+    echo "WARNING: too large; the largest untracked, not ignored folders:"
+    git ls-files -o --exclude-standard --directory | xargs -r du -sk 2>/dev/null | sort -rn | head -5
+fi
