@@ -23,10 +23,12 @@
 #include "impl/optim/optim.h"
 #include "impl/kernels/philox.h"
 
+// The value of option `name` (the last one given wins), or def.
 static const char* arg(int argc, char** argv, const char* name, const char* def) {
+    const char* v = def;
     for (int i = 2; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name)) return argv[i + 1];
-    return def;
+        if (!strcmp(argv[i], name)) v = argv[++i];
+    return v;
 }
 
 static int cmp_double(const void* a, const void* b) {
