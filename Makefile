@@ -113,6 +113,19 @@ cuda:
 	@command -v $(NVCC) >/dev/null 2>&1 || { echo "make cuda: nvcc not found at $(NVCC)"; exit 2; }
 	$(MAKE) WITH_CUDA=1 all
 
+# make reproduce [QUICK=1 | PROFILE=paper]: the sweeps of bench/configs/, REPORT.md and figures
+# (bench/reproduce.sh; docs/SWEEPS.md). Resumable: run it again after an interruption.
+# make plots [RESULTS=DIR] [FIGDIR=DIR]: REPORT.md and figures from the CSV in RESULTS.
+PROFILE ?= default
+RESULTS ?= results/reproduce
+FIGDIR  ?= results/figures
+REPRO_PROFILE := $(if $(filter 1 yes true,$(QUICK)),quick,$(PROFILE))
+reproduce: deps $(if $(filter paper,$(REPRO_PROFILE)),cuda,all)
+	@sh bench/reproduce.sh $(REPRO_PROFILE)
+
+plots: all
+	@sh bench/reproduce.sh plots $(RESULTS) $(FIGDIR)
+
 clean:
 	rm -rf $(BUILD)
 

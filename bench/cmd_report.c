@@ -121,6 +121,16 @@ static void series_label(const char* key, const char* method, const char* alloca
             if (e == h) break;
         }
         if (n >= len) out[len - 1] = 0;
+        // words (e.g. "lr-flops") before axis=value parts (e.g. "lr=1e-3")
+        char words[512] = "", pairs[512] = "";
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", out);
+        for (char* tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
+            char* dst = strchr(tok, '=') ? pairs : words;
+            size_t dl = strlen(dst);
+            snprintf(dst + dl, 512 - dl, "%s%s", dl ? " " : "", tok);
+        }
+        snprintf(out, len, "%s%s%s", words, words[0] && pairs[0] ? " " : "", pairs);
     }
     if (!out[0]) {
         if (!strcmp(method, "bp")) snprintf(out, len, "bp");
@@ -581,8 +591,8 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
         char v[64], note[64];
         fmt_pm(v, sizeof v, p.s, 100, 1);
         point_note(note, sizeof note, &p);
-        fprintf(md, "Reference, backpropagation (%s): %s %% test accuracy over %d seed%s%s.\n\n", d->series[s].label, v, p.s.n,
-                p.s.n == 1 ? "" : "s", note);
+        fprintf(md, "Reference, backpropagation (%s): %s %% %s accuracy over %d seed%s%s.\n\n", d->series[s].label, v,
+                strstr(t->title, "(validation split)") ? "validation" : "test", p.s.n, p.s.n == 1 ? "" : "s", note);
     }
     fprintf(md, "Accuracy on the %s split (%%, mean ± sample std over seeds), by query budget "
                 "(perturbed queries per datum per step):\n\n| series |",

@@ -333,8 +333,23 @@ static int preflight(const sw_config* c, const sw_cell* cells, long n, int verbo
                 int len = eol ? (int)(eol - line) : (int)strlen(line);
                 int is_missing = strstr(line, " missing ") && (!eol || strstr(line, " missing ") < eol);
                 if (is_missing) {
+                    // "NAME  missing  ROOT (flbench data fetch NAME)" from `flbench data list`
+                    char root[600] = "", fetch[300] = "";
+                    const char* m = strstr(line, " missing ") + 9;
+                    while (*m == ' ') m++;
+                    const char* paren = strchr(m, '(');
+                    if (paren && (!eol || paren < eol)) {
+                        snprintf(root, sizeof root, "%.*s", (int)(paren - m), m);
+                        const char* close = strchr(paren, ')');
+                        if (close && (!eol || close < eol)) snprintf(fetch, sizeof fetch, "%.*s", (int)(close - paren - 1), paren + 1);
+                    }
+                    size_t rl = strlen(root);
+                    while (rl && root[rl - 1] == ' ') root[--rl] = 0;
                     missing++;
-                    fprintf(stderr, "missing dataset  %.*s\n", len, line);
+                    if (root[0] && !strncmp(fetch, "flbench ", 8))
+                        fprintf(stderr, "missing dataset  %s  (expected in %s; fetch: build/%s)\n", cfg->dataset, root, fetch);
+                    else
+                        fprintf(stderr, "missing dataset  %.*s\n", len, line);
                 } else if (verbose) {
                     printf("found dataset    %.*s\n", len, line);
                 }

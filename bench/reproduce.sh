@@ -1,0 +1,82 @@
+#!/bin/sh
+# reproduce.sh: what `make reproduce` and `make plots` run (see docs/SWEEPS.md).
+#   sh bench/reproduce.sh default     Fashion-MNIST on this machine's CPU (<= 45 min on 2 cores)
+#   sh bench/reproduce.sh quick       the same, cut down (< 5 min)
+#   sh bench/reproduce.sh paper       the paper's grid on a GPU (ViT-B/16, seven datasets)
+#   sh bench/reproduce.sh plots DIR FIGDIR    report and figures from the CSV in DIR
+# Every step is resumable: a killed run started again skips the finished cells. The sweeps'
+# CSV, logs and REPORT.md go to results/reproduce[/quick|/paper]; figures to results/figures
+# (default) or DIR/figures.
+set -e
+B=build/flbench
+[ -x "$B" ] || { echo "reproduce.sh: $B not built (run make)" >&2; exit 2; }
+
+plots() {  # DIR FIGDIR [extra CSV...]
+    dir=$1; figs=$2; shift 2
+    "$B" report "$dir" "$@" --figures "$figs"
+    if command -v gnuplot >/dev/null 2>&1; then
+        for g in plots/*.gp; do
+            [ "$(basename "$g")" = common.gp ] && continue
+            gnuplot -e "datadir='$dir/plotdata'; figdir='$figs'" "$g" 2>&1 | grep -v -e '^Warning: empty' -e 'no valid points' >&2 || true
+        done
+        echo "reproduce.sh: figures in $figs/"
+    else
+        echo "reproduce.sh: gnuplot not installed: no figures (apt-get install gnuplot-nox)" >&2
+    fi
+}
+
+# pretrain CONFIG CHECKPOINT OUT: the BP checkpoint a fine-tuning sweep starts from, made once.
+pretrain() {
+    if [ -f "$2" ]; then
+        echo "reproduce.sh: reusing the pretrained checkpoint $2"
+        return
+    fi
+    # a finished pretraining cell whose checkpoint was deleted: run it again
+    "$B" sweep "$1" --out "$3" --dry-run | grep -q ' done ' && rm -f "$3/$(sed -n 's/^name  *//p' "$1").csv"
+    "$B" sweep "$1" --out "$3"
+    [ -f "$2" ] || { echo "reproduce.sh: pretraining did not write $2 (see $3/logs/)" >&2; exit 1; }
+}
+
+t0=$(date +%s)
+case "${1:-default}" in
+plots)
+    plots "${2:-results/reproduce}" "${3:-results/figures}"
+    exit 0
+    ;;
+default)
+    out=results/reproduce
+    ckpt=${FMNIST_VIT_CKPT:-results/reproduce/cache/fmnist04-vit.safetensors}
+    pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" results/reproduce/cache
+    "$B" sweep bench/configs/fmnist_vit_fewshot.conf --out "$out"
+    "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
+    plots "$out" results/figures results/reproduce/cache/fmnist-vit-pretrain.csv
+    ;;
+quick)
+    out=results/reproduce/quick
+    pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors \
+        results/reproduce/cache
+    "$B" sweep bench/configs/quick_fmnist_vit_fewshot.conf --out "$out"
+    "$B" sweep bench/configs/quick_fmnist_mlp.conf --out "$out"
+    plots "$out" "$out/figures" results/reproduce/cache/quick-fmnist-vit-pretrain.csv
+    ;;
+paper)
+    out=results/reproduce/paper
+    # list everything missing, with its fetch command, before running anything
+    missing=0
+    for c in bench/configs/paper_vitb16.conf; do
+        "$B" sweep "$c" --out "$out" --check || missing=1
+    done
+    if [ $missing -ne 0 ]; then
+        echo "reproduce.sh: fetch the missing datasets and weights listed above, then run make reproduce PROFILE=paper again" >&2
+        exit 2
+    fi
+    "$B" sweep bench/configs/paper_vitb16.conf --out "$out"
+    plots "$out" "$out/figures"
+    ;;
+*)
+    echo "reproduce.sh: unknown profile '$1' (expected default, quick, paper or plots)" >&2
+    exit 2
+    ;;
+esac
+t1=$(date +%s)
+echo "reproduce.sh: profile ${1:-default} done in $(( (t1 - t0) / 60 )) min $(( (t1 - t0) % 60 )) s; report: $out/REPORT.md"
