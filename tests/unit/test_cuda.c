@@ -116,6 +116,7 @@ static void test_table_complete(void) {
 
 static void test_memory(void) {
     NEED_GPU();
+    // nothing was freed before this test, so current bytes == peak and new allocations raise it
     const long n = 100003;
     double peak0 = gpu->peak_mem_mb();
     float* d = gpu->alloc((size_t)n * sizeof(float));
@@ -435,8 +436,8 @@ static void test_elementwise(void) {
         CHECK(cmp_tol(label, got, out, tol, n) == 0, "%s", label);          \
         free(got);                                                          \
     } while (0)
-    // expf: at most 2 ulp on the GPU, 1 in glibc
-    EW_CASE("exp", cpu->exp(out, x, n), gpu->exp(out_d, x_d, n), 8 * U * fabs(out[i]));
+    // expf: at most 2 ulp on the GPU, 1 in glibc (an ulp is up to 2u relative)
+    EW_CASE("exp", cpu->exp(out, x, n), gpu->exp(out_d, x_d, n), 16 * U * fabs(out[i]));
     EW_CASE("relu", cpu->relu(out, x, n), gpu->relu(out_d, x_d, n), 0.0);
     EW_CASE("relu_bwd", cpu->relu_bwd(out, dy, x, n), gpu->relu_bwd(out_d, dy_d, x_d, n), 0.0);
     // erff: at most 2 ulp of a value in (-1, 1) on both sides, times 0.5 |x|, plus rounding
