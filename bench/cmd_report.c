@@ -68,6 +68,7 @@ typedef struct {
     int n_series;
     char** global;       // labels of all series, in plot order
     int n_global;
+    long n_clashes;      // cells that share (series, budget, seed) with another
 } rdata;
 
 static double num(const char* s) {
@@ -381,6 +382,24 @@ static void organise(rdata* d) {
         }
     }
     for (int i = 0; i < d->n_tasks; i++) qsort(d->tasks[i].budgets, (size_t)d->tasks[i].n_budgets, sizeof(int), cmp_int);
+    // two cells as the same seed of the same point (an edited configuration whose old rows
+    // are still in the CSV, or two sweeps with the same names): both are counted; say so
+    sw_table points = {0};
+    for (long i = 0; i < d->n_cells; i++) {
+        rcell* c = &d->cells[i];
+        char pk[400];
+        snprintf(pk, sizeof pk, "%d|%d|%ld", c->series, c->budget, c->seed);
+        int created;
+        long* v = sw_table_slot(&points, pk, &created);
+        if (created) *v = i;
+        else {
+            d->n_clashes++;
+            if (d->n_clashes <= 5)
+                fprintf(stderr, "flbench report: note: cells %s and %s are both seed %ld of series '%s' at budget %d; both are counted\n",
+                        d->cells[*v].key, c->key, c->seed, d->series[c->series].label, c->budget);
+        }
+    }
+    sw_table_free(&points);
     // global series order: by rank, then label; the same label shares a style in every task
     d->global = fl_calloc((size_t)(d->n_series ? d->n_series : 1), sizeof(char*));
     int* order = fl_malloc((size_t)(d->n_series ? d->n_series : 1) * sizeof(int));
@@ -1090,6 +1109,10 @@ int fl_cmd_report(int argc, char** argv) {
             fprintf(md, "%s %s", first ? "" : ";", devs.keys[i]);
             first = 0;
         }
+    if (d.n_clashes)
+        fprintf(md, "\n- **note**: %ld cells share series, budget and seed with another cell (old rows of an edited "
+                    "configuration?); they are all counted as seeds",
+                d.n_clashes);
     fprintf(md, "\n- tasks:");
     for (int k = 0; k < d.n_tasks; k++) fprintf(md, " %d. %s%s", k + 1, d.tasks[k].title, k + 1 < d.n_tasks ? ";" : "");
     fprintf(md, "\n");

@@ -558,6 +558,39 @@ static int run_cell(const run_ctx* x, const sw_cell* cell, char* status_out, siz
 // ---------------------------------------------------------------------------------------
 // the command
 
+// --only NAME=V[|V...][,NAME=V...]: does the cell match every condition? NAME is an axis of
+// the cell's key (its label) or an option (its value in the cell).
+static int matches_only(const sw_cell* c, const char* only) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", only);
+    char* save = NULL;
+    for (char* cond = strtok_r(buf, ",", &save); cond; cond = strtok_r(NULL, ",", &save)) {
+        char* eq = strchr(cond, '=');
+        if (!eq) return 0;
+        *eq = 0;
+        const char* have = NULL;
+        char lab[256];
+        snprintf(lab, sizeof lab, "%s", c->label);
+        char* s2 = NULL;
+        for (char* part = strtok_r(lab, ";", &s2); part && !have; part = strtok_r(NULL, ";", &s2)) {
+            char* e2 = strchr(part, '=');
+            if (e2 && (size_t)(e2 - part) == strlen(cond) && !strncmp(part, cond, strlen(cond))) have = e2 + 1;
+        }
+        if (!have) have = sw_map_get(&c->opts, cond);
+        if (!have) return 0;
+        int any = 0;
+        for (const char* v = eq + 1;;) {
+            const char* bar = strchr(v, '|');
+            size_t len = bar ? (size_t)(bar - v) : strlen(v);
+            if (strlen(have) == len && !strncmp(have, v, len)) any = 1;
+            if (!bar) break;
+            v = bar + 1;
+        }
+        if (!any) return 0;
+    }
+    return 1;
+}
+
 static int parse_shard(const char* s, int* i, int* n) {
     char* end;
     long a = strtol(s, &end, 10);
@@ -572,7 +605,7 @@ static int parse_shard(const char* s, int* i, int* n) {
 
 int fl_cmd_sweep(int argc, char** argv) {
     if (argc >= 3 && !strcmp(argv[2], "--cell")) return run_cell_child(argc, argv);
-    char shard[32] = "", out_dir[900] = "";
+    char shard[32] = "", out_dir[900] = "", only[512] = "";
     int dry_run = 0, check = 0, retry_failed = 0, progress = 0, no_progress = 0;
     double timeout_s = -1;
     float timeout_f = -1;
@@ -582,6 +615,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         {"dry-run", FL_OPT_FLAG, &dry_run, 0, NULL, "list the cells, their state and command lines; run nothing"},
         {"check", FL_OPT_FLAG, &check, 0, NULL, "list missing datasets, weights and required files with their fetch commands; run nothing"},
         {"retry-failed", FL_OPT_FLAG, &retry_failed, 0, NULL, "run again the cells that finished failed or missing-*"},
+        {"only", FL_OPT_STR, only, sizeof only, NULL, "run only the cells matching NAME=V[|V...][,NAME=V...] (axes or options), e.g. seed=0"},
         {"timeout", FL_OPT_FLOAT, &timeout_f, 0, NULL, "per-cell wall-clock limit in seconds (overrides the configuration's)"},
         {"progress", FL_OPT_FLAG, &progress, 0, NULL, "progress line even when stderr is not a terminal"},
         {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "plain log lines even on a terminal"},
@@ -617,13 +651,16 @@ int fl_cmd_sweep(int argc, char** argv) {
     sw_cell** cells = fl_calloc((size_t)(n_all ? n_all : 1), sizeof(sw_cell*));
     long n = 0;
     for (long i = 0; i < n_all; i++)
-        if (sw_in_shard(all[i].index, shard_i, shard_n)) cells[n++] = &all[i];
+        if (sw_in_shard(all[i].index, shard_i, shard_n) && (!only[0] || matches_only(&all[i], only))) cells[n++] = &all[i];
     char csv[1100];
     if (shard_n > 1) snprintf(csv, sizeof csv, "%s/%s.shard-%d-of-%d.csv", out_dir, cfg.name, shard_i, shard_n);
     else snprintf(csv, sizeof csv, "%s/%s.csv", out_dir, cfg.name);
     int status = 0;
-    sw_cell* mine = fl_calloc((size_t)(n ? n : 1), sizeof(sw_cell));  // shallow copies for load_state
-    for (long i = 0; i < n; i++) mine[i] = *cells[i];
+    // the shard's cells, --only aside (shallow copies): what the CSV may hold
+    sw_cell* mine = fl_calloc((size_t)(n_all ? n_all : 1), sizeof(sw_cell));
+    long n_mine = 0;
+    for (long i = 0; i < n_all; i++)
+        if (sw_in_shard(all[i].index, shard_i, shard_n)) mine[n_mine++] = all[i];
     int lockfd = -1;
     sweep_state st = {0};
     if (check) {
@@ -652,7 +689,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         }
     }
     if (file_exists(csv) && (dry_run ? 0 : 1)) {
-        if (load_state(csv, mine, n, retry_failed, &st, &err)) {
+        if (load_state(csv, mine, n_mine, retry_failed, &st, &err)) {
             fprintf(stderr, "flbench sweep: %s\n", err.msg);
             status = 1;
             goto done;
@@ -693,8 +730,8 @@ int fl_cmd_sweep(int argc, char** argv) {
                 csv, st.foreign_cells);
     if (invalid)
         fprintf(stderr, "flbench sweep: %ld cells have options train rejects; they are recorded as failed\n", invalid);
-    fprintf(stderr, "flbench sweep: %s: %ld cells (shard %d/%d of %ld), %ld finished, %ld to run -> %s\n", cfg.name, n,
-            shard_i, shard_n, n_all, n - pending, pending, csv);
+    fprintf(stderr, "flbench sweep: %s: %ld of its %ld cells here (shard %d/%d%s%s), %ld finished, %ld to run -> %s\n", cfg.name,
+            n, n_all, shard_i, shard_n, only[0] ? ", --only " : "", only, n - pending, pending, csv);
     char* header = sw_results_header();
     run_ctx x = {.out_dir = out_dir, .csv = csv, .header = header,
                  .timeout_s = timeout_s >= 0 ? timeout_s : cfg.timeout_s,

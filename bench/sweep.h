@@ -12,6 +12,7 @@
 //   skip method=bp seed=2                   drop the cells that match
 //   timeout 600                             per-cell wall-clock limit in seconds
 //   require PATH COMMAND...                 a file the cells need, and how to fetch it
+//   include FILE                            the lines of FILE (relative to this file)
 #pragma once
 #include <stdint.h>
 #include "../impl/run/train.h"

@@ -123,7 +123,8 @@ static int dry_cells(const char* conf, const char* extra, char keys[][256], int 
 
 static void test_cells_variants_rules_shards(void) {
     if (!have_binary()) SKIP("build/flbench not built");
-    const char* conf = tmp_path("cells.conf");
+    char conf[600];  // (tmp_path's buffers are reused)
+    snprintf(conf, sizeof conf, "%s", tmp_path("cells.conf"));
     write_text(conf,
                "name cells\n"
                "set model mlp:784-16-10\n"
@@ -167,6 +168,10 @@ static void test_cells_variants_rules_shards(void) {
         CHECK(found == 1, "cell %s is in %d shards", keys[i], found);
     }
     CHECK(dry_cells(conf, "--shard 3/3", keys, 64, 1) < 0, "--shard 3/3 is rejected");
+    // --only: by axis label and by option value
+    CHECK(dry_cells(conf, "--only seed=1", keys, 64, 0) == 6, "--only seed=1: 6 cells");
+    CHECK(dry_cells(conf, "--only 'method=lr|lrf,budget=8'", keys, 64, 0) == 5, "--only lr and lrf at budget 8: 5 cells");
+    CHECK(dry_cells(conf, "--only allocator=flops", keys, 64, 0) == 5, "--only by option value: 5 flops cells");
 }
 
 // ---------------------------------------------------------------------------------------
