@@ -134,12 +134,17 @@ static void cpu_gelu_bwd(float* dx, const float* dy, const float* x, long n) {
 // bit-identical to the shared body); the last partial block uses the shared group body.
 // The two queries of an antithetic pair share their normals (opposite signs), so a pair is
 // handled by one iteration that draws each block once for both rows: half the noise work.
-// Query q is the second of a pair when q-1 has the same noise row (pairs are adjacent).
-static inline int noise_second(const fl_noise* nz, int q) {
-    return q > 0 && (nz->qcode[q] >> 1) == (nz->qcode[q - 1] >> 1);
-}
-static inline int noise_paired(const fl_noise* nz, int q, int Q) {
-    return q + 1 < Q && (nz->qcode[q] >> 1) == (nz->qcode[q + 1] >> 1);
+// Roles, found by one scan: 1 = first of a pair (the next query has the same noise row),
+// 2 = second of that pair (done by the first), 0 = alone. Any qcode is handled correctly,
+// also three or more queries on one noise row (then they pair up two by two).
+static int8_t* pair_roles(const fl_noise* nz, int Q) {
+    int8_t* role = (int8_t*)calloc((size_t)Q + 1, 1);
+    if (!role) FL_FATAL("out of host memory in a noise op");
+    for (int q = 0; q + 1 < Q; q++) {
+        if (role[q]) continue;
+        if ((nz->qcode[q] >> 1) == (nz->qcode[q + 1] >> 1)) { role[q] = 1; role[q + 1] = 2; }
+    }
+    return role;
 }
 
 static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
@@ -153,10 +158,11 @@ static void cpu_bias_noise(float* y, const float* bias, const float* sigma, cons
     }
     int full = cols / 32 * 32;
     int T = nz->tokens, Q = rows / T;
+    int8_t* role = pair_roles(nz, Q);
 #pragma omp parallel for schedule(static)
     for (int q = 0; q < Q; q++) {
-        if (noise_second(nz, q)) continue;
-        int pair = noise_paired(nz, q, Q);
+        if (role[q] == 2) continue;
+        int pair = role[q] == 1;
         for (int t = 0; t < T; t++) {
             int r = q * T + t, r2 = r + T;
             float sign, sign2 = 1.0f;
@@ -179,6 +185,7 @@ static void cpu_bias_noise(float* y, const float* bias, const float* sigma, cons
             }
         }
     }
+    free(role);
 }
 
 static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
@@ -186,6 +193,7 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
     int full = cols / 32 * 32;
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens, Q = rows / T;
+    int8_t* role = pair_roles(nz, Q);
     int nthreads = omp_get_max_threads();
     // per-thread partial sums of the log-sigma score, reduced at the end (fixed order)
     float* part = gs ? (float*)calloc((size_t)nthreads * padded, sizeof(float)) : NULL;
@@ -196,8 +204,8 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
         float* acc = part ? part + (long)tid * padded : NULL;
 #pragma omp for schedule(static)
         for (int q = 0; q < Q; q++) {
-            if (noise_second(nz, q)) continue;
-            int pair = noise_paired(nz, q, Q);
+            if (role[q] == 2) continue;
+            int pair = role[q] == 1;
             for (int t = 0; t < T; t++) {
                 int r = q * T + t, r2 = r + T;
                 float sign, sign2 = 1.0f;
@@ -233,6 +241,7 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
             for (int c = 0; c < cols; c++) gs[c] += part[(long)t * padded + c];
         free(part);
     }
+    free(role);
 }
 
 static void cpu_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0,
