@@ -40,6 +40,7 @@ typedef struct {
     long seed;
     char method[16], allocator[32];
     double acc, queries, qpd, wall, step_ms, peak_rss, peak_dev, gflop;
+    int nonuniform;      // some epoch had n_lo != n_hi: the allocator departed from uniform
     epoch_pt* ep;        // (n_ep) per-epoch training loss
     int n_ep;
 } rcell;
@@ -235,7 +236,9 @@ static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, 
     fl_csv* files = fl_calloc((size_t)(n_paths ? n_paths : 1), sizeof(fl_csv));
     int n_files = 0;
     for (int i = 0; i < n_paths; i++) {
-        const char* path = i < n_extra ? extra[i] : g.gl_pathv[i - n_extra];
+        int n_glob = n_paths - n_extra;
+        int is_extra = i >= n_glob;
+        const char* path = is_extra ? extra[i - n_glob] : g.gl_pathv[i];
         fl_err err = {{0}};
         fl_csv t;
         if (fl_csv_read(path, &t, &err)) {
@@ -243,7 +246,7 @@ static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, 
             continue;
         }
         if (fl_csv_check_results_header(&t, &err)) {
-            if (i < n_extra) fprintf(stderr, "flbench report: skipping %s\n", err.msg);
+            if (is_extra) fprintf(stderr, "flbench report: skipping %s\n", err.msg);
             fl_csv_free(&t);
             continue;
         }
@@ -300,6 +303,9 @@ static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, 
                 c->ep = fl_realloc(c->ep, (size_t)(c->n_ep + 1) * sizeof(epoch_pt));
                 c->ep[c->n_ep++] = (epoch_pt){epoch, tl};
             }
+            const char* nlo = fl_csv_field(t, r, "n_lo");
+            const char* nhi = fl_csv_field(t, r, "n_hi");
+            if (*nlo && *nhi && strcmp(nlo, nhi)) c->nonuniform = 1;
             double rss = num(fl_csv_field(t, r, "peak_rss_mb")), dev = num(fl_csv_field(t, r, "peak_dev_mb"));
             if (isfinite(rss) && !(rss <= c->peak_rss)) c->peak_rss = rss;
             if (isfinite(dev) && !(dev <= c->peak_dev)) c->peak_dev = dev;
@@ -513,6 +519,16 @@ static comparison compare(const rdata* d, int sa, int ba, int sb, int bb) {
     return c;
 }
 
+// Two-sided 95 % quantile of Student's t with dof degrees of freedom: a paired difference is
+// "significant" when |mean| > t * (its standard error).
+static double t95(int dof) {
+    static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
+    if (dof < 1) return INFINITY;
+    if (dof <= 20) return t[dof];
+    return dof <= 30 ? 2.042 : dof <= 60 ? 2.000 : 1.960;
+}
+
 typedef struct {
     int n, holds, clear_holds, clear_fails;
     char fails[2048];
@@ -533,11 +549,24 @@ static void claim_row(FILE* md, const rdata* d, const char* claim, int sa, int b
         return;
     }
     int holds = c.diff >= 0;
-    int clear = isfinite(c.se) && fabs(c.diff) > 2 * c.se;
+    int dof = c.n_pairs ? c.n_pairs - 1 : (c.na < c.nb ? c.na : c.nb) - 1;
+    int clear = isfinite(c.se) && fabs(c.diff) > t95(dof) * c.se;
     if (isfinite(c.se)) fprintf(md, "%+.2f ± %.2f%s | ", 100 * c.diff, 100 * c.se, c.n_pairs ? "" : " (unpaired)");
     else fprintf(md, "%+.2f%s | ", 100 * c.diff, c.n_pairs ? "" : " (unpaired)");
-    fprintf(md, "%s%s |\n", holds ? "holds" : "**fails**",
-            clear ? "" : isfinite(c.se) ? " (within 2 s.e.: not resolved by these seeds)" : " (one seed: no error estimate)");
+    // an allocator that never left the uniform allocation cannot differ from it
+    const rseries* A_s = &d->series[sa];
+    int nonuni = 0, cells_a = 0;
+    if (strcmp(A_s->allocator, "uniform") && strcmp(A_s->allocator, "-")) {
+        long idx[256];
+        int na2 = point_cells(d, sa, ba, idx, 256);
+        for (int i = 0; i < na2; i++) {
+            nonuni |= d->cells[idx[i]].nonuniform;
+            cells_a++;
+        }
+    }
+    const char* uni_note = cells_a && !nonuni ? " (the allocator never left the uniform allocation: n_i = b for every datum)" : "";
+    fprintf(md, "%s%s%s |\n", holds ? "holds" : "**fails**",
+            clear ? ", significant" : isfinite(c.se) ? ", not significant" : " (one seed: no error estimate)", uni_note);
     tally->n++;
     tally->holds += holds;
     tally->clear_holds += holds && clear;
@@ -554,9 +583,9 @@ static void tally_line(FILE* md, const char* claim, const claim_tally* t) {
         fprintf(md, "- **%s**: no comparison possible (a side is missing from the data).\n", claim);
         return;
     }
-    fprintf(md, "- **%s**: holds in %d of %d comparisons (%d beyond 2 standard errors)", claim, t->holds, t->n, t->clear_holds);
+    fprintf(md, "- **%s**: holds in %d of %d comparisons (%d significant)", claim, t->holds, t->n, t->clear_holds);
     if (t->holds < t->n)
-        fprintf(md, "; **fails** in %d (%d beyond 2 standard errors): %s", t->n - t->holds, t->clear_fails, t->fails);
+        fprintf(md, "; **fails** in %d (%d significant): %s", t->n - t->holds, t->clear_fails, t->fails);
     fprintf(md, ".\n");
 }
 
@@ -564,7 +593,10 @@ static void write_claims(FILE* md, const rdata* d, int k) {
     const rtask* t = &d->tasks[k];
     static const char* lr_allocs[] = {"uniform", "flops", "neyman"};
     fprintf(md, "\n**The paper's directional claims on this task.** Differences are in accuracy points, A − B, "
-                "paired over seeds (mean ± standard error of the paired differences); \"holds\" means A ≥ B on the mean.\n\n");
+                "paired over seeds (mean ± standard error of the paired differences); \"holds\" means A ≥ B on the mean; "
+                "\"significant\" means the difference is outside the 95 %% confidence interval of a paired t-test "
+                "(t with seeds − 1 degrees of freedom: 4.30 for 3 seeds), \"not significant\" that these seeds "
+                "cannot tell the two apart.\n\n");
     fprintf(md, "| claim | A | B | A − B | verdict |\n|---|---|---|---|---|\n");
     claim_tally t_flops = {0}, t_neyman = {0}, t_mezo = {0}, t_mezo2 = {0};
     for (int bi = 0; bi < t->n_budgets; bi++) {
@@ -613,14 +645,17 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
         fprintf(md, "Reference, backpropagation (%s): %s %% %s accuracy over %d seed%s%s.\n\n", d->series[s].label, v,
                 strstr(t->title, "(validation split)") ? "validation" : "test", p.s.n, p.s.n == 1 ? "" : "s", note);
     }
-    fprintf(md, "Accuracy on the %s split (%%, mean ± sample std over seeds), by query budget "
+    int forward_series = 0;
+    for (int s = 0; s < d->n_series; s++) forward_series += d->series[s].task == k && strcmp(d->series[s].method, "bp");
+    if (!forward_series) fprintf(md, "Only BP ran on this task (a pretraining run, for instance): no comparison to make.\n");
+    else fprintf(md, "Accuracy on the %s split (%%, mean ± sample std over seeds), by query budget "
                 "(perturbed queries per datum per step):\n\n| series |",
             strstr(t->title, "(validation split)") ? "validation" : "test");
-    for (int b = 0; b < t->n_budgets; b++) fprintf(md, " b=%d |", t->budgets[b]);
-    fprintf(md, "\n|---|");
-    for (int b = 0; b < t->n_budgets; b++) fprintf(md, "---|");
-    fprintf(md, "\n");
-    for (int g = 0; g < d->n_global; g++) {
+    for (int b = 0; forward_series && b < t->n_budgets; b++) fprintf(md, " b=%d |", t->budgets[b]);
+    if (forward_series) fprintf(md, "\n|---|");
+    for (int b = 0; forward_series && b < t->n_budgets; b++) fprintf(md, "---|");
+    if (forward_series) fprintf(md, "\n");
+    for (int g = 0; forward_series && g < d->n_global; g++) {
         int s = series_of(d, k, g);
         if (s < 0 || !strcmp(d->series[s].method, "bp")) continue;
         fprintf(md, "| %s |", d->series[s].label);
@@ -662,7 +697,7 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
                     q.n_cells, q.s.mean, qpd.s.mean, w.s.mean, st.s.mean, rss.s.mean, dev.s.mean);
         }
     }
-    write_claims(md, d, k);
+    if (forward_series) write_claims(md, d, k);
     fprintf(md, "\nFigures: [accuracy against budget](%s/acc_budget.png), [training loss](%s/loss_epoch.png), "
                 "[time per step](%s/cost_time.png), [peak memory](%s/cost_memory.png), "
                 "[allocations](%s/alloc_hist.png), [n_i against proxy](%s/alloc_scatter.png) (panel %d; PDF next to each).\n",
@@ -802,7 +837,8 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
     fprintf(meta, "array task_title[%d]\narray series_name[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_global ? d->n_global : 1);
     fprintf(meta, "array loss_budget[%d]\narray alloc_budget[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_tasks ? d->n_tasks : 1);
     fprintf(meta, "array task_series[%d]   # the 0-based block indices holding data, per task\n", d->n_tasks ? d->n_tasks : 1);
-    fprintf(meta, "array task_allocs[%d]   # the same for the allocation files\n", d->n_tasks ? d->n_tasks : 1);
+    fprintf(meta, "array task_allocs[%d]   # the same for the allocation histograms\n", d->n_tasks ? d->n_tasks : 1);
+    fprintf(meta, "array task_scatter[%d]  # and the scatter plots (only data with a proxy value)\n", d->n_tasks ? d->n_tasks : 1);
     fprintf(meta, "nalloc = %d\narray alloc_name[%d]\n", N_ALLOC_PLOTS, N_ALLOC_PLOTS);
     for (int a = 0; a < N_ALLOC_PLOTS; a++) fprintf(meta, "alloc_name[%d] = \"%s\"\n", a + 1, alloc_names[a]);
     int bp_index = -1;
@@ -933,7 +969,7 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
         }
         fprintf(fh, "# %s: fraction of data given n_i queries (binned), budget %d, all logged steps and seeds\n", t->title, ab);
         fprintf(fs, "# %s: proxy variance and n_i of each logged datum-step (a deterministic sample), budget %d\n", t->title, ab);
-        char present[64] = "";
+        char present[64] = "", present_scatter[64] = "";
         for (int a = 0; a < N_ALLOC_PLOTS; a++) {
             double* px = NULL;
             int* nn = NULL;
@@ -970,13 +1006,15 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
                     rows++;
                 }
             if (!rows) fprintf(fs, "NaN NaN\n");
+            else snprintf(present_scatter + strlen(present_scatter), sizeof present_scatter - strlen(present_scatter), "%s%d",
+                          present_scatter[0] ? " " : "", a);
             block_end(fs);
             free(px);
             free(nn);
         }
         fclose(fh);
         fclose(fs);
-        fprintf(meta, "task_allocs[%d] = \"%s\"\n", k + 1, present);
+        fprintf(meta, "task_allocs[%d] = \"%s\"\ntask_scatter[%d] = \"%s\"\n", k + 1, present, k + 1, present_scatter);
         if (!present[0] && ab >= 0) fprintf(meta, "alloc_budget[%d] = -1\n", k + 1);
     }
     fclose(meta);

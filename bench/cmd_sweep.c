@@ -611,7 +611,7 @@ int fl_cmd_sweep(int argc, char** argv) {
     float timeout_f = -1;
     fl_opt opts[] = {
         {"shard", FL_OPT_STR, shard, sizeof shard, NULL, "run shard I of N (0 <= I < N): the cells whose index % N == I"},
-        {"out", FL_OPT_STR, out_dir, sizeof out_dir, NULL, "output directory (default results/NAME)"},
+        {"out", FL_OPT_STR, out_dir, sizeof out_dir, NULL, "output directory (default results/runs/NAME)"},
         {"dry-run", FL_OPT_FLAG, &dry_run, 0, NULL, "list the cells, their state and command lines; run nothing"},
         {"check", FL_OPT_FLAG, &check, 0, NULL, "list missing datasets, weights and required files with their fetch commands; run nothing"},
         {"retry-failed", FL_OPT_FLAG, &retry_failed, 0, NULL, "run again the cells that finished failed or missing-*"},
@@ -644,7 +644,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         fprintf(stderr, "flbench sweep: %s\n", err.msg);
         return 2;
     }
-    if (!out_dir[0]) snprintf(out_dir, sizeof out_dir, "results/%s", cfg.name);
+    if (!out_dir[0]) snprintf(out_dir, sizeof out_dir, "results/runs/%s", cfg.name);
     sw_cell* all;
     long n_all = sw_cells(&cfg, out_dir, &all);
     // this shard's cells

@@ -1,7 +1,8 @@
 # alloc.gp: the allocation itself, for the flops and neyman allocators (meta.gp alloc_name)
 # at the largest budget with allocation logs (train --alloc-log; sweep configs log seed 0):
 #  - alloc_hist: fraction of data given n_i queries (bins of width bin_width);
-#  - alloc_scatter: n_i against the datum's proxy variance (log scale), a sample of points.
+#  - alloc_scatter: n_i against the datum's proxy variance (log scale), a sample of points
+#    (a datum's first visit has no proxy yet: those points are left out).
 # Reads DATADIR/alloc_hist_K.dat, alloc_scatter_K.dat. Writes FIGDIR/alloc_hist.{png,pdf},
 # FIGDIR/alloc_scatter.{png,pdf}. A task without logs gets an empty panel saying so.
 load "plots/common.gp"
@@ -36,13 +37,13 @@ do for [fmt in "png pdf"] {
     set multiplot layout nrows, ncols
     do for [k = 1:ntasks] {
         set title sprintf("%s\nb = %d", task_title[k], alloc_budget[k]) noenhanced
-        if (alloc_budget[k] < 0) {
-            set title sprintf("%s: no allocation logs", task_title[k]) noenhanced
+        if (alloc_budget[k] < 0 || strlen(task_scatter[k]) == 0) {
+            set title sprintf("%s: no allocation logs with proxy values", task_title[k]) noenhanced
             set xrange [1:10]; set yrange [0:1]
             plot 2 notitle
             set autoscale x; set autoscale y
         } else {
-            plot for [s in task_allocs[k]] dat("alloc_scatter", k) index int(s) using 1:2 with points lt int(s)+4 pt 7 ps 0.3 title columnheader(1) noenhanced
+            plot for [s in task_scatter[k]] dat("alloc_scatter", k) index int(s) using 1:2 with points lt int(s)+4 pt 7 ps 0.3 title columnheader(1) noenhanced
         }
     }
     unset multiplot
