@@ -133,6 +133,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     fl_est_opts eo = fl_est_opts_default();
     eo.budget = budget;
     fl_alloc_opts ao = fl_alloc_opts_default();
+    if (!strcmp(method, "mezo")) fl_params_drop_grad(&m->params);  // as train does
     fl_engine* e = fl_engine_new(ops, m, method, "uniform", &ao, &eo, B, 7, &err);
     if (!e) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
     fl_optim opt;
@@ -150,7 +151,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
         double t0 = fl_now();
         fl_step_stats st;
         if (fl_engine_grad(e, &b, &st, &err)) { printf("FAIL %s: %s\n", what, err.msg); return 1; }
-        fl_optim_step(&opt, &m->params, 0);
+        fl_engine_apply(e, &opt, 0);
         fl_model_refresh_sigma(m);
         ops->sync();
         double dt = fl_now() - t0;

@@ -259,6 +259,78 @@ static void cpu_noise_axpy(float* x, long n, uint64_t first, float scale, uint32
         fl_body_noise_axpy4(x, n, i0, first, scale, key0, key1, row, stream, step);
 }
 
+// MeZO directions: blocks of 32 parameters regenerate the K directions with the 32-wide
+// generator (bit-identical to fl_body_dirs_grad4), then apply the update; the tail uses the
+// body. `fn` receives g for 32 (or 4) consecutive parameters starting at i.
+static inline void dirs_block32(float* g, long i, uint64_t first, int K, const float* s, uint32_t k0,
+                                uint32_t k1, uint32_t stream, uint32_t step) {
+    for (int l = 0; l < 32; l++) g[l] = 0.0f;
+    for (int k = 0; k < K; k++) {
+        float z[32];
+        fl_cpu_normal32(k0, k1, (uint32_t)((first + (uint64_t)i) >> 2), (uint32_t)k, stream, step, z);
+        for (int l = 0; l < 32; l++) g[l] += s[k] * z[l];
+    }
+}
+
+static void cpu_dirs_adam(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,
+                          uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step, float gscale,
+                          float lr, float b1, float b2, float eps, float bc1, float bc2, float wd) {
+    if (first % 4 != 0) FL_FATAL("dirs_adam: first element %llu is not a multiple of 4", (unsigned long long)first);
+    long blocks = n / 32;
+#pragma omp parallel for schedule(static) if (blocks > 64)
+    for (long b = 0; b < blocks; b++) {
+        float g[32];
+        long i = b * 32;
+        dirs_block32(g, i, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 32; l++)
+            fl_body_adam(&p[i + l], g[l] * gscale, &m[i + l], &v[i + l], lr, b1, b2, eps, bc1, bc2, wd);
+    }
+    for (long i = blocks * 32; i < n; i += 4) {
+        float g[4];
+        fl_body_dirs_grad4(g, n, i, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 4 && i + l < n; l++)
+            fl_body_adam(&p[i + l], g[l] * gscale, &m[i + l], &v[i + l], lr, b1, b2, eps, bc1, bc2, wd);
+    }
+}
+
+static void cpu_dirs_sgd(float* p, float* mom, long n, uint64_t first, int K, const float* s, uint32_t key0,
+                         uint32_t key1, uint32_t stream, uint32_t step, float gscale, float lr, float momentum,
+                         float wd) {
+    if (first % 4 != 0) FL_FATAL("dirs_sgd: first element %llu is not a multiple of 4", (unsigned long long)first);
+    long blocks = n / 32;
+#pragma omp parallel for schedule(static) if (blocks > 64)
+    for (long b = 0; b < blocks; b++) {
+        float g[32];
+        long i = b * 32;
+        dirs_block32(g, i, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 32; l++) fl_body_sgd(&p[i + l], g[l] * gscale, &mom[i + l], lr, momentum, wd);
+    }
+    for (long i = blocks * 32; i < n; i += 4) {
+        float g[4];
+        fl_body_dirs_grad4(g, n, i, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 4 && i + l < n; l++) fl_body_sgd(&p[i + l], g[l] * gscale, &mom[i + l], lr, momentum, wd);
+    }
+}
+
+static double cpu_dirs_sumsq(long n, uint64_t first, int K, const float* s, uint32_t key0, uint32_t key1,
+                             uint32_t stream, uint32_t step) {
+    if (first % 4 != 0) FL_FATAL("dirs_sumsq: first element %llu is not a multiple of 4", (unsigned long long)first);
+    long blocks = n / 32;
+    double acc = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : acc) if (blocks > 64)
+    for (long b = 0; b < blocks; b++) {
+        float g[32];
+        dirs_block32(g, b * 32, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 32; l++) acc += (double)g[l] * g[l];
+    }
+    for (long i = blocks * 32; i < n; i += 4) {
+        float g[4];
+        fl_body_dirs_grad4(g, n, i, first, K, s, key0, key1, stream, step);
+        for (int l = 0; l < 4 && i + l < n; l++) acc += (double)g[l] * g[l];
+    }
+    return acc;
+}
+
 // ---------------------------------------------------------------------------------------
 // row-wise
 
@@ -468,6 +540,7 @@ static fl_ops cpu_ops = {
     .layernorm = cpu_layernorm, .layernorm_bwd = cpu_layernorm_bwd, .softmax = cpu_softmax,
     .softmax_bwd = cpu_softmax_bwd, .xent = cpu_xent, .col_sum = cpu_col_sum, .row_sumsq = cpu_row_sumsq,
     .dot = cpu_dot, .adam = cpu_adam, .sgd = cpu_sgd,
+    .dirs_adam = cpu_dirs_adam, .dirs_sgd = cpu_dirs_sgd, .dirs_sumsq = cpu_dirs_sumsq,
     // ViT ops
     .vit_patchify = cpu_vit_patchify, .vit_tokens = cpu_vit_tokens,
     .vit_cls_layernorm = cpu_vit_cls_layernorm, .vit_cls_layernorm_bwd = cpu_vit_cls_layernorm_bwd,

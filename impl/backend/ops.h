@@ -91,6 +91,19 @@ typedef struct fl_ops {
     void (*sgd)(float* p, const float* g, float* mom, long n, float lr, float momentum,
                 float wd);
 
+    // --- MeZO updates without a gradient buffer: g = gscale * sum_k s[k] z_k(first + i), with
+    // z_k the normals of Philox row k (stream, step) and s (K) in backend memory; `first` a
+    // multiple of 4. Identical to materialising g with noise_axpy and calling adam/sgd. ---
+    void (*dirs_adam)(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,
+                      uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step, float gscale,
+                      float lr, float b1, float b2, float eps, float bc1, float bc2, float wd);
+    void (*dirs_sgd)(float* p, float* mom, long n, uint64_t first, int K, const float* s,
+                     uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step, float gscale,
+                     float lr, float momentum, float wd);
+    // sum_i g_i^2 (gscale 1), in double
+    double (*dirs_sumsq)(long n, uint64_t first, int K, const float* s, uint32_t key0,
+                         uint32_t key1, uint32_t stream, uint32_t step);
+
     // --- ViT ops (impl/models/vit.c); bodies at the end of impl/kernels/bodies.h ---
     // Image (n, C, H, W) -> patches (n, T, C*P*P), T = (H/P)(W/P) + 1. Row 0 of each image is
     // zero (the CLS slot); row 1 + pi*(W/P) + pj holds patch (pi, pj) flattened in (C, P, P)

@@ -56,7 +56,14 @@ size_t fl_params_trainable(const fl_params* p) {
     return s;
 }
 
-void fl_params_zero_grad(fl_params* p) { p->ops->zero(p->grad, p->total * sizeof(float)); }
+void fl_params_zero_grad(fl_params* p) {
+    if (p->grad) p->ops->zero(p->grad, p->total * sizeof(float));
+}
+
+void fl_params_drop_grad(fl_params* p) {
+    if (p->grad) p->ops->free(p->grad);
+    p->grad = NULL;
+}
 
 void fl_params_set_trainable_kind(fl_params* p, fl_tensor_kind kind, int trainable) {
     for (int i = 0; i < p->n; i++)

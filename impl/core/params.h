@@ -51,8 +51,11 @@ static inline float* fl_param_data(const fl_params* p, int i) { return p->data +
 static inline float* fl_param_grad(const fl_params* p, int i) { return p->grad + p->t[i].offset; }
 // Number of trainable floats (padding excluded).
 size_t fl_params_trainable(const fl_params* p);
-// Zeroes the whole gradient buffer.
+// Zeroes the whole gradient buffer (nothing when it was dropped).
 void fl_params_zero_grad(fl_params* p);
+// Frees the gradient buffer: MeZO trains without one (its estimate is K scalars and a seed,
+// applied by the fused dirs_* ops), so its memory is inference plus optimizer state.
+void fl_params_drop_grad(fl_params* p);
 // Sets trainable on every tensor of `kind`.
 void fl_params_set_trainable_kind(fl_params* p, fl_tensor_kind kind, int trainable);
 

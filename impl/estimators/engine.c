@@ -3,6 +3,7 @@
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
+#include "../optim/optim.h"
 
 extern const fl_estimator_vt fl_est_bp, fl_est_mezo, fl_est_lr;
 
@@ -147,6 +148,7 @@ void fl_engine_free(fl_engine* e) {
     free(e->last_proxy);
     free(e->last_loss);
     free(e->last_oracle);
+    if (e->dir_s) e->ops->free(e->dir_s);
     free(e);
 }
 
@@ -227,4 +229,11 @@ void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy) {
         float old = e->proxy_table[k];
         e->proxy_table[k] = isfinite(old) ? (1.f - a) * old + a * proxy[i] : proxy[i];
     }
+}
+
+double fl_engine_apply(fl_engine* e, fl_optim* o, int epoch) {
+    fl_params* p = &e->model->params;
+    if (p->grad) return fl_optim_step(o, p, epoch);
+    FL_CHECK(e->dir_K > 0, "fl_engine_apply: no gradient buffer and no MeZO directions");
+    return fl_optim_step_dirs(o, p, epoch, e->dir_K, e->dir_s, e->key0, e->key1, FL_STREAM_MEZO, e->dir_step);
 }

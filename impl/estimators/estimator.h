@@ -93,6 +93,11 @@ struct fl_engine {
     float* last_proxy;
     float* last_loss;
     float* last_oracle;
+    // MeZO's last estimate as directions: g = sum_k dir_s[k] z_k (Philox row k, stream
+    // FL_STREAM_MEZO, step dir_step); dir_K = 0 for the other estimators
+    int dir_K;
+    float* dir_s;             // (dir_K) backend memory
+    uint32_t dir_step;
     // scratch, grown on demand (see engine.c)
     struct fl_scratch* s;
 };
@@ -108,7 +113,13 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
                          int64_t dataset_size, uint64_t seed, fl_err* err);
 void fl_engine_free(fl_engine* e);
 // One gradient estimate into model->params.grad (zeroed first), step counter advanced.
+// MeZO also keeps it as directions (dir_K, dir_s), and writes params.grad only when the
+// buffer exists (see fl_params_drop_grad).
 int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err);
+// Applies the last estimate with the optimiser: from params.grad, or, when the gradient
+// buffer was dropped (MeZO), from the directions. Returns the estimate's norm.
+struct fl_optim;
+double fl_engine_apply(fl_engine* e, struct fl_optim* o, int epoch);
 
 // --- helpers shared by the estimators (engine.c) ---
 // Host scratch of at least n elements, by slot (never freed until the engine is).

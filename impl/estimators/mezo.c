@@ -14,7 +14,9 @@
 #include "estimator.h"
 #include "../core/nvtx.h"
 
-enum { S_CLEAN = 3, S_PROXY, S_N, S_IDX, S_LAB, S_XSUB, S_LP, S_LM, S_C, S_CSQ, S_ORACLE_V };
+// scratch slots (engine.c)
+enum { S_CLEAN = 3, S_PROXY, S_N, S_IDX, S_LAB, S_XSUB, S_LP, S_LM, S_C, S_CSQ, S_ORACLE_V, S_DIRS, S_MID,
+       S_O_IDX, S_O_C, S_O_ACC };
 
 static long mezo_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
     *n_min = 1;
@@ -126,9 +128,10 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     int K = 0;
     long total_dirs = 0;
     for (int i = 0; i < B; i++) { K = n[i] > K ? n[i] : K; total_dirs += n[i]; }
+    float* s_dir = fl_scratch_host(e, S_DIRS, (size_t)(K > 0 ? K : 1) * sizeof(float));
     double* csq = fl_scratch_host(e, S_CSQ, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) csq[i] = 0.0;
-    float* mid = fl_scratch_host(e, S_LM + 20, (size_t)B * sizeof(float));
+    float* mid = fl_scratch_host(e, S_MID, (size_t)B * sizeof(float));
     double loss_sum = 0.0;
     double t0 = fl_now();
     FL_NVTX_PUSH("forward queries");  // +mu/-mu forwards of every direction, and the update of grad
@@ -146,8 +149,17 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
             csq[i] += (double)c[j] * c[j];
             if (k == 0) loss_sum += mid[j];
         }
-        add_direction(e, m->params.grad, (float)s_k, (uint32_t)k, FL_STREAM_MEZO);
+        s_dir[k] = (float)s_k;
+        if (m->params.grad) add_direction(e, m->params.grad, (float)s_k, (uint32_t)k, FL_STREAM_MEZO);
     }
+    // the estimate as K scalars and the seed (the MeZO memory property; fl_engine_apply)
+    if (K > e->dir_K || !e->dir_s) {
+        if (e->dir_s) e->ops->free(e->dir_s);
+        e->dir_s = e->ops->alloc((size_t)(K > 0 ? K : 1) * sizeof(float));
+    }
+    e->dir_K = K;
+    e->dir_step = e->step;
+    e->ops->upload(e->dir_s, s_dir, (size_t)K * sizeof(float));
     e->ops->sync();
     FL_NVTX_POP();
     st->t_forward += fl_now() - t0;
@@ -175,9 +187,9 @@ int fl_mezo_oracle(fl_engine* e, const fl_batch* b, int directions, float* v_out
     int B = b->B;
     fl_model* m = e->model;
     m->vt->reserve(m, B, B);
-    int32_t* idx = fl_scratch_host(e, S_IDX + 20, (size_t)B * sizeof(int32_t));
-    float* c = fl_scratch_host(e, S_C + 20, (size_t)B * sizeof(float));
-    double* acc = fl_scratch_host(e, S_CSQ + 20, (size_t)B * sizeof(double));
+    int32_t* idx = fl_scratch_host(e, S_O_IDX, (size_t)B * sizeof(int32_t));
+    float* c = fl_scratch_host(e, S_O_C, (size_t)B * sizeof(float));
+    double* acc = fl_scratch_host(e, S_O_ACC, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) { idx[i] = i; acc[i] = 0.0; }
     for (int k = 0; k < directions; k++) {
         eval_direction(e, b, idx, B, (uint32_t)k, FL_STREAM_MEZO_ORACLE, c, NULL);

@@ -96,6 +96,20 @@ FL_HD void fl_body_noise_axpy4(float* x, long n, long i0, uint64_t first, float 
     }
 }
 
+// MeZO's gradient from its directions, for four parameters: g = sum_k s[k] z_k(first + i),
+// k in order, exactly as accumulating s[k] z_k into a zeroed buffer would (so the fused
+// update is bit-identical to materialising the gradient first). Direction k is Philox row k.
+FL_HD void fl_body_dirs_grad4(float g[4], long n, long i0, uint64_t first, int K, const float* s,
+                              uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step) {
+    for (int l = 0; l < 4; l++) g[l] = 0.0f;
+    uint32_t group = (uint32_t)((first + (uint64_t)i0) >> 2);
+    for (int k = 0; k < K; k++) {
+        float z[4];
+        fl_normal4(k0, k1, group, (uint32_t)k, stream, step, z);
+        for (int l = 0; l < 4; l++) g[l] += s[k] * z[l];
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Activations.
 

@@ -68,3 +68,32 @@ double fl_optim_step(fl_optim* o, fl_params* p, int epoch) {
     }
     return norm;
 }
+
+double fl_optim_step_dirs(fl_optim* o, fl_params* p, int epoch, int K, const float* s,
+                          uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step) {
+    const fl_ops* ops = p->ops;
+    double sq = 0.0;
+    for (int i = 0; i < p->n; i++)
+        if (p->t[i].trainable)
+            sq += ops->dirs_sumsq((long)p->t[i].numel, p->t[i].offset, K, s, key0, key1, stream, step);
+    double norm = sqrt(sq);
+    o->last_grad_norm = norm;
+    float gscale = o->clip > 0.f && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
+    float lr = fl_optim_lr_at(o, epoch);
+    o->t++;
+    float bc1 = 1.0f - powf(o->b1, (float)o->t);
+    float bc2 = 1.0f - powf(o->b2, (float)o->t);
+    for (int i = 0; i < p->n; i++) {
+        const fl_tensor* t = &p->t[i];
+        if (!t->trainable) continue;
+        float wd = t->kind == FL_KIND_WEIGHT ? o->weight_decay : 0.f;
+        float* w = p->data + t->offset;
+        if (o->adam)
+            ops->dirs_adam(w, o->m + t->offset, o->v + t->offset, (long)t->numel, t->offset, K, s, key0, key1,
+                           stream, step, gscale, lr, o->b1, o->b2, o->eps, bc1, bc2, wd);
+        else
+            ops->dirs_sgd(w, o->m + t->offset, (long)t->numel, t->offset, K, s, key0, key1, stream, step, gscale,
+                          lr, o->momentum, wd);
+    }
+    return norm;
+}

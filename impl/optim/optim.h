@@ -29,6 +29,11 @@ float fl_optim_lr_at(const fl_optim* o, int epoch);
 double fl_optim_step(fl_optim* o, fl_params* p, int epoch);
 // Global L2 norm of the trainable part of the gradient.
 double fl_grad_norm(const fl_params* p);
+// The same update from MeZO directions, without a gradient buffer: g = sum_k s[k] z_k, with
+// z_k regenerated from Philox (row k, stream, step) and s (K) in backend memory. Clipping
+// scales g. Bit-identical to materialising g and calling fl_optim_step.
+double fl_optim_step_dirs(fl_optim* o, fl_params* p, int epoch, int K, const float* s,
+                          uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step);
 
 #ifdef __cplusplus
 }

@@ -223,6 +223,8 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     int64_t* ev_idx = S.ev_idx;
     int64_t n_tr = S.n_tr, n_ev = S.n_ev;
     const char* dataset_desc = S.dataset_desc;
+    // MeZO trains without a gradient buffer: inference memory plus optimizer state
+    if (!strcmp(cfg->method, "mezo")) fl_params_drop_grad(&m->params);
     e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
     if (!e) goto fail;
     if (fl_optim_init(&opt, &m->params, cfg->optim, cfg->lr, err)) goto fail;
@@ -282,7 +284,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             if (grc) { FL_NVTX_POP(); goto fail; }
             double t1 = fl_now();
             FL_NVTX_PUSH("update");
-            double gnorm = fl_optim_step(&opt, &m->params, epoch - 1);
+            double gnorm = fl_engine_apply(e, &opt, epoch - 1);
             fl_model_refresh_sigma(m);
             ops->sync();
             FL_NVTX_POP();

@@ -192,6 +192,40 @@ static void test_noise_axpy(void) {
     free(zero); free(got); free(ref); free(x); free(xc);
 }
 
+// MeZO's fused updates from directions (dirs_adam, dirs_sgd, dirs_sumsq): bit-identical to
+// the CPU (the noise file is compiled without contraction), n not a multiple of 32 or 4.
+static void test_dirs_ops(void) {
+    NEED_GPU();
+    const long n = 10007;
+    const uint64_t first = 4 * 99;
+    const int K = 3;
+    float sh[3] = {0.7f, -1.3f, 0.05f};
+    float* s_d = dput(sh, K);
+    float* p = hrand(n, 21, 0.5f, 0.f);
+    float* m = hrand(n, 22, 0.01f, 0.f);
+    float* v = hrand(n, 23, 0.01f, 0.f);
+    for (long i = 0; i < n; i++) v[i] = fabsf(v[i]);
+    float *pc = hcopy(p, n), *mc = hcopy(m, n), *vc = hcopy(v, n);
+    float *pd = dput(p, n), *md = dput(m, n), *vd = dput(v, n);
+    gpu->dirs_adam(pd, md, vd, n, first, K, s_d, 5u, 6u, FL_STREAM_MEZO, 9u, 0.8f, 1e-3f, 0.9f, 0.999f, 1e-8f,
+                   0.1f, 0.001f, 0.01f);
+    cpu->dirs_adam(pc, mc, vc, n, first, K, sh, 5u, 6u, FL_STREAM_MEZO, 9u, 0.8f, 1e-3f, 0.9f, 0.999f, 1e-8f,
+                   0.1f, 0.001f, 0.01f);
+    float* got = dget(pd, n);
+    CHECK(cmp_bits("p after dirs_adam", got, pc, n) == 0, "dirs_adam differs from the CPU");
+    free(got);
+    gpu->dirs_sgd(pd, md, n, first, K, s_d, 5u, 6u, FL_STREAM_MEZO, 10u, 1.0f, 1e-2f, 0.9f, 0.0f);
+    cpu->dirs_sgd(pc, mc, n, first, K, sh, 5u, 6u, FL_STREAM_MEZO, 10u, 1.0f, 1e-2f, 0.9f, 0.0f);
+    got = dget(pd, n);
+    CHECK(cmp_bits("p after dirs_sgd", got, pc, n) == 0, "dirs_sgd differs from the CPU");
+    // the same sum of squares in another order of double additions: 1e-12 relative
+    double a = gpu->dirs_sumsq(n, first, K, s_d, 5u, 6u, FL_STREAM_MEZO, 9u);
+    double b = cpu->dirs_sumsq(n, first, K, sh, 5u, 6u, FL_STREAM_MEZO, 9u);
+    CHECK(fabs(a - b) <= 1e-12 * b, "dirs_sumsq %.15g vs %.15g", a, b);
+    gpu->free(s_d); gpu->free(pd); gpu->free(md); gpu->free(vd);
+    free(got); free(p); free(m); free(v); free(pc); free(mc); free(vc);
+}
+
 // qcodes of Q queries: noise rows shuffled, negate bit on odd queries
 static int32_t* make_qcode(int Q) {
     int32_t* q = fl_malloc((size_t)Q * sizeof(int32_t));
@@ -1012,6 +1046,7 @@ int main(void) {
     RUN(test_memory);
     RUN(test_philox_integers);
     RUN(test_noise_axpy);
+    RUN(test_dirs_ops);
     RUN(test_bias_noise);
     RUN(test_lr_grad);
     RUN(test_gemm);

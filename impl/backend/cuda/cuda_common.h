@@ -76,3 +76,11 @@ void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
                      int rows, int cols);
 void fl_cuda_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0, uint32_t key1,
                         uint32_t row, uint32_t stream, uint32_t step);
+void fl_cuda_dirs_adam(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,
+                       uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step, float gscale, float lr,
+                       float b1, float b2, float eps, float bc1, float bc2, float wd);
+void fl_cuda_dirs_sgd(float* p, float* mom, long n, uint64_t first, int K, const float* s, uint32_t key0,
+                      uint32_t key1, uint32_t stream, uint32_t step, float gscale, float lr, float momentum,
+                      float wd);
+double fl_cuda_dirs_sumsq(long n, uint64_t first, int K, const float* s, uint32_t key0, uint32_t key1,
+                          uint32_t stream, uint32_t step);

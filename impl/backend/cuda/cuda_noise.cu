@@ -114,6 +114,90 @@ void fl_cuda_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t 
 }
 
 // ---------------------------------------------------------------------------------------
+// MeZO directions without a gradient buffer: one thread per group of four parameters
+// regenerates the K directions (fl_body_dirs_grad4) and applies the update. s (K) is in
+// device memory.
+
+__global__ void k_dirs_adam(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,
+                            uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step, float gscale, float lr,
+                            float b1, float b2, float eps, float bc1, float bc2, float wd) {
+    FL_GRID_STRIDE(gi, (n + 3) / 4) {
+        float g[4];
+        long i0 = 4 * gi;
+        fl_body_dirs_grad4(g, n, i0, first, K, s, k0, k1, stream, step);
+        for (int l = 0; l < 4 && i0 + l < n; l++)
+            fl_body_adam(&p[i0 + l], g[l] * gscale, &m[i0 + l], &v[i0 + l], lr, b1, b2, eps, bc1, bc2, wd);
+    }
+}
+
+void fl_cuda_dirs_adam(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,
+                       uint32_t key0, uint32_t key1, uint32_t stream, uint32_t step, float gscale, float lr,
+                       float b1, float b2, float eps, float bc1, float bc2, float wd) {
+    if (first % 4 != 0) FL_FATAL("dirs_adam: first element %llu is not a multiple of 4", (unsigned long long)first);
+    if (n <= 0) return;
+    k_dirs_adam<<<fl_cuda_blocks((n + 3) / 4, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(
+        p, m, v, n, first, K, s, key0, key1, stream, step, gscale, lr, b1, b2, eps, bc1, bc2, wd);
+    FL_CUDA_LAUNCHED();
+}
+
+__global__ void k_dirs_sgd(float* p, float* mom, long n, uint64_t first, int K, const float* s, uint32_t k0,
+                           uint32_t k1, uint32_t stream, uint32_t step, float gscale, float lr, float momentum,
+                           float wd) {
+    FL_GRID_STRIDE(gi, (n + 3) / 4) {
+        float g[4];
+        long i0 = 4 * gi;
+        fl_body_dirs_grad4(g, n, i0, first, K, s, k0, k1, stream, step);
+        for (int l = 0; l < 4 && i0 + l < n; l++) fl_body_sgd(&p[i0 + l], g[l] * gscale, &mom[i0 + l], lr, momentum, wd);
+    }
+}
+
+void fl_cuda_dirs_sgd(float* p, float* mom, long n, uint64_t first, int K, const float* s, uint32_t key0,
+                      uint32_t key1, uint32_t stream, uint32_t step, float gscale, float lr, float momentum,
+                      float wd) {
+    if (first % 4 != 0) FL_FATAL("dirs_sgd: first element %llu is not a multiple of 4", (unsigned long long)first);
+    if (n <= 0) return;
+    k_dirs_sgd<<<fl_cuda_blocks((n + 3) / 4, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(
+        p, mom, n, first, K, s, key0, key1, stream, step, gscale, lr, momentum, wd);
+    FL_CUDA_LAUNCHED();
+}
+
+#define DIRS_BLOCKS 1024  // fixed, so the order of the sum depends on n only
+__global__ void k_dirs_sumsq(double* part, long n, uint64_t first, int K, const float* s, uint32_t k0,
+                             uint32_t k1, uint32_t stream, uint32_t step) {
+    __shared__ double sh[FL_CUDA_THREADS];
+    double acc = 0.0;
+    FL_GRID_STRIDE(gi, (n + 3) / 4) {
+        float g[4];
+        long i0 = 4 * gi;
+        fl_body_dirs_grad4(g, n, i0, first, K, s, k0, k1, stream, step);
+        for (int l = 0; l < 4 && i0 + l < n; l++) acc += (double)g[l] * g[l];
+    }
+    sh[threadIdx.x] = acc;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) part[blockIdx.x] = sh[0];
+}
+
+double fl_cuda_dirs_sumsq(long n, uint64_t first, int K, const float* s, uint32_t key0, uint32_t key1,
+                          uint32_t stream, uint32_t step) {
+    if (first % 4 != 0) FL_FATAL("dirs_sumsq: first element %llu is not a multiple of 4", (unsigned long long)first);
+    if (n <= 0) return 0.0;
+    long want = ((n + 3) / 4 + FL_CUDA_THREADS - 1) / FL_CUDA_THREADS;
+    int blocks = want < DIRS_BLOCKS ? (int)want : DIRS_BLOCKS;
+    double* part = (double*)fl_cuda_scratch(FL_CUDA_SCRATCH_DOT, DIRS_BLOCKS * sizeof(double));
+    k_dirs_sumsq<<<blocks, FL_CUDA_THREADS>>>(part, n, first, K, s, key0, key1, stream, step);
+    FL_CUDA_LAUNCHED();
+    double h[DIRS_BLOCKS];
+    FL_CUDA_CHECK(cudaMemcpy(h, part, (size_t)blocks * sizeof(double), cudaMemcpyDeviceToHost));
+    double r = 0.0;
+    for (int b = 0; b < blocks; b++) r += h[b];
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------
 // Test hook (tests/unit/test_cuda.c): the raw Philox4x32-10 integers of counters
 // (g, row, stream, step) for g in [0, groups), computed on the device, into host out (4 groups).
 

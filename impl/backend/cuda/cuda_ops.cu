@@ -197,6 +197,7 @@ static fl_ops cuda_ops_table = {
     .softmax_bwd = fl_cuda_softmax_bwd, .xent = fl_cuda_xent, .col_sum = fl_cuda_col_sum,
     .row_sumsq = fl_cuda_row_sumsq,
     .dot = fl_cuda_dot, .adam = fl_cuda_adam, .sgd = fl_cuda_sgd,
+    .dirs_adam = fl_cuda_dirs_adam, .dirs_sgd = fl_cuda_dirs_sgd, .dirs_sumsq = fl_cuda_dirs_sumsq,
     .vit_patchify = fl_cuda_vit_patchify, .vit_tokens = fl_cuda_vit_tokens,
     .vit_cls_layernorm = fl_cuda_vit_cls_layernorm, .vit_cls_layernorm_bwd = fl_cuda_vit_cls_layernorm_bwd,
     .gather_add_rows = fl_cuda_gather_add_rows,
