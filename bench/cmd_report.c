@@ -47,6 +47,7 @@ typedef struct {
 
 typedef struct {
     char title[300];
+    char short_title[200];   // for figure panels: the model without its ':' options
     char key[400];
     int budgets[64];
     int n_budgets;
@@ -345,6 +346,12 @@ static void organise(rdata* d) {
             else snprintf(shot_txt, sizeof shot_txt, "full training set");
             snprintf(k->title, sizeof k->title, "%s, %s, %s%s", dataset[0] ? dataset : "?", model[0] ? model : "?", shot_txt,
                      !strcmp(split, "val") ? " (validation split)" : "");
+            char ms[128];
+            snprintf(ms, sizeof ms, "%s", model[0] ? model : "?");
+            char* colon = strchr(ms, ':');
+            if (colon && strncmp(ms, "mlp", 3)) *colon = 0;
+            snprintf(k->short_title, sizeof k->short_title, "%s, %s, %s%s", dataset[0] ? dataset : "?", ms, shot_txt,
+                     !strcmp(split, "val") ? " (val)" : "");
             *tv = d->n_tasks++;
         }
         c->task = (int)*tv;
@@ -833,6 +840,20 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
         return -1;
     }
     fprintf(meta, "# written by flbench report: what the data files of this folder hold\n");
+    // panels: the tasks where a forward-gradient method ran (a BP-only pretraining task has
+    // nothing to compare); ptask[i] is the task (data file number) of panel i
+    int n_panels = 0;
+    for (int k = 0; k < d->n_tasks; k++) {
+        int fwd = 0;
+        for (int s = 0; s < d->n_series; s++) fwd += d->series[s].task == k && strcmp(d->series[s].method, "bp");
+        if (fwd) n_panels++;
+    }
+    fprintf(meta, "npanels = %d\narray ptask[%d]\n", n_panels, n_panels ? n_panels : 1);
+    for (int k = 0, i = 0; k < d->n_tasks; k++) {
+        int fwd = 0;
+        for (int s = 0; s < d->n_series; s++) fwd += d->series[s].task == k && strcmp(d->series[s].method, "bp");
+        if (fwd) fprintf(meta, "ptask[%d] = %d\n", ++i, k + 1);
+    }
     fprintf(meta, "ntasks = %d\nnseries = %d\n", d->n_tasks, d->n_global);
     fprintf(meta, "array task_title[%d]\narray series_name[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_global ? d->n_global : 1);
     fprintf(meta, "array loss_budget[%d]\narray alloc_budget[%d]\n", d->n_tasks ? d->n_tasks : 1, d->n_tasks ? d->n_tasks : 1);
@@ -854,7 +875,7 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
     for (int k = 0; k < d->n_tasks; k++) {
         const rtask* t = &d->tasks[k];
         fprintf(meta, "task_title[%d] = ", k + 1);
-        gp_string(meta, t->title);
+        gp_string(meta, t->short_title);
         fprintf(meta, "\ntask_series[%d] = \"", k + 1);
         for (int g = 0, first = 1; g < d->n_global; g++)
             if (series_of(d, k, g) >= 0) {
@@ -967,7 +988,7 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
             fclose(meta);
             return -1;
         }
-        fprintf(fh, "# %s: fraction of data given n_i queries (binned), budget %d, all logged steps and seeds\n", t->title, ab);
+        fprintf(fh, "# %s: fraction of data given n_i queries (binned), budget %d, all logged steps and seeds, data with a proxy value\n", t->title, ab);
         fprintf(fs, "# %s: proxy variance and n_i of each logged datum-step (a deterministic sample), budget %d\n", t->title, ab);
         char present[64] = "", present_scatter[64] = "";
         for (int a = 0; a < N_ALLOC_PLOTS; a++) {
@@ -975,6 +996,21 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
             int* nn = NULL;
             long np = 0;
             if (ab >= 0) read_alloc_logs(d, dir, k, ab, alloc_names[a], &px, &nn, &np);
+            if (!np) {
+                empty_block(fh, "\"n\" \"fraction\" \"bin_width\"", 3);
+                empty_block(fs, "\"proxy\" \"n\"", 2);
+                free(px);
+                free(nn);
+                continue;
+            }
+            // only the allocations made with a proxy value (a first visit gets the uniform n_i)
+            long kept = 0;
+            for (long i = 0; i < np; i++)
+                if (isfinite(px[i])) {
+                    px[kept] = px[i];
+                    nn[kept++] = nn[i];
+                }
+            np = kept;
             if (!np) {
                 empty_block(fh, "\"n\" \"fraction\" \"bin_width\"", 3);
                 empty_block(fs, "\"proxy\" \"n\"", 2);

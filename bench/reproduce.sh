@@ -3,7 +3,7 @@
 #   sh bench/reproduce.sh default     Fashion-MNIST on this machine's CPU (<= 45 min on 2 cores)
 #   sh bench/reproduce.sh quick       the same, cut down (< 5 min)
 #   sh bench/reproduce.sh paper       the paper's grid on a GPU (ViT-B/16, seven datasets)
-#   sh bench/reproduce.sh plots DIR FIGDIR    report and figures from the CSV in DIR
+#   sh bench/reproduce.sh plots DIR FIGDIR [CSV...]   report and figures from the CSV in DIR (and CSV...)
 # Every step is resumable: a killed run started again skips the finished cells. The sweeps'
 # CSV, logs and REPORT.md go to results/reproduce[/quick|/paper]; figures to results/figures
 # (default) or DIR/figures.
@@ -40,7 +40,9 @@ pretrain() {
 t0=$(date +%s)
 case "${1:-default}" in
 plots)
-    plots "${2:-results/reproduce}" "${3:-results/figures}"
+    dir=${2:-results/reproduce}; figs=${3:-results/figures}
+    [ $# -ge 3 ] && shift 3 || shift $#
+    plots "$dir" "$figs" "$@"
     exit 0
     ;;
 default)

@@ -8,7 +8,8 @@ set ylabel "test accuracy (%)"
 do for [fmt in "png pdf"] {
     eval begin(fmt, "acc_budget")
     set multiplot layout nrows, ncols
-    do for [k = 1:ntasks] {
+    do for [i = 1:npanels] {
+        k = ptask[i]
         set title task_title[k] noenhanced
         plot for [s in task_series[k]] dat("acc", k) index int(s) using 1:2:3 with yerrorlines lt int(s)+1 pt int(s)+1 \
              dt 1+(int(s) == bp_index) title columnheader(1) noenhanced

@@ -11,10 +11,15 @@ if (system("test -f '".datadir."/meta.gp' && echo yes") ne "yes") {
 load datadir."/meta.gp"
 system("mkdir -p '".figdir."'")
 
-# Layout: up to 3 panels per row. Panel size: 3.3 in (one paper column) by 2.5 in for PDF;
-# PNG at 200 pixels per inch.
-ncols = ntasks < 3 ? ntasks : 3
-nrows = (ntasks + ncols - 1) / ncols
+# Layout: one panel per task where a forward-gradient method ran (meta.gp: npanels, ptask),
+# up to 3 per row. Panel size: 3.3 in (one paper column) by 2.5 in for PDF; PNG at 200 pixels
+# per inch.
+if (npanels < 1) {
+    print sprintf("%s: no task with a forward-gradient method in %s: no figure", ARG0, datadir)
+    exit
+}
+ncols = npanels < 3 ? npanels : 3
+nrows = (npanels + ncols - 1) / ncols
 pw = 3.3; ph = 2.5
 dat(name, k) = sprintf("%s/%s_%d.dat", datadir, name, k)
 

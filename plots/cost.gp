@@ -10,7 +10,8 @@ do for [fmt in "png pdf"] {
     eval begin(fmt, "cost_time")
     set ylabel "time per step (ms)"
     set multiplot layout nrows, ncols
-    do for [k = 1:ntasks] {
+    do for [i = 1:npanels] {
+        k = ptask[i]
         set title task_title[k] noenhanced
         plot for [s in task_series[k]] dat("cost", k) index int(s) using 1:2:3 with yerrorlines lt int(s)+1 pt int(s)+1 \
              dt 1+(int(s) == bp_index) title columnheader(1) noenhanced
@@ -23,7 +24,8 @@ do for [fmt in "png pdf"] {
     eval begin(fmt, "cost_memory")
     set ylabel "peak memory (MiB)"
     set multiplot layout nrows, ncols
-    do for [k = 1:ntasks] {
+    do for [i = 1:npanels] {
+        k = ptask[i]
         set title task_title[k] noenhanced
         plot for [s in task_series[k]] dat("cost", k) index int(s) using 1:4:5 with yerrorlines lt int(s)+1 pt int(s)+1 \
              dt 1+(int(s) == bp_index) title columnheader(1) noenhanced

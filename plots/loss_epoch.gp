@@ -9,7 +9,8 @@ set style fill transparent solid 0.15 noborder
 do for [fmt in "png pdf"] {
     eval begin(fmt, "loss_epoch")
     set multiplot layout nrows, ncols
-    do for [k = 1:ntasks] {
+    do for [i = 1:npanels] {
+        k = ptask[i]
         set title sprintf("%s, b = %d", task_title[k], loss_budget[k]) noenhanced
         plot for [s in task_series[k]] dat("loss", k) index int(s) using 1:($2-$3):($2+$3) with filledcurves lt int(s)+1 notitle, \
              for [s in task_series[k]] dat("loss", k) index int(s) using 1:2 with linespoints lt int(s)+1 pt int(s)+1 pointinterval -1 \
