@@ -139,7 +139,8 @@ static int check_cfg(const fl_vit_cfg* c, const char* what, fl_err* err) {
         if (f[i].v < 1 || f[i].v > lim)
             return fl_fail(err, "%s: %s is %d, expected an integer in [1, %d]", what, f[i].name, f[i].v, lim);
     if (c->image_h % c->patch || c->image_w % c->patch)
-        return fl_fail(err, "%s: image %dx%d is not a multiple of patch %d", what, c->image_h, c->image_w, c->patch);
+        return fl_fail(err, "%s: image %dx%d is not a multiple of patch %d (resize the data with --image-size)", what,
+                       c->image_h, c->image_w, c->patch);
     if (c->dim % c->heads)
         return fl_fail(err, "%s: dim %d is not a multiple of heads %d", what, c->dim, c->heads);
     long T = (long)(c->image_h / c->patch) * (c->image_w / c->patch) + 1;
