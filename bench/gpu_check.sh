@@ -146,6 +146,7 @@ step "vit-b16 lr $AUTHORS_SCOPE" --model vit-b16 --method lr --scope "$AUTHORS_S
 if [ $? -ne 3 ]; then  # 3: no ViT-B/16 in this build (bench_gpu printed SKIP and why)
     step "vit-b16 lr all" --model vit-b16 --method lr --scope all --budget 20 --batch 64 --steps 2
     step "vit-b16 mezo" --model vit-b16 --method mezo --budget 2 --batch 64
+    step "vit-b16 inference+adam state" --model vit-b16 --method infer --batch 64
     step "vit-b16 bp" --model vit-b16 --method bp --batch 64
     step "vit-b16 lr $AUTHORS_SCOPE tf32" --model vit-b16 --method lr --scope "$AUTHORS_SCOPE" --budget 20 --batch 64 --math tf32
 else
@@ -178,6 +179,10 @@ if ours and ours["ratio_to_cublas"]:
 if ours and torch:
     s = float(torch["ms"]) / float(ours["ms"])
     print(f"check: {s:.2f}x faster than PyTorch eager (target >= 1.5): {'ok' if s >= 1.5 else 'MISSED'}")
+mz, inf = by.get("vit-b16 mezo"), by.get("vit-b16 inference+adam state")
+if mz and inf:
+    r = float(mz["peak_mem_mb"]) / float(inf["peak_mem_mb"])
+    print(f"check: MeZO peak memory {float(mz['peak_mem_mb']):.0f} MB = {r:.3f}x inference plus Adam state {float(inf['peak_mem_mb']):.0f} MB (target <= 1.1): {'ok' if r <= 1.1 else 'MISSED'}")
 print("device:", rows[0]["device"] if rows else "?")
 EOF
 echo "total $(($(date +%s) - T0)) s"

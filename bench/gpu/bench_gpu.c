@@ -133,8 +133,11 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     fl_est_opts eo = fl_est_opts_default();
     eo.budget = budget;
     fl_alloc_opts ao = fl_alloc_opts_default();
-    if (!strcmp(method, "mezo")) fl_params_drop_grad(&m->params);  // as train does
-    fl_engine* e = fl_engine_new(ops, m, method, "uniform", &ao, &eo, B, 7, &err);
+    // "infer": clean forwards only, with the optimizer state allocated and no gradient buffer:
+    // the memory MeZO must stay within 1.1x of (issue 4)
+    int infer = !strcmp(method, "infer");
+    if (!strcmp(method, "mezo") || infer) fl_params_drop_grad(&m->params);  // as train does
+    fl_engine* e = fl_engine_new(ops, m, infer ? "bp" : method, "uniform", &ao, &eo, B, 7, &err);
     if (!e) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
     fl_optim opt;
     if (fl_optim_init(&opt, &m->params, "adam", 1e-4f, &err)) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
@@ -150,8 +153,17 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
         ops->sync();
         double t0 = fl_now();
         fl_step_stats st;
-        if (fl_engine_grad(e, &b, &st, &err)) { printf("FAIL %s: %s\n", what, err.msg); return 1; }
-        fl_engine_apply(e, &opt, 0);
+        memset(&st, 0, sizeof st);
+        if (infer) {
+            float* loss = fl_scratch_dev(e, 60, (size_t)B * sizeof(float));
+            m->vt->reserve(m, B, B);
+            fl_fwd fw = {.x = x, .B = B, .Q = B, .labels = y, .loss = loss};
+            m->vt->forward(m, &fw);
+            st.flops = m->vt->forward_flops(m, B, B, 0);
+        } else {
+            if (fl_engine_grad(e, &b, &st, &err)) { printf("FAIL %s: %s\n", what, err.msg); return 1; }
+            fl_engine_apply(e, &opt, 0);
+        }
         fl_model_refresh_sigma(m);
         ops->sync();
         double dt = fl_now() - t0;
