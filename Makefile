@@ -4,6 +4,8 @@
 #   make reproduce    the paper-style comparison on this machine (QUICK=1 for a 5-minute version,
 #                     PROFILE=paper for the GPU grid)
 #   make bench        performance benchmarks (ratios against the machine's own sgemm)
+#   make bench-peers  flbench against PyTorch eager, alternately (installs .venv-peers/ once)
+#   make perf-baseline  rewrite ci/perf_baseline.csv (the CI instruction-count gate, ci/perf_check)
 #   make plots        gnuplot figures from results/*.csv
 #   make cuda         build with the CUDA backend (nvcc, cuBLAS, NVTX)
 #   make deps         install missing Debian packages (does nothing when all are present)
@@ -61,7 +63,7 @@ $(OBJDIR)/impl/run/schema.o: $(BUILD)/git_rev
 $(OBJDIR)/impl/run/schema.o: CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test reproduce bench plots cuda clean tests-build nvcc-headers
+.PHONY: all deps FORCE test reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers
 all: $(BUILD)/flbench $(LIBFL)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
@@ -125,6 +127,16 @@ reproduce: deps $(if $(filter paper,$(REPRO_PROFILE)),cuda,all)
 
 plots: all
 	@sh bench/reproduce.sh plots $(RESULTS) $(FIGDIR)
+
+# make bench [QUICK=1]: benchmarks, CSV and figures (bench/run_bench.sh; docs/PERFORMANCE.md).
+# make bench-peers: flbench and PyTorch eager alternately on W1 and W2 (bench/peers/run_peers.py).
+# make perf-baseline: rewrite ci/perf_baseline.csv, the instruction counts of the CI gate ci/perf_check.
+bench: all
+	@BENCH_QUICK=$(if $(filter 1 yes true,$(QUICK)),1,0) FLBENCH=$(BUILD)/flbench FIGDIR=$(FIGDIR) sh bench/run_bench.sh
+bench-peers: all
+	@FLBENCH=$(BUILD)/flbench python3 bench/peers/run_peers.py
+perf-baseline: all
+	@ci/perf_check --write-baseline --flbench $(BUILD)/flbench
 
 clean:
 	rm -rf $(BUILD)

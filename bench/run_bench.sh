@@ -1,0 +1,75 @@
+#!/bin/sh
+# run_bench.sh: what `make bench` runs. Writes, anew each time:
+#   results/bench/bench.csv    W1, W2, W3 x bp, mezo, lr, lr-flops (ms per step, floor, ratio,
+#                              GFLOP/s, phase shares, peak RSS; provenance in every row)
+#   results/bench/threads.csv  thread scaling, 1 and 2 threads (W1 all estimators; W2 bp, mezo, lr)
+#   results/bench/budget.csv   cost against budget: lr and lr-flops on W1, lr on W2
+#   results/figures/bench_threads.{png,pdf}, bench_budget.{png,pdf}  (plots/bench_*.gp)
+# Environment: FLBENCH (default build/flbench), BENCH_DIR (results/bench), FIGDIR
+# (results/figures), BENCH_W3=0 to leave out W3 (ViT-B/16: minutes), BENCH_W2_BUDGETS
+# (default 4,8,16,32,64), BENCH_QUICK=1 for a check of the pipeline in about a minute (W1 only).
+set -eu
+B=${FLBENCH:-build/flbench}
+D=${BENCH_DIR:-results/bench}
+F=${FIGDIR:-results/figures}
+W2_BUDGETS=${BENCH_W2_BUDGETS:-4,8,16,32,64}
+QUICK=${BENCH_QUICK:-0}
+mkdir -p "$D" "$F"
+rm -f "$D/bench.csv" "$D/threads.csv" "$D/budget.csv"
+
+now() { date +%s; }
+say() { printf '\n== %s\n' "$*"; }
+t_all=$(now)
+
+if [ "$QUICK" = 1 ]; then
+    say "quick: W1 only"
+    $B bench --workload W1 --out "$D/bench.csv"
+    $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
+    $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --reps 5 --warmup 1 --out "$D/budget.csv"
+else
+    say "W1 and W2, every estimator"
+    $B bench --workload W1,W2 --out "$D/bench.csv"
+    if [ "${BENCH_W3:-1}" = 1 ]; then
+        say "W3 (ViT-B/16, batch 4, 8 queries, attn:last:4), 5 timed steps after 1 warm-up"
+        t0=$(now)
+        $B bench --workload W3 --out "$D/bench.csv"
+        echo "W3 took $(($(now) - t0)) s"
+    fi
+    say "thread scaling (1 and 2 threads)"
+    $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
+    $B bench --workload W2 --methods bp,mezo,lr --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
+    say "cost against budget"
+    $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --out "$D/budget.csv"
+    $B bench --workload W2 --methods lr --budgets "$W2_BUDGETS" --reps 5 --warmup 1 --out "$D/budget.csv"
+fi
+
+# Plot data: whitespace tables from the CSV, columns found by name.
+# threads_WL.dat: method threads step_ms_median min max floor_ms_median speedup
+# budget_WL.dat:  method budget  step_ms_median min max floor_ms_median (ignore)
+# one block per method, headed by its name; speedup = the method's first row (1 thread) / this
+extract() {  # extract CSV WORKLOAD XCOL > file
+    awk -F, -v wl="$2" -v xcol="$3" '
+        NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        $c["workload"] == wl {
+            m = $c["method"]
+            if (!(m in seen)) { seen[m] = 1; order[++n] = m }
+            fl = $c["floor_ms_median"] == "" ? "NaN" : $c["floor_ms_median"]
+            med = $c["step_ms_median"]
+            if (!(m in first)) first[m] = med
+            rows[m] = rows[m] sprintf("%s %s %s %s %s %s %.4f\n", m, $c[xcol], med, $c["step_ms_min"], $c["step_ms_max"], fl, first[m] / med)
+        }
+        END { for (k = 1; k <= n; k++) printf "\"%s\"\n%s\n\n", order[k], rows[order[k]] }' "$1"
+}
+for wl in W1 W2; do
+    extract "$D/threads.csv" $wl threads >"$D/threads_$wl.dat"
+    extract "$D/budget.csv" $wl budget >"$D/budget_$wl.dat"
+done
+if command -v gnuplot >/dev/null 2>&1; then
+    for g in threads budget; do
+        gnuplot -e "datadir='$D'; figdir='$F'" "plots/bench_$g.gp"
+    done
+    echo "figures: $F/bench_threads.{png,pdf} $F/bench_budget.{png,pdf}"
+else
+    echo "figures: skipped (gnuplot is not installed: make deps)"
+fi
+echo "make bench: $(($(now) - t_all)) s; CSV in $D/"
