@@ -288,7 +288,7 @@ static int in_list(const char* list, const char* name) {
     return 0;
 }
 
-#define CSV_HEADER "git_rev,timestamp,backend,device,threads,blas,workload,method,budget,batch,reps,warmup,step_ms_median,step_ms_min,step_ms_max,floor_ms_median,ratio_to_floor,gemm_gflop,gflops_achieved,share_clean,share_alloc,share_forward,share_grad,share_update,peak_rss_mb\n"
+#define CSV_HEADER "git_rev,timestamp,backend,device,threads,blas,workload,method,budget,batch,reps,warmup,step_ms_median,step_ms_min,step_ms_max,floor_ms_median,ratio_to_floor,gemm_gflop,gflops_achieved,share_clean,share_alloc,share_forward,share_grad,share_update,peak_rss_mb,load_avg_1min\n"
 
 // Opens --out for appending; a new file gets the header, an existing one must have it.
 static FILE* open_csv(const char* out) {
@@ -399,6 +399,8 @@ int fl_cmd_bench(int argc, char** argv) {
                     result r;
                     memset(&r, 0, sizeof r);
                     int qq = !strcmp(meth, "mezo") ? 2 : !strcmp(meth, "bp") ? 1 : q;
+                    double load = -1;  // the machine's load when the measurement starts (shared machines)
+                    if (getloadavg(&load, 1) != 1) load = -1;
                     if (measure(w, meth, q, B, &pr, &r, &err)) {
                         // a model this build does not have (e.g. the ViT while it is being written)
                         if (strstr(err.msg, "unknown model") || strstr(err.msg, "unknown ViT")) {
@@ -427,11 +429,11 @@ int fl_cmd_bench(int argc, char** argv) {
                             snprintf(fl_ms, sizeof fl_ms, "%.4f", 1e3 * r.floor_med);
                             snprintf(ratio, sizeof ratio, "%.4f", r.step_med / r.floor_med);
                         }
-                        fprintf(csv, "%s,%s,%s,\"%s\",%d,\"%s\",%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%s,%s,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
+                        fprintf(csv, "%s,%s,%s,\"%s\",%d,\"%s\",%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%s,%s,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.2f\n",
                                 fl_git_rev(), ts, backend, base_ops->device_name, nthr, blas, w->name, meth, qq, B,
                                 pr.reps, pr.warmup, 1e3 * r.step_med, 1e3 * r.step_min, 1e3 * r.step_max, fl_ms, ratio,
                                 r.gflop, r.gflop / r.step_med, r.share[0], r.share[1], r.share[2], r.share[3],
-                                r.share[4], r.rss);
+                                r.share[4], r.rss, load);
                         fflush(csv);
                     }
                 }

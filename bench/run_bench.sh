@@ -15,6 +15,12 @@ F=${FIGDIR:-results/figures}
 W2_BUDGETS=${BENCH_W2_BUDGETS:-4,8,16,32,64}
 QUICK=${BENCH_QUICK:-0}
 mkdir -p "$D" "$F"
+# A private copy of the binary: the same one for every measurement, even if the build tree is
+# rebuilt meanwhile (the git revision is recorded in every row).
+BIN=$(mktemp "${TMPDIR:-/tmp}/flbench-bench.XXXXXX")
+trap 'rm -f "$BIN"' EXIT
+cp "$B" "$BIN" && chmod 755 "$BIN"
+B=$BIN
 rm -f "$D/bench.csv" "$D/threads.csv" "$D/budget.csv"
 
 now() { date +%s; }

@@ -19,10 +19,11 @@ PyTorch at its own (spinning) default.
 import argparse
 import csv
 import os
-import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -123,6 +124,11 @@ def main():
         print(f"run_peers.py: --flbench {a.flbench}: not an executable (make first)", file=sys.stderr)
         return 2
     torch_version = ensure_venv()
+    # a private copy of flbench: the same binary for every pair, even if the tree is rebuilt
+    fd, private = tempfile.mkstemp(prefix="flbench-peers.")
+    os.close(fd)
+    shutil.copy2(a.flbench, private)
+    a.flbench = private
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     tmp_csv = a.out + ".tmp-flbench.csv"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
@@ -164,8 +170,9 @@ def main():
             summary.append((wl, med))
     finally:
         out.close()
-        if os.path.exists(tmp_csv):
-            os.remove(tmp_csv)
+        for f in (tmp_csv, private):
+            if os.path.exists(f):
+                os.remove(f)
     log("\nbench-peers: PyTorch time / flbench time, median of pairs (above 1: flbench faster): "
         + ", ".join(f"{wl} {m:.2f}" for wl, m in summary))
     log(f"bench-peers: rows appended to {os.path.relpath(a.out, REPO)}")
