@@ -209,6 +209,12 @@ void fl_vit_init(fl_model* m, uint64_t seed) {
 
 fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
     if (check_cfg(cfg, "vit", err)) return NULL;
+    if (!ops->vit_patchify || !ops->vit_tokens || !ops->vit_cls_layernorm || !ops->vit_cls_layernorm_bwd ||
+        !ops->gather_add_rows) {
+        fl_fail(err, "--backend %s: this backend lacks the ViT ops (vit_patchify, vit_tokens, vit_cls_layernorm, "
+                     "gather_add_rows)", ops->name);
+        return NULL;
+    }
     fl_model* m = fl_calloc(1, sizeof(fl_model));
     vit_impl* p = fl_calloc(1, sizeof(vit_impl));
     m->vt = &vit_vt;
