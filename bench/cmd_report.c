@@ -705,10 +705,17 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
         }
     }
     if (forward_series) write_claims(md, d, k);
+    if (!forward_series) return;
+    int panel = 0;  // figure panels are the tasks with forward methods (write_plotdata)
+    for (int j = 0; j <= k; j++) {
+        int fwd = 0;
+        for (int s = 0; s < d->n_series; s++) fwd += d->series[s].task == j && strcmp(d->series[s].method, "bp");
+        panel += fwd > 0;
+    }
     fprintf(md, "\nFigures: [accuracy against budget](%s/acc_budget.png), [training loss](%s/loss_epoch.png), "
                 "[time per step](%s/cost_time.png), [peak memory](%s/cost_memory.png), "
                 "[allocations](%s/alloc_hist.png), [n_i against proxy](%s/alloc_scatter.png) (panel %d; PDF next to each).\n",
-            figrel, figrel, figrel, figrel, figrel, figrel, k + 1);
+            figrel, figrel, figrel, figrel, figrel, figrel, panel);
 }
 
 // Every cell: status, accuracy and costs, and the message of cells that are not ok.

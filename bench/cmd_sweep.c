@@ -703,6 +703,14 @@ int fl_cmd_sweep(int argc, char** argv) {
             fl_csv_free(&t);
         }
     }
+    if (!dry_run) {
+        // temporary rows left by a sweep killed between appending a cell and removing them
+        for (long i = 0; i < n_mine; i++) {
+            char tmp[1100];
+            snprintf(tmp, sizeof tmp, "%s/.tmp/%s.csv", out_dir, mine[i].id);
+            unlink(tmp);
+        }
+    }
     long pending = 0, invalid = 0;
     for (long i = 0; i < n; i++) {
         if (sw_table_get(&st.finished, cells[i]->key) < 0) pending++;

@@ -15,8 +15,9 @@ plots() {  # DIR FIGDIR [extra CSV...]
     dir=$1; figs=$2; shift 2
     "$B" report "$dir" "$@" --figures "$figs"
     if command -v gnuplot >/dev/null 2>&1; then
-        for g in plots/*.gp; do
-            [ "$(basename "$g")" = common.gp ] && continue
+        # the report's figure scripts: those that load plots/common.gp (others, e.g. the
+        # benchmark figures of make bench, read other data)
+        for g in $(grep -l 'load "plots/common.gp"' plots/*.gp); do
             gnuplot -e "datadir='$dir/plotdata'; figdir='$figs'" "$g" 2>&1 | grep -v -e '^Warning: empty' -e 'no valid points' >&2 || true
         done
         echo "reproduce.sh: figures in $figs/"

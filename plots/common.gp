@@ -1,4 +1,7 @@
-# common.gp: shared by every figure script of plots/ (loaded, not run on its own).
+# common.gp: shared by the figure scripts of the results report (loaded, not run on its own).
+# `make plots`, `make reproduce` and tests/unit/test_report.c run every plots/*.gp that has
+# the line  load "plots/common.gp"  : a new report figure only needs that line and its data in
+# the plotdata/ folder. A script whose data is absent should print a note and exit 0.
 # The caller sets datadir (the plotdata/ folder written by `flbench report DIR`) and figdir
 # (where PNG and PDF go); both have defaults so that `gnuplot plots/NAME.gp` works from the
 # repository root after `make reproduce`.
