@@ -26,7 +26,8 @@ plots() {  # DIR FIGDIR [extra CSV...]
     fi
 }
 
-# pretrain CONFIG CHECKPOINT OUT: the BP checkpoint a fine-tuning sweep starts from, made once.
+# pretrain CONFIG CHECKPOINT OUT: the BP checkpoint a fine-tuning sweep starts from, made once
+# (kept in results/reproduce/cache/; the pretraining row goes to OUT with the other results).
 pretrain() {
     if [ -f "$2" ]; then
         echo "reproduce.sh: reusing the pretrained checkpoint $2"
@@ -49,18 +50,17 @@ plots)
 default)
     out=results/reproduce
     ckpt=${FMNIST_VIT_CKPT:-results/reproduce/cache/fmnist04-vit.safetensors}
-    pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" results/reproduce/cache
+    pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" "$out"
     "$B" sweep bench/configs/fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
-    plots "$out" results/figures results/reproduce/cache/fmnist-vit-pretrain.csv
+    plots "$out" results/figures
     ;;
 quick)
     out=results/reproduce/quick
-    pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors \
-        results/reproduce/cache
+    pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors "$out"
     "$B" sweep bench/configs/quick_fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/quick_fmnist_mlp.conf --out "$out"
-    plots "$out" "$out/figures" results/reproduce/cache/quick-fmnist-vit-pretrain.csv
+    plots "$out" "$out/figures"
     ;;
 paper)
     out=results/reproduce/paper
