@@ -1,11 +1,9 @@
 // setup.c: backend, data splits and model of a run (see setup.h).
 #include <string.h>
 #include "setup.h"
+#include "../models/vit.h"
 
 int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);  // data.c
-// The ViT's weight loader (Hugging Face names, config.json), in vit.c.
-int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
-                        fl_err* err) __attribute__((weak));
 
 void fl_setup_close(fl_setup* s) {
     fl_model_free(s->m);
@@ -60,13 +58,14 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
     // model
     s->m = fl_model_create(s->ops, cfg->model, cfg->act, s->train.c, s->train.h, s->train.w, s->train.n_classes, err);
     if (!s->m) goto fail;
-    fl_model_init_weights(s->m, cfg->seed);
+    // every tensor from the run's seed (a ViT also has CLS, position embeddings and norms)
+    if (fl_vit_is(s->m)) fl_vit_init(s->m, cfg->seed);
+    else fl_model_init_weights(s->m, cfg->seed);
     fl_model_init_sigma(s->m, cfg->eo.sigma0);
     if (cfg->weights[0]) {
         int head_init = 0;
-        int is_vit = !strcmp(s->m->vt->kind, "vit");
-        int lrc = is_vit && fl_vit_load_weights ? fl_vit_load_weights(s->m, cfg->weights, cfg->seed, &head_init, err)
-                                                : fl_model_load(s->m, cfg->weights, 1, &head_init, err);
+        int lrc = fl_vit_is(s->m) ? fl_vit_load_weights(s->m, cfg->weights, cfg->seed, &head_init, err)
+                                  : fl_model_load(s->m, cfg->weights, 1, &head_init, err);
         if (lrc) {
             snprintf(status, 24, "missing-weights");
             goto fail;
