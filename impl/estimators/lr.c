@@ -109,10 +109,10 @@ static double inv_sigma_energy(fl_engine* e, fl_linear* L) {
 // energy[i] += S_l * mean over the datum's query rows of sum over tokens (|x|^2 + 1).
 static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, double* energy) {
     fl_model* m = e->model;
-    int T = m->tokens;
     for (int l = 0; l < m->n_lin; l++) {
         fl_linear* L = &m->lin[l];
         if (!L->perturbed) continue;
+        int T = fl_linear_tokens(m, L);
         double S = inv_sigma_energy(e, L);
         float* sq_d = fl_scratch_dev(e, S_SQ, (size_t)L->in_rows * sizeof(float));
         float* sq = fl_scratch_host(e, S_SQ, (size_t)L->in_rows * sizeof(float));
@@ -140,7 +140,7 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
                        int Bc, int Qc, const int32_t* off_local_d) {
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
-    int T = m->tokens;
+    int T = fl_linear_tokens(m, L);
     int rows = Qc * T;
     fl_noise nz = *nz_tmpl;
     nz.stream = nz_tmpl->stream + L->stream;
@@ -374,7 +374,6 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     build_rows(e, b, n, &rs, S_ORACLE_ROWS);
     long R = rs.R;
     // forward all oracle rows once per chunk, then form the units datum by datum
-    int T = m->tokens;
     int units = queries / group;
     double* sum_sq = fl_scratch_host(e, S_O_SUM, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) sum_sq[i] = 0.0;
@@ -394,7 +393,7 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     float* coef_h = fl_scratch_host(e, S_COEF, (size_t)per_chunk * queries * sizeof(float));
     int32_t* uoff_h = fl_scratch_host(e, S_OFFL, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = FL_STREAM_ORACLE, .step = e->step,
-                   .qcode = qc_d, .tokens = T};
+                   .qcode = qc_d, .tokens = m->tokens};
     for (int d0 = 0; d0 < B; d0 += per_chunk) {
         int d1 = d0 + per_chunk < B ? d0 + per_chunk : B;
         int Bc = d1 - d0;
@@ -424,8 +423,10 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
         for (int l = 0; l < m->n_lin; l++) {
             fl_linear* L = &m->lin[l];
             if (!L->perturbed) continue;
+            int T = fl_linear_tokens(m, L);
             fl_noise lnz = nz;
             lnz.stream = nz.stream + L->stream;
+            lnz.tokens = T;
             int rows = Qc * T;
             float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
             ops->lr_grad(G, NULL, coef_d, L->sigma, &lnz, rows, L->dout);

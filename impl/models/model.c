@@ -33,7 +33,7 @@ void fl_expand_rows(fl_model* m, const fl_fwd* f, float* dst, const float* src, 
 int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x, int x_per_datum,
                       float* y, float* tmp) {
     const fl_ops* ops = m->ops;
-    int T = m->tokens;
+    int T = fl_linear_tokens(m, L);
     int noisy = f->noise && L->perturbed;
     int expand = (noisy || m->no_prefix) && x_per_datum && f->row_datum;  // noise enters on per-datum rows
     int x_rows = (x_per_datum ? f->B : f->Q) * T;

@@ -28,6 +28,8 @@ typedef struct fl_linear {
     int block;                // transformer block index, or layer index for the MLP; -1 if none
     int din, dout;
     int w, b, s;              // tensor indices: weight (dout, din), bias (dout), log sigma (dout)
+    int tokens;               // rows per query this layer sees (0: the model's tokens); e.g. 1
+                              // for a ViT classifier, which reads the CLS token only
     uint32_t stream;          // noise stream id (its index in the model's list)
     int perturbed;            // set by the scope
     float* sigma;             // (dout) exp(log sigma), refreshed by fl_model_refresh_sigma
@@ -84,6 +86,11 @@ struct fl_model {
     char desc[160];           // e.g. "mlp:784-256-256-10 relu"
     int no_prefix;            // testing: expand to query rows at the input (no clean prefix)
 };
+
+// Rows per query of a linear layer's input and output.
+static inline int fl_linear_tokens(const fl_model* m, const fl_linear* L) {
+    return L->tokens > 0 ? L->tokens : m->tokens;
+}
 
 // Selects the perturbed layers. Scopes: all | head | attn:last:K | mlp:last:K | layers:I,J,...
 // (attn/mlp scopes include the classifier head, as the authors do). Returns 0 or -1 + err.

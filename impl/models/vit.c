@@ -88,12 +88,10 @@ typedef struct {
     vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_fc1, s_act;  // shared scratch
     vbuf patches;          // (B, T, K)
     vbuf tmp;              // (B, T, max dout) per-datum product before expansion
-    vbuf head_in;          // (S, T, D) final-LN CLS token in row 0, zeros elsewhere
+    vbuf head_in;          // (S, D) final-LN CLS tokens: the classifier's input
     vbuf mean_f, rstd_f;   // (S)
     vbuf logits_full;      // (S, T, classes)
     vbuf logits;           // (Q, classes) CLS logits
-    vbuf cls_idx_buf;      // int32 (cap) s * T, backend memory
-    int cls_idx_n;
     vbuf labels0;          // int32 zeros for inference
     // backward scratch
     vbuf g_res, g_tmp, g_ln, g_ctx, g_q, g_k, g_v, g_big, g_probs, g_logits, g_feat, g_pos;
@@ -263,6 +261,7 @@ fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
     }
     p->t_lnf_w = add_norm(m, "layernorm", D, &p->t_lnf_b);
     p->l_head = fl_model_add_linear(m, "head", "head", -1, D, cfg->classes);
+    m->lin[p->l_head].tokens = 1;  // the classifier reads the CLS token only
     fl_params_alloc(&m->params);
     fl_vit_init(m, 0);
     return m;
@@ -413,18 +412,6 @@ static void vit_reserve(fl_model* m, int max_B, int max_Q) {
 }
 
 // The backend int array s * T for s < n.
-static const int32_t* cls_index(fl_model* m, int n) {
-    vit_impl* p = m->impl;
-    if (n > p->cls_idx_n) {
-        int32_t* h = fl_malloc((size_t)n * sizeof(int32_t));
-        for (int s = 0; s < n; s++) h[s] = s * p->T;
-        float* d = vget(m->ops, &p->cls_idx_buf, (size_t)n);
-        m->ops->upload(d, h, (size_t)n * sizeof(int32_t));
-        free(h);
-        p->cls_idx_n = n;
-    }
-    return (const int32_t*)p->cls_idx_buf.p;
-}
 
 // y (S_y, T, D) += h; when y is per query and h per datum, h is expanded through row_datum.
 static void residual(fl_model* m, const fl_fwd* f, float* y, int y_pd, const float* h, int h_pd) {
@@ -536,15 +523,14 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
         h = out;
     }
 
-    // final LayerNorm of the CLS token into the classifier's input (S, T, D), then the head
+    // final LayerNorm of the CLS token into the classifier's input (S, D), then the head on
+    // those S rows (one token per query: its noise, if any, is on the logits that matter)
     int S = pd ? B : Q;
     float* head_in = p->head_in.p;
     ops->vit_cls_layernorm(head_in, p->mean_f.p, p->rstd_f.p, h, fl_param_data(P, p->t_lnf_w),
-                           fl_param_data(P, p->t_lnf_b), S, T, T, D, c->eps);
-    int ph = fl_linear_forward(m, &m->lin[p->l_head], f, head_in, pd, p->logits_full.p, tmp);
-    S = ph ? B : Q;
+                           fl_param_data(P, p->t_lnf_b), S, T, 1, D, c->eps);
     float* logits = p->logits.p;
-    ops->gather_rows(logits, p->logits_full.p, cls_index(m, S), S, NC);
+    int ph = fl_linear_forward(m, &m->lin[p->l_head], f, head_in, pd, logits, tmp);
     if (ph && Q != B) {  // no layer added noise: expand the per-datum logits to query rows
         expand_inplace(m, f, logits, p->logits_full.p, NC);
     }
@@ -593,10 +579,10 @@ static void vit_backward(fl_model* m, const float* dloss) {
     float* dfeat = vget(ops, &p->g_feat, (size_t)B * D);
     float* dpos = vget(ops, &p->g_pos, (size_t)TD);
 
-    // loss -> CLS logits -> classifier (its input rows are the CLS rows of head_in, stride T*D)
+    // loss -> CLS logits -> classifier (its input: the final-LN CLS rows, head_in (B, D))
     ops->xent(NULL, NULL, dlogits, p->logits.p, p->labels, dloss, B, NC);
     const fl_linear* Lh = &m->lin[p->l_head];
-    ops->gemm(1, 0, NC, D, B, 1.0f, dlogits, NC, p->head_in.p, (int)TD, 1.0f, fl_param_grad(P, Lh->w), D);
+    ops->gemm(1, 0, NC, D, B, 1.0f, dlogits, NC, p->head_in.p, D, 1.0f, fl_param_grad(P, Lh->w), D);
     ops->col_sum(fl_param_grad(P, Lh->b), dlogits, B, NC, 1.0f);
     ops->gemm(0, 0, B, D, NC, 1.0f, dlogits, NC, fl_param_data(P, Lh->w), D, 0.0f, dfeat, D);
     // final LayerNorm (CLS rows only): dres (B, T, D), zero on the other tokens
@@ -664,7 +650,7 @@ static double vit_forward_flops(const fl_model* m, int B, int Q, int noisy) {
 #define LIN(idx)                                                                        \
     do {                                                                                \
         const fl_linear* L_ = &m->lin[idx];                                             \
-        flops += 2.0 * (expanded ? Q : B) * T * L_->din * L_->dout;                     \
+        flops += 2.0 * (expanded ? Q : B) * fl_linear_tokens(m, L_) * L_->din * L_->dout; \
         if (noisy && L_->perturbed) expanded = 1;                                       \
     } while (0)
     LIN(p->l_embed);
@@ -715,7 +701,7 @@ static void vit_destroy(fl_model* m) {
     }
     vbuf* all[] = {&p->final_resid, &p->s_resid, &p->s_mid, &p->s_ln, &p->s_q, &p->s_k, &p->s_v,
                    &p->s_probs, &p->s_ctx, &p->s_fc1, &p->s_act, &p->patches, &p->tmp, &p->head_in,
-                   &p->mean_f, &p->rstd_f, &p->logits_full, &p->logits, &p->cls_idx_buf, &p->labels0,
+                   &p->mean_f, &p->rstd_f, &p->logits_full, &p->logits, &p->labels0,
                    &p->g_res, &p->g_tmp, &p->g_ln, &p->g_ctx, &p->g_q, &p->g_k, &p->g_v, &p->g_big,
                    &p->g_probs, &p->g_logits, &p->g_feat, &p->g_pos};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
@@ -753,7 +739,7 @@ int fl_vit_infer(fl_model* m, const float* x_host, int n, int batch, int feature
         ops->upload(x_d, x_host + (size_t)i0 * m->in_dim, (size_t)b * m->in_dim * sizeof(float));
         fl_fwd f = {.x = x_d, .B = b, .Q = b, .labels = labels, .keep = 0};
         m->vt->forward(m, &f);
-        if (features) ops->gather_rows(out_d, p->head_in.p, cls_index(m, b), b, p->c.dim);
+        if (features) ops->copy(out_d, p->head_in.p, (size_t)b * p->c.dim * sizeof(float));
         else ops->copy(out_d, p->logits.p, (size_t)b * width * sizeof(float));
         ops->download(out_host + (size_t)i0 * width, out_d, (size_t)b * width * sizeof(float));
     }

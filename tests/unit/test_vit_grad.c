@@ -51,7 +51,10 @@ static void ref_linear(const ref_ctx* r, int l, const double* x, int rows, doubl
             for (int i = 0; i < L->din; i++) s += W[(long)o * L->din + i] * x[(long)t * L->din + i];
             if (nz && L->perturbed) {
                 float eps[4];
-                uint32_t row = (uint32_t)(nz->code >> 1) * (uint32_t)r->T + (uint32_t)(nz->shared_tokens ? 0 : t);
+                // Philox row: the query's noise row times the layer's tokens (the classifier has
+                // one: the CLS token), plus the token
+                uint32_t row = (uint32_t)(nz->code >> 1) * (uint32_t)fl_linear_tokens(r->m, L) +
+                               (uint32_t)(nz->shared_tokens ? 0 : t);
                 fl_normal4(nz->key0, nz->key1, (uint32_t)(o >> 2), row, nz->stream_base + L->stream, nz->step, eps);
                 double sign = (nz->code & 1) ? -1.0 : 1.0;
                 s += sign * exp(ls[o]) * eps[o & 3];
@@ -444,9 +447,10 @@ static void test_flops(void) {
     fl_model* m = make_model("vit-tiny", 1, 28, 10, 1e-3, 1);
     fl_err err = {{0}};
     fl_model_set_scope(m, "all", &err);
-    // per token and block: 4 D^2 + 2 D M MACs, attention 2 T D; embed 16 D; head 10 D (T rows)
+    // per token and block: 4 D^2 + 2 D M MACs, attention 2 T D; embed 16 D; head 10 D on the
+    // CLS token only
     double T = 50, D = 192, M = 768;
-    double per_row = 2 * T * (6 * (4 * D * D + 2 * D * M + 2 * T * D) + 16 * D + 10 * D);
+    double per_row = 2 * T * (6 * (4 * D * D + 2 * D * M + 2 * T * D) + 16 * D) + 2 * 10 * D;
     double embed = 2 * T * 16 * D;  // the first perturbed layer computes on the data, then expands
     double got = m->vt->forward_flops(m, 32, 512, 1);
     CHECK(fabs(got - (512 * per_row - 480 * embed)) < 1e-6 * got, "W2 flops %.4g vs %.4g", got, 512 * per_row - 480 * embed);
