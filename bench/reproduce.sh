@@ -17,7 +17,7 @@ plots() {  # DIR FIGDIR [extra CSV...]
     if command -v gnuplot >/dev/null 2>&1; then
         # the report's figure scripts: those that load plots/common.gp (others, e.g. the
         # benchmark figures of make bench, read other data)
-        for g in $(grep -l 'load "plots/common.gp"' plots/*.gp); do
+        for g in $(grep -l -e 'load "plots/common.gp"' -e 'load "plots/var_common.gp"' plots/*.gp) plots/var_alloc.gp; do
             gnuplot -e "datadir='$dir/plotdata'; figdir='$figs'" "$g" 2>&1 | grep -v -e '^Warning: empty' -e 'no valid points' >&2 || true
         done
         echo "reproduce.sh: figures in $figs/"
@@ -39,6 +39,45 @@ pretrain() {
     [ -f "$2" ] || { echo "reproduce.sh: pretraining did not write $2 (see $3/logs/)" >&2; exit 1; }
 }
 
+# variance OUT REPS BATCHES BUDGETS: the estimator-quality study (flbench variance, issue 7)
+# on both default models, into OUT/variance/ (the report's estimator-quality section and the
+# var_*.gp figures read it). Each study runs once: a marker file says it finished.
+variance() {
+    vd=$1/variance; reps=$2; nb=$3; budgets=$4
+    mkdir -p "$vd" results/reproduce/cache
+    # model states: the MLP after one epoch of BP (a mid-training checkpoint), and the ViT
+    # pretrained on classes 0-4, where the few-shot fine-tuning starts
+    mlp_ck=results/reproduce/cache/fmnist-mlp-1epoch.safetensors
+    [ -f "$mlp_ck" ] || "$B" train --method bp --model mlp:784-64-64-10 --epochs 1 --batch 128 --lr 3e-3 --seed 0 \
+        --save "$mlp_ck" --quiet --no-progress
+    vit="${FMNIST_VIT:-vit-tiny:patch=7,dim=64,depth=4,heads=4,mlp=128}"
+    MLP="--model mlp:784-64-64-10 --weights $mlp_ck --batch 32"
+    VIT="--model $vit --weights $ckpt --classes 5-9 --shots 16 --batch 16 --scope attn:last:2"
+    study() {  # NAME OPTIONS...
+        name=$1; shift
+        [ -f "$vd/$name.done" ] && { echo "reproduce.sh: variance study $name done"; return; }
+        rm -f "$vd/$name.csv" "$vd/alloc_$name.csv"
+        echo "reproduce.sh: variance study $name"
+        "$B" variance --quiet --reps "$reps" --batches "$nb" --out "$vd/$name.csv" "$@" && touch "$vd/$name.done"
+    }
+    study mlp_lr $MLP --method lr --allocators uniform,neyman,flops --budgets "$budgets" --alloc-out "$vd/alloc_mlp_lr.csv"
+    study mlp_lr_oracle $MLP --method lr --allocators oracle --budgets 16 --oracle-queries 32
+    study mlp_mezo $MLP --method mezo --allocators uniform,neyman --budgets "$budgets"
+    study vit_lr $VIT --method lr --allocators uniform,neyman,flops --budgets "$budgets" --alloc-out "$vd/alloc_vit_lr.csv"
+    study vit_mezo $VIT --method mezo --allocators uniform --budgets "$budgets"
+    # estimator variants at one budget: pairs, baselines, weightings (loss allocator: unequal n_i)
+    study mlp_pairs_cross $MLP --method lr --pairs cross --allocators loss --budgets 16
+    study mlp_pairs_none_clean $MLP --method lr --pairs none --baseline clean --allocators loss --budgets 16
+    study mlp_pairs_none_mean $MLP --method lr --pairs none --baseline mean --allocators loss --budgets 16
+    study mlp_pairs_none_nobase $MLP --method lr --pairs none --baseline none --allocators loss --budgets 16
+    study mlp_equal_row $MLP --method lr --weighting equal-row --allocators loss --budgets 16
+    study mlp_same_clean $MLP --method lr --allocators loss --budgets 16
+    # the flops ablation: freeze subsets of its four parameters
+    study mlp_flops_freeze_slope $MLP --method lr --allocators flops --flops-freeze slope --budgets 16
+    study mlp_flops_freeze_length_amplitude $MLP --method lr --allocators flops --flops-freeze length,amplitude --budgets 16
+    study mlp_flops_freeze_intercept $MLP --method lr --allocators flops --flops-freeze intercept --budgets 16
+}
+
 t0=$(date +%s)
 case "${1:-default}" in
 plots)
@@ -53,6 +92,7 @@ default)
     pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" "$out"
     "$B" sweep bench/configs/fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
+    variance "$out" 50 3 4,8,16,32,64
     plots "$out" results/figures
     ;;
 quick)
@@ -60,6 +100,8 @@ quick)
     pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors "$out"
     "$B" sweep bench/configs/quick_fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/quick_fmnist_mlp.conf --out "$out"
+    ckpt=results/reproduce/cache/quick-fmnist04-vit.safetensors
+    variance "$out" 20 1 4,16,64
     plots "$out" "$out/figures"
     ;;
 paper)

@@ -1,0 +1,257 @@
+// report_variance.c: the estimator-quality section of REPORT.md (`flbench report DIR`) and
+// its plot data, from the CSVs that `flbench variance` wrote under DIR/variance/.
+//
+// One subsection per study (dataset, model, model state, method):
+//   - relative MSE by allocator and budget, with the log-log slope of uniform (expected -1);
+//   - the variance ratio against uniform, measured next to the ratio predicted from the
+//     measured per-datum variances (PAPER.md section 4);
+//   - the estimator variants (pairs, baselines, weightings) at one budget: bias against its
+//     standard error, so a biased variant shows it;
+//   - the flops ablation (frozen parameter subsets).
+// Plot data (DIR/plotdata/var_*.dat) feeds plots/var_*.gp.
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+#include <dirent.h>
+#include "../impl/run/csvread.h"
+
+#define MAX_ROWS 20000
+
+typedef struct {
+    char study[400], variant[64], alloc[32], freeze[64];
+    int budget;
+    double rel_mse, rel_mse_se, cos_mean, cos_std, bias_rel, bias_se, bias_z, ratio, pred, pred_c, queries, alloc_ms;
+    int n_lo, n_hi;
+} vrow;
+
+static int default_variant(const char* v) {
+    return !strcmp(v, "same/clean/unbiased") || !strcmp(v, "mezo/unbiased");
+}
+
+static int load_dir(const char* dir, vrow* rows, int* n) {
+    DIR* d = opendir(dir);
+    if (!d) return 0;
+    struct dirent* de;
+    int files = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".csv")) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        fl_csv t;
+        fl_err err;
+        if (fl_csv_read(path, &t, &err)) { fprintf(stderr, "flbench report: %s\n", err.msg); continue; }
+        if (fl_csv_col(&t, "rel_mse") < 0 || fl_csv_col(&t, "batch_index") < 0) { fl_csv_free(&t); continue; }
+        files++;
+        for (long r = 0; r < t.n_rows && *n < MAX_ROWS; r++) {
+            if (strcmp(fl_csv_field(&t, r, "batch_index"), "all")) continue;
+            vrow* v = &rows[(*n)++];
+            memset(v, 0, sizeof *v);
+            snprintf(v->study, sizeof v->study, "%s, %s, %s, %s", fl_csv_field(&t, r, "dataset"),
+                     fl_csv_field(&t, r, "model"), fl_csv_field(&t, r, "weights"), fl_csv_field(&t, r, "method"));
+            snprintf(v->variant, sizeof v->variant, "%s", fl_csv_field(&t, r, "variant"));
+            snprintf(v->alloc, sizeof v->alloc, "%s", fl_csv_field(&t, r, "allocator"));
+            snprintf(v->freeze, sizeof v->freeze, "%s", fl_csv_field(&t, r, "freeze"));
+            v->budget = atoi(fl_csv_field(&t, r, "budget"));
+#define F(field, col) v->field = atof(fl_csv_field(&t, r, col))
+            F(rel_mse, "rel_mse"); F(rel_mse_se, "rel_mse_se"); F(cos_mean, "cos_mean"); F(cos_std, "cos_std");
+            F(bias_rel, "bias_rel"); F(bias_se, "bias_se_rel"); F(bias_z, "bias_z"); F(ratio, "var_ratio_vs_uniform");
+            F(pred, "predicted_ratio"); F(pred_c, "predicted_ratio_constrained"); F(queries, "queries");
+            F(alloc_ms, "alloc_ms");
+#undef F
+            v->n_lo = atoi(fl_csv_field(&t, r, "n_lo"));
+            v->n_hi = atoi(fl_csv_field(&t, r, "n_hi"));
+            // several studies measure the same reference cell (uniform, default variant):
+            // keep the first of each (study, variant, allocator, frozen set, budget)
+            for (int j = 0; j < *n - 1; j++) {
+                const vrow* u = &rows[j];
+                if (!strcmp(u->study, v->study) && !strcmp(u->variant, v->variant) && !strcmp(u->alloc, v->alloc) &&
+                    !strcmp(u->freeze, v->freeze) && u->budget == v->budget) {
+                    (*n)--;
+                    break;
+                }
+            }
+        }
+        fl_csv_free(&t);
+    }
+    closedir(d);
+    return files;
+}
+
+// Least-squares slope of log rel_mse on log budget for one allocator of a study (main variant).
+static double slope(const vrow* rows, int n, const char* study, const char* alloc, int* points) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const vrow* v = &rows[i];
+        if (strcmp(v->study, study) || strcmp(v->alloc, alloc) || !default_variant(v->variant) || v->freeze[0] ||
+            v->rel_mse <= 0)
+            continue;
+        double x = log(v->budget), y = log(v->rel_mse);
+        sx += x; sy += y; sxx += x * x; sxy += x * y;
+        k++;
+    }
+    *points = k;
+    return k >= 2 ? (k * sxy - sx * sy) / (k * sxx - sx * sx) : NAN;
+}
+
+static int cmp_int(const void* a, const void* b) { return *(const int*)a - *(const int*)b; }
+
+int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
+    char vdir[1100];
+    snprintf(vdir, sizeof vdir, "%s/variance", dir);
+    vrow* rows = fl_calloc(MAX_ROWS, sizeof(vrow));
+    int n = 0;
+    if (!load_dir(vdir, rows, &n) || n == 0) { free(rows); return -1; }
+    fprintf(md, "From `flbench variance` (CSV in `variance/`, schema results/SCHEMA_VARIANCE.md). At a fixed model\n"
+                "state, every estimate is compared with the BP gradient g of the same batch: relative MSE\n"
+                "E|g_hat - g|^2 / |g|^2 (mean over the fixed batches), cosine, and the bias |mean g_hat - g| / |g|\n"
+                "against its standard error (bias_z = squared bias over squared standard error: about 1 when\n"
+                "unbiased). `ratio` is rel MSE / rel MSE of uniform at the same budget; `predicted` is\n"
+                "(sum sqrt v_i)^2 / (B sum v_i) from per-datum variances measured with many extra queries, and\n"
+                "`pred. int.` the same for the best integer allocation with n_i >= 2 (what an allocator can reach).\n");
+    // studies in order of appearance
+    static char studies[32][400];
+    int ns = 0;
+    for (int i = 0; i < n && ns < 32; i++) {
+        int seen = 0;
+        for (int s = 0; s < ns; s++) seen |= !strcmp(studies[s], rows[i].study);
+        if (!seen) memcpy(studies[ns++], rows[i].study, sizeof rows[i].study);
+    }
+    char path[1300];
+    snprintf(path, sizeof path, "%s/var_meta.gp", plotdir);
+    FILE* meta = fopen(path, "w");
+    if (meta) fprintf(meta, "# studies of the estimator-quality section (plots/var_*.gp)\nnvar = %d\n", ns);
+    for (int s = 0; s < ns; s++) {
+        const char* st = studies[s];
+        fprintf(md, "\n### %s\n\n", st);
+        int budgets[64], nb = 0;
+        char allocs[16][32];
+        int na = 0;
+        for (int i = 0; i < n; i++) {
+            const vrow* v = &rows[i];
+            if (strcmp(v->study, st) || !default_variant(v->variant) || v->freeze[0]) continue;
+            int have = 0;
+            for (int b = 0; b < nb; b++) have |= budgets[b] == v->budget;
+            if (!have && nb < 64) budgets[nb++] = v->budget;
+            have = 0;
+            for (int a = 0; a < na; a++) have |= !strcmp(allocs[a], v->alloc);
+            if (!have && na < 16) snprintf(allocs[na++], 32, "%s", v->alloc);
+        }
+        qsort(budgets, (size_t)nb, sizeof(int), cmp_int);
+        if (meta) {
+            char title[400];
+            memcpy(title, st, sizeof title);
+            title[sizeof title - 1] = 0;
+            for (char* c = title; *c; c++) if (*c == '"' || *c == '_') *c = ' ';
+            fprintf(meta, "vtitle%d = \"%s\"\nnalloc%d = %d\n", s + 1, title, s + 1, na);
+            for (int a = 0; a < na; a++) fprintf(meta, "valloc%d_%d = \"%s\"\n", s + 1, a, allocs[a]);
+        }
+        // main table
+        if (nb && na) {
+            fprintf(md, "| allocator |");
+            for (int b = 0; b < nb; b++) fprintf(md, " budget %d |", budgets[b]);
+            fprintf(md, "\n|---|");
+            for (int b = 0; b < nb; b++) fprintf(md, "---|");
+            fprintf(md, "\n");
+            for (int a = 0; a < na; a++) {
+                fprintf(md, "| %s |", allocs[a]);
+                for (int b = 0; b < nb; b++) {
+                    const vrow* hit = NULL;
+                    for (int i = 0; i < n; i++) {
+                        const vrow* v = &rows[i];
+                        if (!strcmp(v->study, st) && default_variant(v->variant) && !v->freeze[0] &&
+                            !strcmp(v->alloc, allocs[a]) && v->budget == budgets[b])
+                            hit = v;
+                    }
+                    if (!hit) fprintf(md, " |");
+                    else if (!strcmp(allocs[a], "uniform"))
+                        fprintf(md, " %.3g (cos %.2f) |", hit->rel_mse, hit->cos_mean);
+                    else
+                        fprintf(md, " %.3g (ratio %.2f, predicted %.2f, pred. int. %.2f) |", hit->rel_mse, hit->ratio,
+                                hit->pred, hit->pred_c);
+                }
+                fprintf(md, "\n");
+            }
+            int pts;
+            double sl = slope(rows, n, st, "uniform", &pts);
+            if (pts >= 2)
+                fprintf(md, "\nUniform: relative MSE against budget has log-log slope %.3f over %d budgets "
+                            "(independent queries give -1: variance falls as 1/N). %s\n",
+                        sl, pts, fabs(sl + 1) <= 0.15 ? "It does." : "It does not, within 0.15.");
+            // what the data says about allocation, at the largest budget
+            int bmax = budgets[nb - 1];
+            for (int a = 0; a < na; a++) {
+                if (!strcmp(allocs[a], "uniform")) continue;
+                for (int i = 0; i < n; i++) {
+                    const vrow* v = &rows[i];
+                    if (strcmp(v->study, st) || !default_variant(v->variant) || v->freeze[0] ||
+                        strcmp(v->alloc, allocs[a]) || v->budget != bmax)
+                        continue;
+                    fprintf(md, "- %s at budget %d: variance %s uniform's by a factor %.2f (measured), %.2f predicted "
+                                "for the best integer allocation; %.2f ms of allocator time per estimate.\n",
+                            allocs[a], bmax, v->ratio <= 1 ? "below" : "ABOVE", v->ratio, v->pred_c, v->alloc_ms);
+                }
+            }
+        }
+        // variants
+        {
+            int header = 0;
+            for (int i = 0; i < n; i++) {
+                const vrow* v = &rows[i];
+                if (strcmp(v->study, st) || v->freeze[0]) continue;
+                // all variants at the budgets they were run at, main variant included for reference
+                int is_variant_run = !default_variant(v->variant);
+                int ref_budget = 0;
+                for (int j = 0; j < n && !is_variant_run; j++)
+                    if (!strcmp(rows[j].study, st) && !default_variant(rows[j].variant) && rows[j].budget == v->budget)
+                        ref_budget = 1;
+                if (!is_variant_run && !ref_budget) continue;
+                if (!header) {
+                    fprintf(md, "\nEstimator variants (pairs/baseline/weighting):\n\n| variant | allocator | budget | rel MSE | bias / |g| | its std. error | bias_z | verdict |\n|---|---|---|---|---|---|---|---|\n");
+                    header = 1;
+                }
+                fprintf(md, "| %s | %s | %d | %.3g | %.3g | %.3g | %.2f | %s |\n", v->variant, v->alloc, v->budget,
+                        v->rel_mse, v->bias_rel, v->bias_se, v->bias_z,
+                        v->bias_z < 3 ? "no bias detected" : "BIASED (bias beyond its standard error)");
+            }
+        }
+        // flops ablation
+        int header = 0;
+        for (int i = 0; i < n; i++) {
+            const vrow* v = &rows[i];
+            if (strcmp(v->study, st) || strcmp(v->alloc, "flops") || !default_variant(v->variant)) continue;
+            int has_ablation = 0;
+            for (int j = 0; j < n; j++) has_ablation |= !strcmp(rows[j].study, st) && rows[j].freeze[0];
+            if (!has_ablation) break;
+            if (!header) {
+                fprintf(md, "\nflops ablation (parameters kept at their initial values):\n\n| frozen | budget | rel MSE | ratio to uniform |\n|---|---|---|---|\n");
+                header = 1;
+            }
+            fprintf(md, "| %s | %d | %.3g | %.3f |\n", v->freeze[0] ? v->freeze : "none (all four learned)", v->budget,
+                    v->rel_mse, v->ratio);
+        }
+        // plot data: rel MSE and cosine per allocator (one block each), measured vs predicted
+        snprintf(path, sizeof path, "%s/var_%d.dat", plotdir, s + 1);
+        FILE* f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "# %s\n# blocks: one per allocator (order below); columns: budget rel_mse rel_mse_se cos_mean cos_std ratio predicted predicted_int\n", st);
+            for (int a = 0; a < na; a++) fprintf(f, "# %d %s\n", a, allocs[a]);
+            for (int a = 0; a < na; a++) {
+                fprintf(f, "\n\n");
+                for (int b = 0; b < nb; b++)
+                    for (int i = 0; i < n; i++) {
+                        const vrow* v = &rows[i];
+                        if (!strcmp(v->study, st) && default_variant(v->variant) && !v->freeze[0] &&
+                            !strcmp(v->alloc, allocs[a]) && v->budget == budgets[b])
+                            fprintf(f, "%d %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", v->budget, v->rel_mse, v->rel_mse_se,
+                                    v->cos_mean, v->cos_std, v->ratio, v->pred, v->pred_c);
+                    }
+            }
+            fclose(f);
+        }
+    }
+    if (meta) fclose(meta);
+    free(rows);
+    return 0;
+}
