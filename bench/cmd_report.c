@@ -23,6 +23,7 @@
 // report works without it. It appends a Markdown section for DIR to md and may write plot data
 // into plotdir; returns 0, or -1 when it has nothing to say.
 int fl_report_variance(FILE* md, const char* dir, const char* plotdir) __attribute__((weak));
+int fl_report_variance_only(const char* dir);  // report_variance.c
 
 #define MAX_EPOCHS 4096
 
@@ -1131,6 +1132,12 @@ int fl_cmd_report(int argc, char** argv) {
     int n_files = 0;
     load(dir, pos + 1, n_pos - 1, &files, &n_files, &d);
     if (!d.n_cells) {
+        int vrc = fl_report_variance_only(dir);  // a folder of `flbench variance` results only
+        if (vrc <= 0) {
+            for (int i = 0; i < n_files; i++) fl_csv_free(&files[i]);
+            free(files);
+            return vrc == 0 ? 0 : 2;
+        }
         fprintf(stderr, "flbench report: %s: no results CSV with finished cells (expected DIR/*.csv written by flbench sweep or train --out)\n", dir);
         for (int i = 0; i < n_files; i++) fl_csv_free(&files[i]);
         free(files);

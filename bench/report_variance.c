@@ -13,6 +13,8 @@
 #include <string.h>
 #include <math.h>
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include "../impl/run/csvread.h"
 
 #define MAX_ROWS 20000
@@ -253,5 +255,24 @@ int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
     }
     if (meta) fclose(meta);
     free(rows);
+    return 0;
+}
+
+// A folder with estimator-quality results only: REPORT.md with that section alone.
+// Returns 0, 1 when DIR/variance holds no variance CSV (the caller reports that), -1 on error.
+int fl_report_variance_only(const char* dir) {
+    char plotdir[1100], path[1200], tmp[1300];
+    snprintf(plotdir, sizeof plotdir, "%s/plotdata", dir);
+    mkdir(plotdir, 0755);
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE* md = fopen(tmp, "w");
+    if (!md) { fprintf(stderr, "flbench report: cannot write %s: %s\n", tmp, strerror(errno)); return -1; }
+    fprintf(md, "# flbench report: %s\n\nNo training results here; estimator-quality results only.\n\n"
+                "## Estimator quality (variance, bias and cost against the true gradient)\n\n", dir);
+    int rc = fl_report_variance(md, dir, plotdir);
+    if (fclose(md) || rc) { remove(tmp); return rc ? 1 : -1; }
+    if (rename(tmp, path)) { fprintf(stderr, "flbench report: cannot write %s: %s\n", path, strerror(errno)); return -1; }
+    fprintf(stderr, "flbench report: wrote %s (estimator quality only) and plot data in %s/\n", path, plotdir);
     return 0;
 }

@@ -61,5 +61,26 @@ r=$(get "$T/alloc.csv" oracle var_ratio_vs_uniform 32); p=$(get "$T/alloc.csv" o
 check variance_oracle_matches_prediction "$r <= 1.2 * $p && $r >= 0.8 * $p" "measured ratio $r, predicted $p"
 rn=$(get "$T/alloc.csv" neyman var_ratio_vs_uniform 32); rf=$(get "$T/alloc.csv" flops var_ratio_vs_uniform 32)
 check variance_flops_half_of_neyman "1 - $rf >= 0.5 * (1 - $rn)" "flops ratio $rf, neyman ratio $rn"
+
+# 4. the report's estimator-quality section and the var_* figures, from these CSVs
+mkdir -p "$T/rep/variance"
+cp "$T/lr.csv" "$T/alloc.csv" "$T/eq.csv" "$T/rep/variance/"
+$B variance $M --weights "$T/ck.safetensors" --method lr --allocators neyman --budgets 8 --reps 5 --batches 1 --warmup 1 \
+    --out "$T/rep/variance/a.csv" --alloc-out "$T/rep/variance/alloc_a.csv" || echo "FAIL variance_alloc_out_runs"
+if $B report "$T/rep" --figures "$T/rep/figs" >/dev/null 2>&1 && grep -q "log-log slope" "$T/rep/REPORT.md" &&
+   grep -q "BIASED" "$T/rep/REPORT.md"; then echo "PASS variance_report_section"
+else echo "FAIL variance_report_section: no estimator-quality section with the slope and the biased variant in REPORT.md"; fi
+if command -v gnuplot >/dev/null; then
+    for g in var_mse var_ratio var_alloc; do
+        gnuplot -e "datadir='$T/rep/plotdata'; figdir='$T/rep/figs'" plots/$g.gp >/dev/null 2>&1
+    done
+    missing=""
+    for f in var_mse var_cos var_ratio var_alloc; do
+        [ -s "$T/rep/figs/$f.png" ] && [ -s "$T/rep/figs/$f.pdf" ] || missing="$missing $f"
+    done
+    if [ -z "$missing" ]; then echo "PASS variance_figures"; else echo "FAIL variance_figures: missing$missing"; fi
+else
+    echo "SKIP variance_figures: gnuplot is not installed (make deps installs gnuplot-nox)"
+fi
 cp "$T"/*.csv "${FL_TEST_KEEP:-/dev/null}" 2>/dev/null
 rm -rf "$T"
