@@ -142,9 +142,15 @@ int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
         }
         qsort(budgets, (size_t)nb, sizeof(int), cmp_int);
         if (meta) {
-            char title[400];
-            memcpy(title, st, sizeof title);
-            title[sizeof title - 1] = 0;
+            // a short panel title: "method, model" with the model cut at its first comma
+            char title[400], model[128] = "", method[32] = "";
+            const char* c1 = strchr(st, ',');                       // after the dataset
+            const char* mstart = c1 ? c1 + 2 : st;
+            size_t ml = strcspn(mstart, ",");
+            snprintf(model, sizeof model, "%.*s", (int)(ml < 100 ? ml : 100), mstart);
+            const char* last = strrchr(st, ',');
+            snprintf(method, sizeof method, "%s", last ? last + 2 : "");
+            snprintf(title, sizeof title, "%s, %s%s", method, model, strchr(st, '[') ? " (few-shot)" : "");
             for (char* c = title; *c; c++) if (*c == '"' || *c == '_') *c = ' ';
             fprintf(meta, "vtitle%d = \"%s\"\nnalloc%d = %d\n", s + 1, title, s + 1, na);
             for (int a = 0; a < na; a++) fprintf(meta, "valloc%d_%d = \"%s\"\n", s + 1, a, allocs[a]);
