@@ -7,6 +7,7 @@ do for [fmt in "png pdf"] {
     set multiplot layout nrows, ncols
     do for [k = 1:nvar] {
         set title vtitle(k) noenhanced
+        set key bottom right
         set xlabel "predicted ratio (integer allocation, n_i >= 2)"
         set ylabel "measured ratio to uniform"
         set xrange [0:1.2]
