@@ -378,23 +378,25 @@ int fl_cmd_bench(int argc, char** argv) {
         printf("%-4s %-9s %3s %6s %5s %10s %10s %10s %7s %8s %8s  %-34s %8s\n", "wl", "method", "thr", "budget", "batch",
                "step ms", "min", "max", "floor", "ratio", "GFLOP/s", "share: clean/alloc/fwd/grad/upd", "RSS MiB");
     int failures = 0;
-    for (int ti = 0; ti < n_threads; ti++) {
-        if (threads[ti] > 0) { omp_set_num_threads(threads[ti]); openblas_set_num_threads(threads[ti]); }
-        int nthr = omp_get_max_threads();
-        for (int wi = 0; wi < 3; wi++) {
-            const workload* w = &workloads[wi];
-            if (!in_list(wl, w->name)) continue;
-            protocol pr = {.reps = reps > 0 ? reps : w->reps, .warmup = warmup >= 0 ? warmup : w->warmup,
-                           .floor = !no_floor && !count_only, .count_only = count_only};
-            if (count_only) { pr.reps = 1; pr.warmup = warmup >= 0 ? warmup : 1; }
-            int B = batch > 0 ? batch : w->batch;
-            char list[64];
-            snprintf(list, sizeof list, "%s", methods);
-            char* save = NULL;
-            int skipped = 0;
-            for (char* meth = strtok_r(list, ",", &save); meth && !skipped; meth = strtok_r(NULL, ",", &save)) {
-                int is_lr = !strncmp(meth, "lr", 2);
-                for (int bi = 0; bi < (is_lr ? n_budgets : 1); bi++) {
+    // Thread counts are the innermost loop: the measurements compared in the thread-scaling
+    // figure are taken next to each other in time, under the same load of a shared machine.
+    for (int wi = 0; wi < 3; wi++) {
+        const workload* w = &workloads[wi];
+        if (!in_list(wl, w->name)) continue;
+        protocol pr = {.reps = reps > 0 ? reps : w->reps, .warmup = warmup >= 0 ? warmup : w->warmup,
+                       .floor = !no_floor && !count_only, .count_only = count_only};
+        if (count_only) { pr.reps = 1; pr.warmup = warmup >= 0 ? warmup : 1; }
+        int B = batch > 0 ? batch : w->batch;
+        char list[64];
+        snprintf(list, sizeof list, "%s", methods);
+        char* save = NULL;
+        int skipped = 0;
+        for (char* meth = strtok_r(list, ",", &save); meth && !skipped; meth = strtok_r(NULL, ",", &save)) {
+            int is_lr = !strncmp(meth, "lr", 2);
+            for (int bi = 0; bi < (is_lr ? n_budgets : 1) && !skipped; bi++) {
+                for (int ti = 0; ti < n_threads; ti++) {
+                    if (threads[ti] > 0) { omp_set_num_threads(threads[ti]); openblas_set_num_threads(threads[ti]); }
+                    int nthr = omp_get_max_threads();
                     int q = budgets[bi] > 0 ? budgets[bi] : w->budget;
                     result r;
                     memset(&r, 0, sizeof r);

@@ -10,7 +10,7 @@ wls = "W1 W2"
 wl_title(w) = w eq "W1" ? "W1: MLP 784-512-512-10, batch 64, 32 queries" : \
                           "W2: vit-tiny, batch 32, 16 queries"
 f(w) = sprintf("%s/threads_%s.dat", datadir, w)
-nblocks(w) = int(system(sprintf("grep -c '^\"' '%s' 2>/dev/null; true", f(w))))
+nblocks(w) = int(system(sprintf("cat '%s' 2>/dev/null | grep -c '^\"'; true", f(w))))
 names(w) = system(sprintf("sed -n 's/^\"\\(.*\\)\"$/\\1/p' '%s' 2>/dev/null", f(w)))
 set linetype 1 lc rgb "#000000" pt 1
 set linetype 2 lc rgb "#d62728" pt 2
