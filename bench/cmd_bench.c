@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <omp.h>
 #include <cblas.h>
 #include "args.h"
@@ -290,8 +291,21 @@ static int in_list(const char* list, const char* name) {
 
 #define CSV_HEADER "git_rev,timestamp,backend,device,threads,blas,workload,method,budget,batch,reps,warmup,step_ms_median,step_ms_min,step_ms_max,floor_ms_median,ratio_to_floor,gemm_gflop,gflops_achieved,share_clean,share_alloc,share_forward,share_grad,share_update,peak_rss_mb,load_avg_1min\n"
 
+// Creates the folders above `path` (like mkdir -p of its dirname).
+static void make_parent_dirs(const char* path) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char* p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);  // failures show when the file is opened
+            *p = '/';
+        }
+}
+
 // Opens --out for appending; a new file gets the header, an existing one must have it.
 static FILE* open_csv(const char* out) {
+    make_parent_dirs(out);
     FILE* f = fopen(out, "r");
     if (f) {
         char line[1024] = "";
