@@ -7,7 +7,9 @@
 #   results/figures/bench_threads.{png,pdf}, bench_budget.{png,pdf}  (plots/bench_*.gp)
 # Environment: FLBENCH (default build/flbench), BENCH_DIR (results/bench), FIGDIR
 # (results/figures), BENCH_W3=0 to leave out W3 (ViT-B/16: minutes), BENCH_W2_BUDGETS
-# (default 4,8,16,32,64), BENCH_QUICK=1 for a check of the pipeline in about a minute (W1 only).
+# (default 4,8,16,32,64), BENCH_QUICK=1 for a check of the pipeline in about a minute (W1 only),
+# BENCH_PARTS (default "main threads budget"): which of the three runs to redo; the figures are
+# always redrawn from the CSV there.
 set -eu
 B=${FLBENCH:-build/flbench}
 D=${BENCH_DIR:-results/bench}
@@ -21,7 +23,15 @@ BIN=$(mktemp "${TMPDIR:-/tmp}/flbench-bench.XXXXXX")
 trap 'rm -f "$BIN"' EXIT
 cp "$B" "$BIN" && chmod 755 "$BIN"
 B=$BIN
-rm -f "$D/bench.csv" "$D/threads.csv" "$D/budget.csv"
+PARTS=${BENCH_PARTS:-main threads budget}
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+for p in $PARTS; do
+    case $p in
+    main) rm -f "$D/bench.csv" ;;
+    threads | budget) rm -f "$D/$p.csv" ;;
+    *) echo "run_bench.sh: BENCH_PARTS: unknown part '$p' (expected main, threads, budget)" >&2; exit 2 ;;
+    esac
+done
 
 now() { date +%s; }
 say() { printf '\n== %s\n' "$*"; }
@@ -29,24 +39,32 @@ t_all=$(now)
 
 if [ "$QUICK" = 1 ]; then
     say "quick: W1 only"
-    $B bench --workload W1 --out "$D/bench.csv"
-    $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
-    $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --reps 5 --warmup 1 --out "$D/budget.csv"
-else
-    say "W1 and W2, every estimator"
-    $B bench --workload W1,W2 --out "$D/bench.csv"
-    if [ "${BENCH_W3:-1}" = 1 ]; then
-        say "W3 (ViT-B/16, batch 4, 8 queries, attn:last:4), 5 timed steps after 1 warm-up"
-        t0=$(now)
-        $B bench --workload W3 --out "$D/bench.csv"
-        echo "W3 took $(($(now) - t0)) s"
+    if has main; then $B bench --workload W1 --out "$D/bench.csv"; fi
+    if has threads; then $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"; fi
+    if has budget; then
+        $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --reps 5 --warmup 1 --out "$D/budget.csv"
     fi
-    say "thread scaling (1 and 2 threads)"
-    $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
-    $B bench --workload W2 --methods bp,mezo,lr --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
-    say "cost against budget"
-    $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --out "$D/budget.csv"
-    $B bench --workload W2 --methods lr --budgets "$W2_BUDGETS" --reps 5 --warmup 1 --out "$D/budget.csv"
+else
+    if has main; then
+        say "W1 and W2, every estimator"
+        $B bench --workload W1,W2 --out "$D/bench.csv"
+        if [ "${BENCH_W3:-1}" = 1 ]; then
+            say "W3 (ViT-B/16, batch 4, 8 queries, attn:last:4), 5 timed steps after 1 warm-up"
+            t0=$(now)
+            $B bench --workload W3 --out "$D/bench.csv"
+            echo "W3 took $(($(now) - t0)) s"
+        fi
+    fi
+    if has threads; then
+        say "thread scaling (1 and 2 threads, measured back to back)"
+        $B bench --workload W1 --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
+        $B bench --workload W2 --methods bp,mezo,lr --threads 1,2 --reps 5 --warmup 1 --out "$D/threads.csv"
+    fi
+    if has budget; then
+        say "cost against budget"
+        $B bench --workload W1 --methods lr,lr-flops --budgets 4,8,16,32,64 --out "$D/budget.csv"
+        $B bench --workload W2 --methods lr --budgets "$W2_BUDGETS" --reps 5 --warmup 1 --out "$D/budget.csv"
+    fi
 fi
 
 # Plot data: whitespace tables from the CSV, columns found by name.
@@ -67,6 +85,8 @@ extract() {  # extract CSV WORKLOAD XCOL > file
         END { for (k = 1; k <= n; k++) printf "\"%s\"\n%s\n\n", order[k], rows[order[k]] }' "$1"
 }
 for wl in W1 W2; do
+    [ -f "$D/threads.csv" ] || : >"$D/threads.csv"
+    [ -f "$D/budget.csv" ] || : >"$D/budget.csv"
     extract "$D/threads.csv" $wl threads >"$D/threads_$wl.dat"
     extract "$D/budget.csv" $wl budget >"$D/budget_$wl.dat"
 done
