@@ -39,7 +39,6 @@ do for [w in wls] {
         A[2 * (i - 1) + k + 1] = a; Bc[2 * (i - 1) + k + 1] = b
     }
 }
-set fit quiet
 do for [fmt in "png pdf"] {
     if (fmt eq "png") {
         set terminal pngcairo enhanced size 1320,520 font "sans,16" linewidth 2
