@@ -7,7 +7,8 @@
 //       16 queries/datum, LR noise on all linear layers
 //   W3  vit-b16 (224x224x3), batch 4, 8 queries/datum, LR with the authors' scope
 //
-// Each measurement is the median of --reps steps after --warmup steps, with min and max.
+// Each measurement is the median of --reps steps after --warmup steps, with min and max; the
+// floor is the median of as many replays, each right after a timed step.
 // Data are synthetic (seeded normals), so no dataset is needed.
 // Lists (--workload W1,W2, --budgets 4,8,16, --threads 1,2) give one measurement per
 // combination: the thread-scaling and cost-vs-budget figures (plots/bench_*.gp) use them.
@@ -237,6 +238,8 @@ static int measure(const workload* w, const char* method, int budget, int B, con
             t[k - warmup] = c.t[2] - c.t[0];
             phase[0] += c.st.t_clean; phase[1] += c.st.t_alloc; phase[2] += c.st.t_forward;
             phase[3] += c.st.t_grad; phase[4] += c.t[2] - c.t[1];
+            // the floor right after each timed step: on a shared machine both see the same load
+            if (pr->floor) fl[k - warmup] = replay_seconds();
         }
     }
     if (!rc) {
@@ -245,11 +248,7 @@ static int measure(const workload* w, const char* method, int budget, int B, con
         r->step_med = median(t, reps);
         r->step_min = t[0];
         r->step_max = t[reps - 1];
-        r->floor_med = NAN;
-        if (pr->floor) {
-            for (int k = 0; k < reps; k++) fl[k] = replay_seconds();
-            r->floor_med = median(fl, reps);
-        }
+        r->floor_med = pr->floor ? median(fl, reps) : NAN;
         r->gflop = rec_flops() * 1e-9;
         for (int p = 0; p < 5; p++) r->share[p] = tot > 0 ? phase[p] / tot : 0;
         r->rss = peak_rss_since_reset();
