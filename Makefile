@@ -17,7 +17,7 @@ ARCH    ?= -march=x86-64-v3
 # -ffp-contract=off: no implicit multiply-add, so float results (noise above all) are the same
 # on every compiler and backend; FMA is used only where the code says fmaf().
 CFLAGS  ?= -O3 $(ARCH) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-unused-parameter -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -MMD -MP
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS += -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
 LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp

@@ -119,13 +119,19 @@ FL_HD float fl_body_relu_bwd(float dy, float y) { return y > 0.f ? dy : 0.f; }
 // exp and erf from +, *, /, fmaf and bit operations only, so that loops calling them vectorise
 // (libm's expf and erff are scalar calls: GELU alone was a quarter of a vit-tiny LR step's
 // non-GEMM time) and both backends evaluate the same formula.
-// exp: x = k ln 2 + r with |r| <= ln(2)/2 (ln 2 split in two for an exact reduction), Taylor
-// polynomial of exp(r) to r^7, times 2^k; relative error below 8e-8 on [-87, 88], inputs
-// clamped there (exp(-87) = 1.6e-38: below it, softmax terms are zero to float precision).
+// exp, for x <= 88 (every caller passes x <= 0: softmax's x - max, GELU's -x^2/2): x = k ln 2
+// + r with k = floor(x log2(e) + 1/2), |r| <= ln(2)/2 (ln 2 split in two for an exact
+// reduction), Taylor polynomial of exp(r) to r^7, times 2^k. Relative error below 8e-8 down
+// to x = -87.3; below, where exp(x) < 2^-126, the result is 0. The clamp of x at -100 works on
+// the bits (negative floats order like unsigned integers) and floor goes through an int
+// conversion: float compares and floorf would stop gcc from vectorising the callers' loops.
 FL_HD float fl_expf_poly(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float k = floorf(x * 1.44269504f + 0.5f);
+    uint32_t bx = fl_float_to_bits(x);
+    x = fl_bits_to_float(bx > 0xC2C80000u ? 0xC2C80000u : bx);  // max(x, -100)
+    float t = x * 1.44269504f + 0.5f;
+    int ki = (int)t;
+    ki -= t < (float)ki;
+    float k = (float)ki;
     float r = fmaf(k, -0.693145752f, x);
     r = fmaf(k, -1.42860677e-6f, r);
     float p = fmaf(r, 1.98412698e-4f, 1.38888889e-3f);
@@ -135,7 +141,8 @@ FL_HD float fl_expf_poly(float x) {
     p = fmaf(p, r, 0.5f);
     p = fmaf(p, r, 1.0f);
     p = fmaf(p, r, 1.0f);
-    return p * fl_bits_to_float((uint32_t)((int)k + 127) << 23);
+    int kc = ki < -126 ? -126 : ki;
+    return p * fl_bits_to_float((uint32_t)(kc + 127) << 23) * (float)(ki >= -126);
 }
 
 // erf: Abramowitz and Stegun 7.1.26, erf(|x|) = 1 - t (a1 + a2 t + ... + a5 t^4) exp(-x^2),
