@@ -36,31 +36,31 @@
 // ---------------------------------------------------------------------------------------
 // GEMM recording: a copy of the ops table whose gemm calls are logged, then replayed.
 
-typedef struct { int ta, tb, M, N, K, batch; } gemm_call;
+typedef struct { int ta, tb, M, N, K, batch; float beta; } gemm_call;  // beta 0 costs a pass over C
 static gemm_call* rec;
 static int rec_n, rec_cap, recording;
 static const fl_ops* base_ops;
 static fl_ops rec_ops;
 
-static void rec_push(int ta, int tb, int M, int N, int K, int batch) {
+static void rec_push(int ta, int tb, int M, int N, int K, int batch, float beta) {
     if (!recording) return;
     if (rec_n == rec_cap) {
         rec_cap = rec_cap ? 2 * rec_cap : 256;
         rec = fl_realloc(rec, (size_t)rec_cap * sizeof(gemm_call));
     }
-    rec[rec_n++] = (gemm_call){ta, tb, M, N, K, batch};
+    rec[rec_n++] = (gemm_call){ta, tb, M, N, K, batch, beta};
 }
 
 static void rec_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, int lda,
                      const float* B, int ldb, float beta, float* C, int ldc) {
-    rec_push(ta, tb, M, N, K, 1);
+    rec_push(ta, tb, M, N, K, 1, beta);
     base_ops->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void rec_gemm_strided(int ta, int tb, int M, int N, int K, float alpha, const float* A,
                              int lda, long sA, const float* B, int ldb, long sB, float beta,
                              float* C, int ldc, long sC, int batch) {
-    rec_push(ta, tb, M, N, K, batch);
+    rec_push(ta, tb, M, N, K, batch, beta);
     base_ops->gemm_strided(ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
 }
 
@@ -91,10 +91,10 @@ static double replay_seconds(void) {
         gemm_call* g = &rec[i];
         int lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
         if (g->batch == 1)
-            base_ops->gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, lda, B, ldb, 1.0f, C, g->N);
+            base_ops->gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, lda, B, ldb, g->beta, C, g->N);
         else
             base_ops->gemm_strided(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, lda, (long)g->M * g->K, B, ldb,
-                                   (long)g->K * g->N, 1.0f, C, g->N, (long)g->M * g->N, g->batch);
+                                   (long)g->K * g->N, g->beta, C, g->N, (long)g->M * g->N, g->batch);
     }
     base_ops->sync();
     return fl_now() - t0;
