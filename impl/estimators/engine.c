@@ -3,6 +3,7 @@
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
+#include "../core/nvtx.h"
 #include "../optim/optim.h"
 
 extern const fl_estimator_vt fl_est_bp, fl_est_mezo, fl_est_lr;
@@ -173,7 +174,8 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
 
 // ---------------------------------------------------------------------------------------
 
-enum { SLOT_CLEAN_LOSS = 0 };
+// scratch slots of this file (0; bp uses 1 and 2; the other estimators number theirs from 3)
+enum { SLOT_CLEAN_LOSS = 0, SLOT_CLEAN_HOST = 0 };  // one backend slot, one host slot
 
 void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep) {
     fl_model* m = e->model;
@@ -183,6 +185,20 @@ void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int kee
                 .noise = NULL, .keep = keep, .loss = loss, .argmax = NULL};
     m->vt->forward(m, &f);
     e->ops->download(loss_host, loss, (size_t)b->B * sizeof(float));
+}
+
+float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st) {
+    fl_model* m = e->model;
+    float* clean = fl_scratch_host(e, SLOT_CLEAN_HOST, (size_t)b->B * sizeof(float));
+    double t0 = fl_now();
+    FL_NVTX_PUSH("clean pass");
+    fl_clean_forward(e, b, clean, 0);
+    FL_NVTX_POP();
+    st->t_clean += fl_now() - t0;
+    st->queries_clean = b->B;
+    st->flops += m->vt->forward_flops(m, b->B, b->B, 0);
+    for (int i = 0; i < b->B; i++) e->last_loss[i] = clean[i];
+    return clean;
 }
 
 int fl_engine_chunk_rows(fl_engine* e, int B) {

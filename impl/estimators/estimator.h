@@ -128,6 +128,9 @@ void* fl_scratch_host(fl_engine* e, int slot, size_t bytes);
 void* fl_scratch_dev(fl_engine* e, int slot, size_t bytes);
 // Clean forward of the batch: per-datum loss into host `loss` (B). Keeps BP or LR state if asked.
 void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep);
+// The clean pass of an estimator, accounted: per-datum loss (host, B, valid until the next
+// call), its queries, FLOPs and time in st, and the losses recorded for logs.
+float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st);
 // Query rows that fit in memory at once for this model (>= 1).
 int fl_engine_chunk_rows(fl_engine* e, int B);
 // Runs the allocator (or the uniform rule when e->alloc is NULL) and records the stats.

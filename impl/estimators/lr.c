@@ -270,15 +270,7 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     // 1. clean pass: baseline and loss feature
     float* clean = NULL;
     if (e->o.baseline == FL_BASE_CLEAN || (needs & FL_NEEDS_LOSS)) {
-        clean = fl_scratch_host(e, S_CLEAN, (size_t)B * sizeof(float));
-        double t0 = fl_now();
-        FL_NVTX_PUSH("clean pass");
-        fl_clean_forward(e, b, clean, 0);
-        FL_NVTX_POP();
-        st->t_clean += fl_now() - t0;
-        st->queries_clean = B;
-        st->flops += m->vt->forward_flops(m, B, B, 0);
-        for (int i = 0; i < B; i++) e->last_loss[i] = clean[i];
+        clean = fl_clean_pass(e, b, st);
     }
     double* msq = fl_scratch_host(e, S_MSQ, (size_t)B * sizeof(double));
     double* energy = fl_scratch_host(e, S_ENERGY, (size_t)B * sizeof(double));

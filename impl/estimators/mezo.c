@@ -81,15 +81,7 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     m->vt->reserve(m, B, B);
     float* clean = NULL;
     if (needs & FL_NEEDS_LOSS) {
-        clean = fl_scratch_host(e, S_CLEAN, (size_t)B * sizeof(float));
-        double t0 = fl_now();
-        FL_NVTX_PUSH("clean pass");
-        fl_clean_forward(e, b, clean, 0);
-        FL_NVTX_POP();
-        st->t_clean += fl_now() - t0;
-        st->queries_clean = B;
-        st->flops += m->vt->forward_flops(m, B, B, 0);
-        for (int i = 0; i < B; i++) e->last_loss[i] = clean[i];
+        clean = fl_clean_pass(e, b, st);
     }
     int32_t* idx = fl_scratch_host(e, S_IDX, (size_t)B * sizeof(int32_t));
     float* c = fl_scratch_host(e, S_C, (size_t)B * sizeof(float));
