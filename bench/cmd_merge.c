@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "args.h"
 #include "sweep.h"
+#include "../impl/run/schema.h"
 
 #define MAX_SHOWN 20
 
@@ -176,7 +177,7 @@ int fl_cmd_merge(int argc, char** argv) {
         char* buf = NULL;
         size_t cap = 0;
         int werr = !o;
-        char* header = sw_results_header();
+        char* header = fl_schema_header();
         if (!werr) werr = fprintf(o, "%s\n", header) < 0;
         free(header);
         for (long r = 0; r < n_refs && !werr; r++) {

@@ -740,7 +740,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         fprintf(stderr, "flbench sweep: %ld cells have options train rejects; they are recorded as failed\n", invalid);
     fprintf(stderr, "flbench sweep: %s: %ld of its %ld cells here (shard %d/%d%s%s), %ld finished, %ld to run -> %s\n", cfg.name,
             n, n_all, shard_i, shard_n, only[0] ? ", --only " : "", only, n - pending, pending, csv);
-    char* header = sw_results_header();
+    char* header = fl_schema_header();
     run_ctx x = {.out_dir = out_dir, .csv = csv, .header = header,
                  .timeout_s = timeout_s >= 0 ? timeout_s : cfg.timeout_s,
                  .tty = progress ? 1 : no_progress ? 0 : isatty(2), .total = pending, .t_start = fl_now()};

@@ -130,8 +130,6 @@ void sw_table_free(sw_table* t);
 // 0, or -1 with err.
 int sw_append_block(const char* path, const char* header_line, const char* block, size_t len, fl_err* err);
 
-// The results CSV header line (no newline), malloc'd.
-char* sw_results_header(void);
 
 // A checked strdup.
 char* sw_strdup(const char* s);

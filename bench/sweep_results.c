@@ -98,27 +98,6 @@ void sw_table_free(sw_table* t) {
 // ---------------------------------------------------------------------------------------
 // appending
 
-char* sw_results_header(void) {
-    const char** names = fl_malloc((size_t)fl_n_columns * sizeof(char*));
-    for (int i = 0; i < fl_n_columns; i++) names[i] = fl_columns[i].name;
-    char* h = fl_csv_line(names, fl_n_columns);
-    free(names);
-    return h;
-}
-
-static int write_all(int fd, const char* buf, size_t len) {
-    while (len) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int sw_append_block(const char* path, const char* header_line, const char* block, size_t len, fl_err* err) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0) return fl_fail(err, "%s: cannot open for appending: %s", path, strerror(errno));
@@ -141,7 +120,7 @@ int sw_append_block(const char* path, const char* header_line, const char* block
         }
         memcpy(buf + hl, block, len);
         n = hl + len;
-        if (write_all(fd, buf, n)) rc = fl_fail(err, "%s: write failed: %s", path, strerror(errno));
+        if (fl_write_all(fd, buf, n)) rc = fl_fail(err, "%s: write failed: %s", path, strerror(errno));
         else if (fsync(fd) != 0) rc = fl_fail(err, "%s: fsync failed: %s", path, strerror(errno));
     }
     free(buf);

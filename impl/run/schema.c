@@ -117,7 +117,7 @@ char* fl_csv_line(const char* const* fields, int n) {
     return line;
 }
 
-static int write_all(int fd, const char* buf, size_t len) {
+int fl_write_all(int fd, const char* buf, size_t len) {
     while (len) {
         ssize_t w = write(fd, buf, len);
         if (w < 0) {
@@ -163,7 +163,7 @@ int fl_csv_append(const char* path, const char* header, const char* line, fl_err
     if (!rc) {
         memcpy(buf + n, line, ll);
         buf[n + ll] = '\n';
-        if (write_all(fd, buf, n + ll + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
+        if (fl_write_all(fd, buf, n + ll + 1)) rc = fl_fail(err, "--out %s: write failed: %s", path, strerror(errno));
         if (!rc && fsync(fd) != 0) rc = fl_fail(err, "--out %s: fsync failed: %s", path, strerror(errno));
     }
     free(buf);

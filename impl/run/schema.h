@@ -44,6 +44,8 @@ int fl_row_append(const fl_row* r, const char* path, fl_err* err);
 // Appends one line (no newline) to a CSV whose first line must be `header` (written with the
 // line, in the same write, when the file is new or empty): O_APPEND, flock, one write, fsync.
 int fl_csv_append(const char* path, const char* header, const char* line, fl_err* err);
+// write(2) until all of buf is written (retrying on EINTR). Returns 0 or -1 (errno set).
+int fl_write_all(int fd, const char* buf, size_t len);
 // The results header line (malloc'd).
 char* fl_schema_header(void);
 
