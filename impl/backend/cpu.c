@@ -147,13 +147,16 @@ static int8_t* pair_roles(const fl_noise* nz, int Q) {
     return role;
 }
 
-static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
-                           int rows, int cols) {
+// y = (set ? 0 : y) + bias + sign sigma eps: bias_noise and bias_noise_set (ops.h).
+static void bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                       int rows, int cols, int set) {
     if (!nz) {
-        if (!bias) return;
+        if (!bias && !set) return;
 #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) y[(long)r * cols + c] += bias[c];
+        for (int r = 0; r < rows; r++) {
+            float* yr = y + (long)r * cols;
+            for (int c = 0; c < cols; c++) yr[c] = (set ? 0.0f : yr[c]) + (bias ? bias[c] : 0.0f);
+        }
         return;
     }
     int full = cols / 32 * 32;
@@ -174,18 +177,29 @@ static void cpu_bias_noise(float* y, const float* bias, const float* sigma, cons
             for (int c0 = 0; c0 < full; c0 += 32) {
                 fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
                 for (int l = 0; l < 32; l++)
-                    y1[c0 + l] = fl_elem_bias_noise(y1[c0 + l], bias ? bias[c0 + l] : 0.0f, sign, sigma[c0 + l], eps[l]);
+                    y1[c0 + l] = fl_elem_bias_noise(set ? 0.0f : y1[c0 + l], bias ? bias[c0 + l] : 0.0f, sign,
+                                                    sigma[c0 + l], eps[l]);
                 if (pair)
                     for (int l = 0; l < 32; l++)
-                        y2[c0 + l] = fl_elem_bias_noise(y2[c0 + l], bias ? bias[c0 + l] : 0.0f, sign2, sigma[c0 + l], eps[l]);
+                        y2[c0 + l] = fl_elem_bias_noise(set ? 0.0f : y2[c0 + l], bias ? bias[c0 + l] : 0.0f,
+                                                        sign2, sigma[c0 + l], eps[l]);
             }
             for (int c0 = full; c0 < cols; c0 += 4) {
-                fl_body_bias_noise4(y1, bias, sigma, nz, r, c0, cols);
-                if (pair) fl_body_bias_noise4(y2, bias, sigma, nz, r2, c0, cols);
+                fl_body_bias_noise4(y1, bias, sigma, nz, r, c0, cols, set);
+                if (pair) fl_body_bias_noise4(y2, bias, sigma, nz, r2, c0, cols, set);
             }
         }
     }
     free(role);
+}
+
+static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                           int rows, int cols) {
+    bias_noise(y, bias, sigma, nz, rows, cols, 0);
+}
+static void cpu_bias_noise_set(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                               int rows, int cols) {
+    bias_noise(y, bias, sigma, nz, rows, cols, 1);
 }
 
 static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
@@ -242,6 +256,78 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
         free(part);
     }
     free(role);
+}
+
+// LR gradient by units (ops.h): a unit's queries share one noise row, so each unit draws its
+// normals once. gb and gs are reduced through per-thread partials in a fixed order.
+static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
+                              const fl_noise* nz, const int32_t* uoff, int units, int cols) {
+    int full = cols / 32 * 32;
+    int padded = (cols + 3) / 4 * 4;
+    int T = nz->tokens;
+    int nthreads = omp_get_max_threads();
+    // per-thread partials: gb in [0, padded), gs in [padded, 2 padded)
+    float* part = (float*)calloc((size_t)nthreads * 2 * padded, sizeof(float));
+    if (!part) FL_FATAL("out of host memory in lr_unit_noise");
+#pragma omp parallel
+    {
+        float* acc_b = part + (long)omp_get_thread_num() * 2 * padded;
+        float* acc_s = acc_b + padded;
+#pragma omp for schedule(static)
+        for (int u = 0; u < units; u++) {
+            for (int t = 0; t < T; t++) {
+                float wsum, asum, sign;
+                uint32_t row = fl_lr_unit_weights(nz, coef, uoff, u, t, &wsum, &asum);
+                FL_CHECK(fl_noise_row(nz, uoff[u] * T + t, &sign) == row,
+                         "lr_unit_noise: unit %d's queries are not on one noise row", u);
+                float* E_row = E + ((long)u * T + t) * cols;
+                float eps[32], gb32[32], gs32[32];
+                for (int c0 = 0; c0 < full; c0 += 32) {
+                    fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+                    for (int l = 0; l < 32; l++)
+                        E_row[c0 + l] = fl_elem_lr_unit(wsum, asum, eps[l], sigma[c0 + l], &gb32[l], &gs32[l]);
+                    for (int l = 0; l < 32; l++) { acc_b[c0 + l] += gb32[l]; acc_s[c0 + l] += gs32[l]; }
+                }
+                for (int c0 = full; c0 < cols; c0 += 4) {
+                    float gb4[4], gs4[4];
+                    fl_body_lr_unit4(E_row, gb4, gs4, wsum, asum, row, sigma, nz, c0, cols);
+                    for (int l = 0; l < 4; l++) { acc_b[c0 + l] += gb4[l]; acc_s[c0 + l] += gs4[l]; }
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nthreads; t++)
+        for (int c = 0; c < cols; c++) {
+            if (gb) gb[c] += part[(long)t * 2 * padded + c];
+            if (gs) gs[c] += part[(long)t * 2 * padded + padded + c];
+        }
+    free(part);
+}
+
+static void cpu_lr_unit_fold(float* Xf, const float* X, const float* coef, const fl_noise* nz,
+                             const int32_t* uoff, int units, long din) {
+    int T = nz->tokens;
+#pragma omp parallel for schedule(static)
+    for (int u = 0; u < units; u++) {
+        int q0 = uoff[u], q1 = uoff[u + 1];
+        float w[8];  // coef sign of each query of the unit (a pair: 2)
+        FL_CHECK(q1 - q0 >= 1 && q1 - q0 <= 8, "lr_unit_fold: unit %d has %d queries (1 to 8 allowed)", u, q1 - q0);
+        for (int q = q0; q < q1; q++) {
+            float sign;
+            fl_noise_row(nz, q * T, &sign);
+            w[q - q0] = coef[q] * sign;
+        }
+        for (int t = 0; t < T; t++) {
+            float* xf = Xf + ((long)u * T + t) * din;
+            const float* x0 = X + ((long)q0 * T + t) * din;
+            for (long c = 0; c < din; c++) xf[c] = w[0] * x0[c];
+            for (int q = q0 + 1; q < q1; q++) {
+                const float* xq = X + ((long)q * T + t) * din;
+                float wq = w[q - q0];
+                for (long c = 0; c < din; c++) xf[c] += wq * xq[c];
+            }
+        }
+    }
 }
 
 static void cpu_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0,
@@ -535,7 +621,9 @@ static fl_ops cpu_ops = {
     .gemm = cpu_gemm, .gemm_strided = cpu_gemm_strided,
     .gather_rows = cpu_gather_rows, .segment_sum = cpu_segment_sum,
     .exp = cpu_exp, .scale = cpu_scale, .axpy = cpu_axpy, .relu = cpu_relu, .relu_bwd = cpu_relu_bwd,
-    .gelu = cpu_gelu, .gelu_bwd = cpu_gelu_bwd, .bias_noise = cpu_bias_noise, .lr_grad = cpu_lr_grad,
+    .gelu = cpu_gelu, .gelu_bwd = cpu_gelu_bwd, .bias_noise = cpu_bias_noise,
+    .bias_noise_set = cpu_bias_noise_set, .lr_grad = cpu_lr_grad, .lr_unit_noise = cpu_lr_unit_noise,
+    .lr_unit_fold = cpu_lr_unit_fold,
     .noise_axpy = cpu_noise_axpy,
     .layernorm = cpu_layernorm, .layernorm_bwd = cpu_layernorm_bwd, .softmax = cpu_softmax,
     .softmax_bwd = cpu_softmax_bwd, .xent = cpu_xent, .col_sum = cpu_col_sum, .row_sumsq = cpu_row_sumsq,

@@ -56,10 +56,24 @@ typedef struct fl_ops {
     // y(rows, cols) += bias (cols, may be NULL) + sign * sigma * eps  (nz may be NULL: bias only)
     void (*bias_noise)(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                        int rows, int cols);
+    // y(rows, cols) = bias + sign * sigma * eps, the same with y's old value taken as 0: the
+    // fill of a linear output before its GEMM adds x W^T with beta 1 (model.c), so the output
+    // is written once instead of zeroed, multiplied into, then read again for the noise.
+    void (*bias_noise_set)(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                           int rows, int cols);
     // G(rows, cols) = coef[q] sign eps / sigma; gs(cols) += sum_rows coef[q] (eps^2 - 1)
     // (gs may be NULL)
     void (*lr_grad)(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
                     int rows, int cols);
+    // LR gradient by units (bodies.h, fl_elem_lr_unit): unit u is the queries
+    // [uoff[u], uoff[u+1]) on one noise row (uoff in backend memory). E(units*T, cols) =
+    // eps / sigma of each unit's row; gb(cols) += sum_q coef[q] sign eps / sigma and
+    // gs(cols) += sum_q coef[q] (eps^2 - 1) (each nullable). Then gW += E^T Xf.
+    void (*lr_unit_noise)(float* E, float* gb, float* gs, const float* coef, const float* sigma,
+                          const fl_noise* nz, const int32_t* uoff, int units, int cols);
+    // Xf(units*T, din) = sum over unit u's queries q of coef[q] sign_q X(q*T + t, :)
+    void (*lr_unit_fold)(float* Xf, const float* X, const float* coef, const fl_noise* nz,
+                         const int32_t* uoff, int units, long din);
     // x[i] += scale * z(first + i), i < n; z = Philox normals of (row, stream, step) under key.
     // `first` must be a multiple of 4.
     void (*noise_axpy)(float* x, long n, uint64_t first, float scale, uint32_t key0,

@@ -28,6 +28,7 @@ enum {
     S_ROWS = 24,  // 4 slots: a rowset's off, datum, label, qcode
     S_ORACLE_ROWS = 28,  // 4 slots: the oracle's rowset
     S_O_CLEAN = 32, S_O_N, S_O_SUM, S_O_LOSS, S_O_UNIT, S_O_MEAN,
+    S_UOFF, S_XF,
 };
 
 static long lr_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
@@ -134,10 +135,35 @@ static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, dou
     }
 }
 
-// Adds one layer's LR gradient for a chunk: G = coef * eps / sigma, then gW += G^T X, gb,
-// and gs. Inputs saved per datum are multiplied after summing G over each datum's queries.
+// Units of a chunk's queries for the folded gradient: adjacent queries on one noise row (an
+// antithetic pair) form one unit, greedily two by two as the noise ops pair them (bodies.h,
+// fl_elem_lr_unit). uoff (Qc+1) gets the units' query offsets; returns the unit count.
+static int build_units(const int32_t* qcode, int Qc, int32_t* uoff) {
+    int U = 0;
+    uoff[0] = 0;
+    for (int q = 0; q < Qc;) {
+        q += (q + 1 < Qc && (qcode[q] >> 1) == (qcode[q + 1] >> 1)) ? 2 : 1;
+        uoff[++U] = q;
+    }
+    return U;
+}
+
+// A chunk's units, and the input last folded (q, k and v share theirs: folded once).
+typedef struct {
+    int units;              // == Qc when no two queries share a noise row
+    const int32_t* uoff_d;  // (units + 1), backend memory
+    const float* folded;    // the input Xf holds, its tokens and width; NULL: none yet
+    int folded_T, folded_din;
+} unit_plan;
+
+// Adds one layer's LR gradient for a chunk, gW += G^T X with G = coef sign eps / sigma per
+// query row, and gb, gs. Three forms of the same sum:
+//   - queries in pairs on one noise row: E = eps / sigma per unit and Xf = sum of the unit's
+//     coef sign x, so gW += E^T Xf has half the rows (bodies.h, fl_elem_lr_unit);
+//   - inputs saved per datum: G summed over each datum's queries first;
+//   - otherwise G row by row.
 static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl_noise* nz_tmpl,
-                       int Bc, int Qc, const int32_t* off_local_d) {
+                       int Bc, int Qc, const int32_t* off_local_d, unit_plan* up) {
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
     int T = fl_linear_tokens(m, L);
@@ -145,11 +171,26 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
     fl_noise nz = *nz_tmpl;
     nz.stream = nz_tmpl->stream + L->stream;
     nz.tokens = T;
-    float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
     float* gs = m->params.t[L->s].trainable ? fl_param_grad(&m->params, L->s) : NULL;
-    ops->lr_grad(G, gs, coef_d, L->sigma, &nz, rows, L->dout);
     float* gW = fl_param_grad(&m->params, L->w);
     float* gb = fl_param_grad(&m->params, L->b);
+    if (!L->per_datum && up->units < Qc && ops->lr_unit_noise) {
+        long urows = (long)up->units * T;
+        float* E = fl_scratch_dev(e, S_G, (size_t)urows * L->dout * sizeof(float));
+        ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
+        float* Xf = fl_scratch_dev(e, S_XF, (size_t)urows * L->din * sizeof(float));
+        if (up->folded != L->input || up->folded_T != T || up->folded_din != L->din) {
+            ops->lr_unit_fold(Xf, L->input, coef_d, &nz, up->uoff_d, up->units, L->din);
+            up->folded = L->input;
+            up->folded_T = T;
+            up->folded_din = L->din;
+        }
+        // gW (dout, din) += E^T (dout, units T) Xf (units T, din)
+        ops->gemm(1, 0, L->dout, L->din, (int)urows, 1.0f, E, L->dout, Xf, L->din, 1.0f, gW, L->din);
+        return;
+    }
+    float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
+    ops->lr_grad(G, gs, coef_d, L->sigma, &nz, rows, L->dout);
     const float* Gm = G;
     int grows = rows;
     if (L->per_datum) {
@@ -193,6 +234,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
     int32_t* rowd_h = fl_scratch_host(e, S_ROWD, (size_t)chunk * sizeof(int32_t));
     int32_t* offl_h = fl_scratch_host(e, S_OFFL, (size_t)(B + 1) * sizeof(int32_t));
     float* coef_h = fl_scratch_host(e, S_COEF, (size_t)chunk * sizeof(float));
+    int32_t* uoff_d = fl_scratch_dev(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
+    int32_t* uoff_h = fl_scratch_host(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
     double inv_B = 1.0 / B;
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = stream_base, .step = e->step,
                    .qcode = qc_d, .tokens = m->tokens};
@@ -244,8 +287,10 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         if (do_grad) {
             FL_NVTX_PUSH("LR gradient");
             ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
+            unit_plan up = {.units = build_units(rs->qcode + r0, Qc, uoff_h), .uoff_d = uoff_d};
+            ops->upload(uoff_d, uoff_h, (size_t)(up.units + 1) * sizeof(int32_t));
             for (int l = 0; l < m->n_lin; l++)
-                if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d);
+                if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d, &up);
             ops->sync();
             FL_NVTX_POP();
         }

@@ -48,10 +48,11 @@ FL_HD float fl_elem_lr_grad(float coef, float sign, float eps, float sigma, floa
     return coef * e / sigma;
 }
 
-// y[r, c0..c0+4) += bias + sign * sigma * eps for one group of four columns.
+// y[r, c0..c0+4) += bias + sign * sigma * eps for one group of four columns; with `set`, y's
+// old value counts as 0 (y = bias + sign * sigma * eps: the fill before a GEMM with beta 1).
 // sigma = exp(log sigma), per column, precomputed once per step; bias may be NULL.
 FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sigma,
-                               const fl_noise* nz, int r, int c0, int cols) {
+                               const fl_noise* nz, int r, int c0, int cols, int set) {
     float eps[4] = {0.f, 0.f, 0.f, 0.f};
     float sign = 1.0f;
     if (nz) {
@@ -62,7 +63,8 @@ FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sig
         int c = c0 + l;
         if (c >= cols) break;
         float b = bias ? bias[c] : 0.0f;
-        y_row[c] = nz ? fl_elem_bias_noise(y_row[c], b, sign, sigma[c], eps[l]) : y_row[c] + b;
+        float y = set ? 0.0f : y_row[c];
+        y_row[c] = nz ? fl_elem_bias_noise(y, b, sign, sigma[c], eps[l]) : y + b;
     }
 }
 
@@ -79,6 +81,46 @@ FL_HD void fl_body_lr_grad4(float* G_row, float gs4[4], const float* coef, const
         int c = c0 + l;
         if (c >= cols) { gs4[l] = 0.f; continue; }
         G_row[c] = fl_elem_lr_grad(a, sign, eps[l], sigma[c], &gs4[l]);
+    }
+}
+
+// LR gradient by units. A unit is a run of queries [uoff[u], uoff[u+1]) on one noise row
+// (an antithetic pair, or a single query). Their terms sum_q coef[q] sign_q (eps / sigma) (x) x_q
+// equal (eps / sigma) (x) Xf_u with Xf_u = sum_q coef[q] sign_q x_q, so gW += E^T Xf runs over
+// units instead of queries: half the rows of the gradient GEMM with pairs. Per element:
+//   E = eps / sigma;  gb += (sum_q coef sign) eps / sigma;  gs += (sum_q coef) (eps^2 - 1).
+FL_HD float fl_elem_lr_unit(float wsum, float asum, float eps, float sigma, float* gb, float* gs) {
+    float e = eps / sigma;
+    *gb = wsum * e;
+    *gs = asum * (eps * eps - 1.0f);
+    return e;
+}
+
+// The unit's weights: *wsum = sum_q coef[q] sign_q, *asum = sum_q coef[q]; returns the unit's
+// Philox row for token t.
+FL_HD uint32_t fl_lr_unit_weights(const fl_noise* nz, const float* coef, const int32_t* uoff,
+                                  int u, int t, float* wsum, float* asum) {
+    float w = 0.f, a = 0.f, sign;
+    uint32_t row = 0;
+    for (int q = uoff[u]; q < uoff[u + 1]; q++) {
+        row = fl_noise_row(nz, q * nz->tokens + t, &sign);
+        w += coef[q] * sign;
+        a += coef[q];
+    }
+    *wsum = w;
+    *asum = a;
+    return row;
+}
+
+// E[u*T + t, c0..c0+4) for one group of four columns, with gb4, gs4 its gb and gs terms.
+FL_HD void fl_body_lr_unit4(float* E_row, float gb4[4], float gs4[4], float wsum, float asum,
+                            uint32_t row, const float* sigma, const fl_noise* nz, int c0, int cols) {
+    float eps[4];
+    fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+    for (int l = 0; l < 4; l++) {
+        int c = c0 + l;
+        if (c >= cols) { gb4[l] = gs4[l] = 0.f; continue; }
+        E_row[c] = fl_elem_lr_unit(wsum, asum, eps[l], sigma[c], &gb4[l], &gs4[l]);
     }
 }
 

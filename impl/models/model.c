@@ -44,6 +44,19 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     }
     const float* W = fl_param_data(&m->params, L->w);
     const float* b = fl_param_data(&m->params, L->b);
+    fl_noise nz;
+    if (noisy) {
+        nz = *f->noise;
+        nz.stream = f->noise->stream + L->stream;  // template stream = base (main, pilot, ...)
+        nz.tokens = T;
+    }
+    if (!expand && ops->bias_noise_set) {
+        // y (rows, dout) = b + sigma eps, then += x (rows, din) W^T (din, dout): one write of y
+        // before the GEMM instead of a zeroing pass and a noise pass after it
+        ops->bias_noise_set(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, x_rows, L->dout);
+        ops->gemm(0, 1, x_rows, L->dout, L->din, 1.0f, x, L->din, W, L->din, 1.0f, y, L->dout);
+        return x_per_datum;
+    }
     // y (rows, dout) = x (rows, din) W^T (din, dout)
     float* prod = expand ? tmp : y;
     ops->gemm(0, 1, x_rows, L->dout, L->din, 1.0f, x, L->din, W, L->din, 0.0f, prod, L->dout);
@@ -53,14 +66,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
         y_per_datum = 0;
     }
     int y_rows = (y_per_datum ? f->B : f->Q) * T;
-    if (noisy) {
-        fl_noise nz = *f->noise;
-        nz.stream = f->noise->stream + L->stream;  // template stream = base (main, pilot, ...)
-        nz.tokens = T;
-        ops->bias_noise(y, b, L->sigma, &nz, y_rows, L->dout);
-    } else {
-        ops->bias_noise(y, b, NULL, NULL, y_rows, L->dout);
-    }
+    ops->bias_noise(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, y_rows, L->dout);
     return y_per_datum;
 }
 

@@ -47,8 +47,47 @@ static void test_noise_ops_match_bodies(void) {
     for (int i = 0; i < Q * T * C; i++) y[i] = yref[i] = 0.001f * (float)(i % 97) - 0.05f;
     ops->bias_noise(y, bias, sigma, &nz, Q * T, C);
     for (int r = 0; r < Q * T; r++)
-        for (int c0 = 0; c0 < C; c0 += 4) fl_body_bias_noise4(yref + r * C, bias, sigma, &nz, r, c0, C);
+        for (int c0 = 0; c0 < C; c0 += 4) fl_body_bias_noise4(yref + r * C, bias, sigma, &nz, r, c0, C, 0);
     CHECK(memcmp(y, yref, sizeof y) == 0, "bias_noise differs from the group body");
+    // bias_noise_set ignores y's old value
+    for (int i = 0; i < Q * T * C; i++) { y[i] = 1e30f; yref[i] = -3.0f; }
+    ops->bias_noise_set(y, bias, sigma, &nz, Q * T, C);
+    for (int r = 0; r < Q * T; r++)
+        for (int c0 = 0; c0 < C; c0 += 4) fl_body_bias_noise4(yref + r * C, bias, sigma, &nz, r, c0, C, 1);
+    CHECK(memcmp(y, yref, sizeof y) == 0, "bias_noise_set differs from the group body");
+    // units: the pairs above, the lone query 4, and 11 alone after the pair 9, 10
+    {
+        enum { U = 7 };
+        int32_t uoff[U + 1] = {0, 2, 4, 5, 7, 9, 11, 12};
+        float E[U * T * C], Eref[U * T * C], gb[C], gbref[C], gbabs[C], gs2[C], gs2ref[C];
+        memset(gb, 0, sizeof gb);
+        memset(gs2, 0, sizeof gs2);
+        memset(gbref, 0, sizeof gbref);
+        memset(gbabs, 0, sizeof gbabs);
+        memset(gs2ref, 0, sizeof gs2ref);
+        ops->lr_unit_noise(E, gb, gs2, coef, sigma, &nz, uoff, U, C);
+        for (int u = 0; u < U; u++)
+            for (int t = 0; t < T; t++) {
+                float wsum, asum, gb4[4], gs4[4];
+                uint32_t row = fl_lr_unit_weights(&nz, coef, uoff, u, t, &wsum, &asum);
+                for (int c0 = 0; c0 < C; c0 += 4) {
+                    fl_body_lr_unit4(Eref + (u * T + t) * C, gb4, gs4, wsum, asum, row, sigma, &nz, c0, C);
+                    for (int l = 0; l < 4 && c0 + l < C; l++) {
+                        gbref[c0 + l] += gb4[l];
+                        gbabs[c0 + l] += fabsf(gb4[l]);
+                        gs2ref[c0 + l] += gs4[l];
+                    }
+                }
+            }
+        CHECK(memcmp(E, Eref, sizeof E) == 0, "lr_unit_noise's E differs from the group body");
+        double worst_b = 0, worst_s = 0;
+        for (int c = 0; c < C; c++) {
+            worst_b = fmax(worst_b, fabs(gb[c] - gbref[c]) / gbabs[c]);
+            worst_s = fmax(worst_s, fabs(gs2[c] - gs2ref[c]) / (fabs(gs2ref[c]) + 1e-3));
+        }
+        // sums of 21 terms in another order (per-thread partials): float rounding only
+        CHECK(worst_b < 2e-6 && worst_s < 2e-6, "lr_unit_noise's gb, gs differ by %g, %g", worst_b, worst_s);
+    }
     float G[Q * T * C], Gref[Q * T * C], gs[C], gsref[C], gsabs[C];
     memset(gs, 0, sizeof gs);
     memset(gsref, 0, sizeof gsref);

@@ -322,6 +322,60 @@ static void test_lr_chunking_invariant(void) {
     fl_model_free(m);
 }
 
+// Same-datum pairs fold into units (lr.c, layer_grad): gW += E^T Xf over units gives the same
+// gradient (weights, biases and log sigma) as G^T X over query rows, which the backend uses
+// when it has no unit ops. Checked on an MLP and on a small ViT (tokens, q/k/v sharing their
+// folded input, the CLS-only head). Exact in real arithmetic; the tolerance is float rounding
+// (sums in another order, relative ~1e-6), far below a wrong fold (O(1)).
+static double fold_vs_rows(const char* spec, int C, int HW, int classes, const char* scope,
+                           const char* alloc, int budget) {
+    fl_ops nofold = *ops;
+    nofold.lr_unit_noise = NULL;
+    nofold.lr_unit_fold = NULL;
+    const fl_ops* tables[2] = {ops, &nofold};
+    double* g[2];
+    size_t n = 0;
+    batch_fx f;
+    const fl_ops* saved = ops;
+    for (int k = 0; k < 2; k++) {
+        ops = tables[k];
+        fl_err err = {{0}};
+        fl_model* m = fl_model_create(ops, spec, "gelu", C, HW, HW, classes, &err);
+        FL_CHECK(m != NULL, "%s", err.msg);
+        fl_model_init_weights(m, 11);
+        fl_model_init_sigma(m, 1e-2f);
+        fl_model_set_scope(m, scope, NULL);
+        if (k == 0) batch_make(&f, 6, C * HW * HW, classes, 3);
+        fl_engine* e = engine(m, "lr", alloc, budget, 99, NULL);
+        fl_step_stats st;
+        CHECK(fl_engine_grad(e, &f.b, &st, &err) == 0, "%s", err.msg);
+        n = m->params.total;
+        float* h = fl_malloc(n * sizeof(float));
+        ops->download(h, m->params.grad, n * sizeof(float));
+        g[k] = fl_malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) g[k][i] = h[i];
+        free(h);
+        fl_engine_free(e);
+        fl_model_free(m);
+    }
+    ops = saved;
+    batch_free(&f);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) { num += (g[0][i] - g[1][i]) * (g[0][i] - g[1][i]); den += g[1][i] * g[1][i]; }
+    free(g[0]);
+    free(g[1]);
+    CHECK(den > 0, "%s: zero gradient", spec);
+    return sqrt(num / den);
+}
+
+static void test_lr_pair_fold_exact(void) {
+    double d1 = fold_vs_rows("mlp:48-10-8-4", 3, 4, 4, "all", "uniform", 8);
+    double d2 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "all", "flops", 6);
+    double d3 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "attn:last:1", "uniform", 4);
+    printf("    folded vs row by row: mlp %.2g, vit all %.2g, vit attn:last:1 %.2g\n", d1, d2, d3);
+    CHECK(d1 < 1e-5 && d2 < 1e-5 && d3 < 1e-5, "folded gradient differs: %g %g %g", d1, d2, d3);
+}
+
 // The clean prefix (layers before the first perturbed one run per datum) gives the same
 // estimate as expanding every layer to query rows.
 static void test_lr_clean_prefix_exact(void) {
@@ -488,6 +542,7 @@ int main(void) {
     RUN(test_lr_unbiased);
     RUN(test_lr_chunking_invariant);
     RUN(test_lr_clean_prefix_exact);
+    RUN(test_lr_pair_fold_exact);
     RUN(test_mezo_projected_gradient);
     RUN(test_mezo_unbiased);
     RUN(test_mezo_without_grad_buffer);

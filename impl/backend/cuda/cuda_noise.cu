@@ -21,8 +21,8 @@ __global__ void k_bias_noise(float* y, const float* bias, const float* sigma, fl
         int g = (int)(i - r * groups);
         // two calls rather than one with (has_noise ? &nz : NULL): a pointer that may be NULL
         // would force the 32-byte fl_noise out of parameter space into local memory
-        if (has_noise) fl_body_bias_noise4(y + r * cols, bias, sigma, &nz, (int)r, 4 * g, cols);
-        else fl_body_bias_noise4(y + r * cols, bias, sigma, NULL, (int)r, 4 * g, cols);
+        if (has_noise) fl_body_bias_noise4(y + r * cols, bias, sigma, &nz, (int)r, 4 * g, cols, 0);
+        else fl_body_bias_noise4(y + r * cols, bias, sigma, NULL, (int)r, 4 * g, cols, 0);
     }
 }
 
