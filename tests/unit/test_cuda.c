@@ -309,6 +309,191 @@ static void test_lr_grad(void) {
     lr_grad_case(13, 1, 6, 0);    // gs NULL
 }
 
+// bias_noise_set: y = bias + sign sigma eps with y's old value ignored (y poisoned with NaN,
+// so an element that reads it or is not written fails); bit-identical like bias_noise.
+static void test_bias_noise_set(void) {
+    NEED_GPU();
+    const int Q = 7, T = 3, rows = Q * T, cols = 37;
+    const long n = (long)rows * cols;
+    int32_t* qc = make_qcode(Q);
+    int32_t* qc_d = dputi(qc, Q);
+    float* bias = hrand(cols, 3, 1.f, 0.f);
+    float* sigma = hrand(cols, 4, 0.01f, 0.05f);
+    for (int c = 0; c < cols; c++) sigma[c] = fabsf(sigma[c]) + 1e-3f;
+    float* bias_d = dput(bias, cols);
+    float* sigma_d = dput(sigma, cols);
+    fl_noise nz_c = {.key0 = 3, .key1 = 4, .stream = 17, .step = 2, .qcode = qc, .tokens = T};
+    fl_noise nz_g = nz_c;
+    nz_g.qcode = qc_d;
+    for (int mode = 0; mode < 4; mode++) {  // bias + noise, noise only, bias only, neither (zeros)
+        float* yc = hnan(n);
+        float* y_d = dput(yc, n);
+        int with_bias = mode == 0 || mode == 2, with_noise = mode < 2;
+        cpu->bias_noise_set(yc, with_bias ? bias : NULL, sigma, with_noise ? &nz_c : NULL, rows, cols);
+        gpu->bias_noise_set(y_d, with_bias ? bias_d : NULL, sigma_d, with_noise ? &nz_g : NULL, rows, cols);
+        float* got = dget(y_d, n);
+        CHECK(cmp_bits("y", got, yc, n) == 0, "bias_noise_set mode %d differs from the CPU", mode);
+        long nonfinite = 0;
+        for (long i = 0; i < n; i++) nonfinite += !isfinite(yc[i]);
+        CHECK(nonfinite == 0, "bias_noise_set mode %d left %ld NaN of the old y on the CPU", mode, nonfinite);
+        gpu->free(y_d);
+        free(yc); free(got);
+    }
+    gpu->free(qc_d); gpu->free(bias_d); gpu->free(sigma_d);
+    free(qc); free(bias); free(sigma);
+}
+
+// Units for the LR gradient by units: `units` units, unit u a pair when pair_of(u), else a
+// lone query. Each unit gets its own noise row (in reverse order); a pair's two queries share it and
+// differ in the negate bit (which one is negated alternates), a lone query's negate bit
+// alternates too. Fills qcode (Q) and uoff (units + 1); returns Q.
+static int pair_of(int u) { return u % 3 != 1; }  // pair, lone, pair, pair, lone, pair, ...
+static int make_units(int units, int32_t* qcode, int32_t* uoff) {
+    int Q = 0;
+    uoff[0] = 0;
+    for (int u = 0; u < units; u++) {
+        int32_t row = (int32_t)(units - 1 - u);
+        if (pair_of(u)) {
+            qcode[Q++] = (row << 1) | (u & 1);
+            qcode[Q++] = (row << 1) | !(u & 1);
+        } else {
+            qcode[Q++] = (row << 1) | ((u >> 1) & 1);
+        }
+        uoff[u + 1] = Q;
+    }
+    return Q;
+}
+
+// E bit-identical (the same body, compiled without contraction on both sides). gb and gs are
+// sums over the units*T unit-rows of terms that are bit-identical on both sides (computed by
+// fl_elem_lr_unit from the same weights and normals), added in another order (per OpenMP
+// thread then thread order on the CPU, per row chunk then chunk order on the GPU) onto their
+// old value: each side is within gamma_{n+1} (|old| + sum |terms|) of the exact sum, n the
+// unit-rows, so they differ by at most 2 (n + 2) u (|old| + sum |terms|).
+static void lr_unit_noise_case(int units, int T, int cols, int with_gb, int with_gs) {
+    int32_t* qc = fl_malloc((size_t)2 * units * sizeof(int32_t));
+    int32_t* uoff = fl_malloc((size_t)(units + 1) * sizeof(int32_t));
+    int Q = make_units(units, qc, uoff);
+    const int urows = units * T;
+    const long n = (long)urows * cols;
+    int32_t* qc_d = dputi(qc, Q);
+    int32_t* uoff_d = dputi(uoff, units + 1);
+    float* coef = hrand(Q, 40, 0.3f, 0.f);
+    float* sigma = hrand(cols, 41, 0.01f, 0.f);
+    for (int c = 0; c < cols; c++) sigma[c] = fabsf(sigma[c]) + 1e-3f;
+    float* coef_d = dput(coef, Q);
+    float* sigma_d = dput(sigma, cols);
+    fl_noise nz_c = {.key0 = 12, .key1 = 13, .stream = 35, .step = 4, .qcode = qc, .tokens = T};
+    fl_noise nz_g = nz_c;
+    nz_g.qcode = qc_d;
+    float* E = hnan(n);
+    float* E_d = dput(E, n);
+    float* gb = hrand(cols, 42, 1.f, 0.f);
+    float* gs = hrand(cols, 43, 1.f, 0.f);
+    float* gb_d = dput(gb, cols);
+    float* gs_d = dput(gs, cols);
+    // host magnitudes of the gb and gs terms, from the same bodies
+    double* mag_b = dvec(cols);
+    double* mag_s = dvec(cols);
+    for (int c = 0; c < cols; c++) { mag_b[c] = fabs(gb[c]); mag_s[c] = fabs(gs[c]); }
+    float* row = fl_malloc((size_t)cols * sizeof(float));
+    for (int u = 0; u < units; u++)
+        for (int t = 0; t < T; t++) {
+            float wsum, asum;
+            uint32_t prow = fl_lr_unit_weights(&nz_c, coef, uoff, u, t, &wsum, &asum);
+            for (int c0 = 0; c0 < cols; c0 += 4) {
+                float b4[4], s4[4];
+                fl_body_lr_unit4(row, b4, s4, wsum, asum, prow, sigma, &nz_c, c0, cols);
+                for (int l = 0; l < 4 && c0 + l < cols; l++) { mag_b[c0 + l] += fabs(b4[l]); mag_s[c0 + l] += fabs(s4[l]); }
+            }
+        }
+    double* tol_b = dvec(cols);
+    double* tol_s = dvec(cols);
+    for (int c = 0; c < cols; c++) {
+        tol_b[c] = 2.0 * (urows + 2) * U * mag_b[c];
+        tol_s[c] = 2.0 * (urows + 2) * U * mag_s[c];
+    }
+    float* gb0 = hcopy(gb, cols);
+    float* gs0 = hcopy(gs, cols);
+    cpu->lr_unit_noise(E, with_gb ? gb : NULL, with_gs ? gs : NULL, coef, sigma, &nz_c, uoff, units, cols);
+    gpu->lr_unit_noise(E_d, with_gb ? gb_d : NULL, with_gs ? gs_d : NULL, coef_d, sigma_d, &nz_g, uoff_d, units,
+                       cols);
+    float* E_got = dget(E_d, n);
+    float* gb_got = dget(gb_d, cols);
+    float* gs_got = dget(gs_d, cols);
+    CHECK(cmp_bits("E", E_got, E, n) == 0, "lr_unit_noise E (units %d, T %d, cols %d) differs from the CPU", units, T,
+          cols);
+    CHECK(cmp_tol("gb", gb_got, gb, tol_b, cols) == 0, "lr_unit_noise gb (units %d, T %d, cols %d)", units, T, cols);
+    CHECK(cmp_tol("gs", gs_got, gs, tol_s, cols) == 0, "lr_unit_noise gs (units %d, T %d, cols %d)", units, T, cols);
+    // a NULL accumulator is left alone on both sides
+    if (!with_gb) CHECK(cmp_bits("gb untouched", gb_got, gb0, cols) == 0 && cmp_bits("gb cpu", gb, gb0, cols) == 0,
+                        "lr_unit_noise wrote gb = NULL's buffer");
+    if (!with_gs) CHECK(cmp_bits("gs untouched", gs_got, gs0, cols) == 0 && cmp_bits("gs cpu", gs, gs0, cols) == 0,
+                        "lr_unit_noise wrote gs = NULL's buffer");
+    gpu->free(qc_d); gpu->free(uoff_d); gpu->free(coef_d); gpu->free(sigma_d); gpu->free(E_d); gpu->free(gb_d);
+    gpu->free(gs_d);
+    free(qc); free(uoff); free(coef); free(sigma); free(E); free(gb); free(gs); free(mag_b); free(mag_s); free(row);
+    free(tol_b); free(tol_s); free(gb0); free(gs0); free(E_got); free(gb_got); free(gs_got);
+}
+
+static void test_lr_unit_noise(void) {
+    NEED_GPU();
+    // cols 75: two full blocks of 32 on the CPU and a tail of 11 (2 groups of 4 and one of 3)
+    lr_unit_noise_case(11, 3, 75, 1, 1);
+    lr_unit_noise_case(1501, 2, 9, 1, 1);  // many unit-rows: several row chunks in the reduction
+    lr_unit_noise_case(5, 4, 37, 1, 0);    // gs NULL
+    lr_unit_noise_case(4, 1, 6, 0, 1);     // gb NULL, one token
+}
+
+// Xf = sum over the unit's queries of coef sign x: one product for a lone query, a product
+// plus a product for a pair, in query order on both sides. A sum of k products rounded k
+// times is within gamma_k sum |coef x| of the exact value on each side, so the two differ by
+// at most 2 k u sum |coef x| (k <= 2). The GPU kernel adds in the CPU's order without
+// multiply-add, so in practice the results are equal.
+static void lr_unit_fold_case(int units, int T, long din) {
+    int32_t* qc = fl_malloc((size_t)2 * units * sizeof(int32_t));
+    int32_t* uoff = fl_malloc((size_t)(units + 1) * sizeof(int32_t));
+    int Q = make_units(units, qc, uoff);
+    const long nx = (long)Q * T * din, nf = (long)units * T * din;
+    int32_t* qc_d = dputi(qc, Q);
+    int32_t* uoff_d = dputi(uoff, units + 1);
+    float* coef = hrand(Q, 50, 0.3f, 0.f);
+    float* coef_d = dput(coef, Q);
+    float* X = hrand(nx, 51, 1.f, 0.f);
+    float* X_d = dput(X, nx);
+    fl_noise nz_c = {.key0 = 14, .key1 = 15, .stream = 36, .step = 5, .qcode = qc, .tokens = T};
+    fl_noise nz_g = nz_c;
+    nz_g.qcode = qc_d;
+    float* Xf = hnan(nf);
+    float* Xf_d = dput(Xf, nf);
+    double* tol = dvec(nf);
+    for (int u = 0; u < units; u++) {
+        int k = uoff[u + 1] - uoff[u];
+        for (int q = uoff[u]; q < uoff[u + 1]; q++)
+            for (int t = 0; t < T; t++)
+                for (long c = 0; c < din; c++)
+                    tol[((long)u * T + t) * din + c] += 2.0 * k * U * fabs((double)coef[q] * X[((long)q * T + t) * din + c]);
+    }
+    cpu->lr_unit_fold(Xf, X, coef, &nz_c, uoff, units, din);
+    gpu->lr_unit_fold(Xf_d, X_d, coef_d, &nz_g, uoff_d, units, din);
+    float* got = dget(Xf_d, nf);
+    CHECK(cmp_tol("Xf", got, Xf, tol, nf) == 0, "lr_unit_fold (units %d, T %d, din %ld)", units, T, din);
+    // the signs matter: a pair's Xf is coef_a x_a - coef_b x_b (one of the two is negated)
+    double a = Xf[0], b = (double)coef[0] * X[0] - (double)coef[1] * X[(long)T * din];
+    if (qc[0] & 1) b = -b;
+    CHECK(fabs(a - b) <= 4 * U * (fabs(coef[0] * X[0]) + fabs(coef[1] * X[(long)T * din])),
+          "Xf[0] %.9g, expected coef sign x summed over the first pair: %.9g", a, b);
+    gpu->free(qc_d); gpu->free(uoff_d); gpu->free(coef_d); gpu->free(X_d); gpu->free(Xf_d);
+    free(qc); free(uoff); free(coef); free(X); free(Xf); free(tol); free(got);
+}
+
+static void test_lr_unit_fold(void) {
+    NEED_GPU();
+    lr_unit_fold_case(7, 3, 37);   // din not a multiple of 4: a partial group per row
+    lr_unit_fold_case(10, 1, 64);
+    lr_unit_fold_case(2, 5, 3);    // din below one group
+}
+
 // ---------------------------------------------------------------------------------------
 // GEMM
 
@@ -1049,6 +1234,9 @@ int main(void) {
     RUN(test_dirs_ops);
     RUN(test_bias_noise);
     RUN(test_lr_grad);
+    RUN(test_bias_noise_set);
+    RUN(test_lr_unit_noise);
+    RUN(test_lr_unit_fold);
     RUN(test_gemm);
     RUN(test_gemm_tf32);
     RUN(test_gemm_strided);

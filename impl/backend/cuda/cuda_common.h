@@ -72,8 +72,14 @@ void fl_cuda_gather_add_rows(float* dst, const float* src, const int32_t* idx, i
 // --- ops defined in cuda_noise.cu (compiled with -fmad=false: bit-identical noise) ---
 void fl_cuda_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                         int rows, int cols);
+void fl_cuda_bias_noise_set(float* y, const float* bias, const float* sigma, const fl_noise* nz,
+                            int rows, int cols);
 void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
                      int rows, int cols);
+void fl_cuda_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
+                           const fl_noise* nz, const int32_t* uoff, int units, int cols);
+void fl_cuda_lr_unit_fold(float* Xf, const float* X, const float* coef, const fl_noise* nz,
+                          const int32_t* uoff, int units, long din);
 void fl_cuda_noise_axpy(float* x, long n, uint64_t first, float scale, uint32_t key0, uint32_t key1,
                         uint32_t row, uint32_t stream, uint32_t step);
 void fl_cuda_dirs_adam(float* p, float* m, float* v, long n, uint64_t first, int K, const float* s,

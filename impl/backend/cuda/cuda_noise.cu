@@ -1,7 +1,8 @@
-// cuda_noise.cu: the CUDA backend's noise ops: LR noise on layer outputs (bias_noise), the LR
-// gradient factor (lr_grad) and MeZO's in-place perturbation (noise_axpy). Each thread draws
-// one Philox call (four normals) in-kernel through the shared bodies of impl/kernels/bodies.h
-// and philox.h, so nothing is stored and the numbers are the CPU's.
+// cuda_noise.cu: the CUDA backend's noise ops: LR noise on layer outputs (bias_noise,
+// bias_noise_set), the LR gradient factor (lr_grad, and by units: lr_unit_noise, lr_unit_fold)
+// and MeZO's in-place perturbation (noise_axpy). Each thread draws one Philox call (four
+// normals) in-kernel through the shared bodies of impl/kernels/bodies.h and philox.h, so
+// nothing is stored and the numbers are the CPU's.
 //
 // This file is compiled with -fmad=false (Makefile): no multiply-add contraction, exactly as
 // gcc compiles the CPU side (-ffp-contract=off), so the normals, y + bias + sign sigma eps,
@@ -10,29 +11,42 @@
 #include "cuda_common.h"
 
 // ---------------------------------------------------------------------------------------
-// bias_noise: y(rows, cols) += bias + sign sigma eps, one thread per group of four columns
-// of one row (consecutive threads take consecutive groups of a row: coalesced).
+// bias_noise: y(rows, cols) += bias + sign sigma eps; with `set` (bias_noise_set) y's old value
+// counts as 0, so y is only written (the fill before a beta-1 GEMM). One thread per group of
+// four columns of one row (consecutive threads take consecutive groups of a row: coalesced).
 
 __global__ void k_bias_noise(float* y, const float* bias, const float* sigma, fl_noise nz, int has_noise,
-                             int rows, int cols) {
+                             int rows, int cols, int set) {
     long groups = (cols + 3) / 4;
     FL_GRID_STRIDE(i, (long)rows * groups) {
         long r = i / groups;
         int g = (int)(i - r * groups);
         // two calls rather than one with (has_noise ? &nz : NULL): a pointer that may be NULL
         // would force the 32-byte fl_noise out of parameter space into local memory
-        if (has_noise) fl_body_bias_noise4(y + r * cols, bias, sigma, &nz, (int)r, 4 * g, cols, 0);
-        else fl_body_bias_noise4(y + r * cols, bias, sigma, NULL, (int)r, 4 * g, cols, 0);
+        if (has_noise) fl_body_bias_noise4(y + r * cols, bias, sigma, &nz, (int)r, 4 * g, cols, set);
+        else fl_body_bias_noise4(y + r * cols, bias, sigma, NULL, (int)r, 4 * g, cols, set);
     }
+}
+
+static void bias_noise_launch(float* y, const float* bias, const float* sigma, const fl_noise* nz, int rows,
+                              int cols, int set) {
+    fl_noise none = {0, 0, 0, 0, NULL, 1};
+    long n = (long)rows * ((cols + 3) / 4);
+    k_bias_noise<<<fl_cuda_blocks(n, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(y, bias, sigma, nz ? *nz : none,
+                                                                         nz != NULL, rows, cols, set);
+    FL_CUDA_LAUNCHED();
 }
 
 void fl_cuda_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz, int rows, int cols) {
     if (rows <= 0 || cols <= 0 || (!bias && !nz)) return;
-    fl_noise none = {0, 0, 0, 0, NULL, 1};
-    long n = (long)rows * ((cols + 3) / 4);
-    k_bias_noise<<<fl_cuda_blocks(n, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(y, bias, sigma, nz ? *nz : none,
-                                                                         nz != NULL, rows, cols);
-    FL_CUDA_LAUNCHED();
+    bias_noise_launch(y, bias, sigma, nz, rows, cols, 0);
+}
+
+// y(rows, cols) = bias + sign sigma eps (bias and nz nullable; with neither, y = 0)
+void fl_cuda_bias_noise_set(float* y, const float* bias, const float* sigma, const fl_noise* nz, int rows,
+                            int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    bias_noise_launch(y, bias, sigma, nz, rows, cols, 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -73,19 +87,27 @@ __global__ void k_lr_gs_finish(float* gs, const float* part, int chunks, int col
     gs[c] += s;
 }
 
-void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
-                     int rows, int cols) {
-    if (rows <= 0 || cols <= 0) return;
-    int groups = (cols + 3) / 4;
-    int col_blocks = (groups + LR_THREADS - 1) / LR_THREADS;
-    // enough blocks to fill the device a few times over; each chunk at least 16 rows
+// The (column blocks) x (row chunks) grid of k_lr_grad and k_lr_unit_noise for `rows` rows:
+// enough blocks to fill the device a few times over, each chunk at least 16 rows. Returns the
+// chunk count; *rows_per_chunk gets its height.
+static long lr_row_chunks(int rows, int col_blocks, int* rows_per_chunk) {
     long want = (long)fl_cuda_sm_count() * 16 / col_blocks;
     long by_rows = (rows + 15) / 16;
     long chunks = want < by_rows ? want : by_rows;
     if (chunks < 1) chunks = 1;
     if (chunks > 65535) chunks = 65535;
     int rpc = (int)((rows + chunks - 1) / chunks);
-    chunks = (rows + rpc - 1) / rpc;
+    *rows_per_chunk = rpc;
+    return (rows + rpc - 1) / rpc;
+}
+
+void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma, const fl_noise* nz,
+                     int rows, int cols) {
+    if (rows <= 0 || cols <= 0) return;
+    int groups = (cols + 3) / 4;
+    int col_blocks = (groups + LR_THREADS - 1) / LR_THREADS;
+    int rpc;
+    long chunks = lr_row_chunks(rows, col_blocks, &rpc);
     float* part = gs ? (float*)fl_cuda_scratch(FL_CUDA_SCRATCH_PART, (size_t)chunks * cols * sizeof(float)) : NULL;
     dim3 grid(col_blocks, (unsigned)chunks);
     k_lr_grad<<<grid, LR_THREADS>>>(G, part, coef, sigma, *nz, rows, cols, rpc);
@@ -94,6 +116,114 @@ void fl_cuda_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
         k_lr_gs_finish<<<(cols + 127) / 128, 128>>>(gs, part, (int)chunks, cols);
         FL_CUDA_LAUNCHED();
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// lr_unit_noise: the LR gradient factor by units (ops.h; bodies.h, fl_elem_lr_unit). Unit u is
+// the queries [uoff[u], uoff[u+1]) on one noise row; its unit-rows are u*T + t, t < T.
+//   E(units*T, cols) = eps / sigma of the unit's Philox row
+//   gb(cols) += sum over unit-rows of wsum eps / sigma, gs(cols) += sum of asum (eps^2 - 1)
+// with wsum = sum_q coef[q] sign_q and asum = sum_q coef[q] (fl_lr_unit_weights). The grid and
+// the reduction are lr_grad's: a thread walks its group of four columns down the unit-rows of
+// its chunk, keeping gb and gs in registers; the chunk sums go to part(2, chunks, cols) (gb
+// sums, then gs sums), added up in chunk order by k_lr_gs_finish. Deterministic, no atomics.
+// uoff, coef, qcode and sigma are device memory. Unlike the CPU, units whose queries are not
+// on one noise row are not detected here (the last query's row is used): lr.c builds units
+// from adjacent queries with equal noise rows only.
+
+__global__ void k_lr_unit_noise(float* E, float* part_b, float* part_s, const float* coef, const float* sigma,
+                                fl_noise nz, const int32_t* uoff, int unit_rows, int cols, int rows_per_chunk) {
+    int groups = (cols + 3) / 4;
+    int g = blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= groups) return;
+    int r0 = blockIdx.y * rows_per_chunk, r1 = min(unit_rows, r0 + rows_per_chunk);
+    float acc_b[4] = {0.f, 0.f, 0.f, 0.f}, acc_s[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int r = r0; r < r1; r++) {
+        int u = r / nz.tokens, t = r - u * nz.tokens;
+        float wsum, asum, gb4[4], gs4[4];
+        uint32_t row = fl_lr_unit_weights(&nz, coef, uoff, u, t, &wsum, &asum);
+        fl_body_lr_unit4(E + (long)r * cols, gb4, gs4, wsum, asum, row, sigma, &nz, 4 * g, cols);
+#pragma unroll
+        for (int l = 0; l < 4; l++) {
+            acc_b[l] += gb4[l];
+            acc_s[l] += gs4[l];
+        }
+    }
+    long off = (long)blockIdx.y * cols;
+#pragma unroll
+    for (int l = 0; l < 4; l++) {
+        if (4 * g + l >= cols) break;
+        if (part_b) part_b[off + 4 * g + l] = acc_b[l];
+        if (part_s) part_s[off + 4 * g + l] = acc_s[l];
+    }
+}
+
+void fl_cuda_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
+                           const fl_noise* nz, const int32_t* uoff, int units, int cols) {
+    if (units <= 0 || cols <= 0 || nz->tokens <= 0) return;
+    int unit_rows = units * nz->tokens;  // at most the layer's rows Q*T, an int like lr_grad's rows
+    int groups = (cols + 3) / 4;
+    int col_blocks = (groups + LR_THREADS - 1) / LR_THREADS;
+    int rpc;
+    long chunks = lr_row_chunks(unit_rows, col_blocks, &rpc);
+    // one scratch slot: the gb sums in [0, chunks cols), the gs sums after them
+    float* part = (gb || gs) ? (float*)fl_cuda_scratch(FL_CUDA_SCRATCH_PART, (size_t)2 * chunks * cols * sizeof(float))
+                             : NULL;
+    float* part_b = gb ? part : NULL;
+    float* part_s = gs ? part + chunks * cols : NULL;
+    dim3 grid(col_blocks, (unsigned)chunks);
+    k_lr_unit_noise<<<grid, LR_THREADS>>>(E, part_b, part_s, coef, sigma, *nz, uoff, unit_rows, cols, rpc);
+    FL_CUDA_LAUNCHED();
+    if (gb) {
+        k_lr_gs_finish<<<(cols + 127) / 128, 128>>>(gb, part_b, (int)chunks, cols);
+        FL_CUDA_LAUNCHED();
+    }
+    if (gs) {
+        k_lr_gs_finish<<<(cols + 127) / 128, 128>>>(gs, part_s, (int)chunks, cols);
+        FL_CUDA_LAUNCHED();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// lr_unit_fold: Xf(units*T, din) = sum over unit u's queries q of coef[q] sign_q X(q*T + t, :),
+// one thread per group of four columns of one unit-row (consecutive threads: consecutive
+// groups of a row). The queries are added in order, first product then +=, as the CPU does,
+// so with -fmad=false the result is the CPU's bit for bit. uoff, coef, qcode are device memory;
+// an empty unit gives a zero row.
+
+__global__ void k_lr_unit_fold(float* Xf, const float* X, const float* coef, fl_noise nz, const int32_t* uoff,
+                               long unit_rows, long din) {
+    long groups = (din + 3) / 4;
+    int T = nz.tokens;
+    FL_GRID_STRIDE(i, unit_rows * groups) {
+        long ur = i / groups;
+        long c0 = 4 * (i - ur * groups);
+        int u = (int)(ur / T), t = (int)(ur - (long)u * T);
+        int q0 = uoff[u], q1 = uoff[u + 1];
+        float acc[4] = {0.f, 0.f, 0.f, 0.f};
+        for (int q = q0; q < q1; q++) {
+            float sign;
+            fl_noise_row(&nz, q * T, &sign);
+            float w = coef[q] * sign;
+            const float* xq = X + ((long)q * T + t) * din;
+#pragma unroll
+            for (int l = 0; l < 4; l++)
+                if (c0 + l < din) acc[l] = q == q0 ? w * xq[c0 + l] : acc[l] + w * xq[c0 + l];
+        }
+        float* xf = Xf + ur * din;
+#pragma unroll
+        for (int l = 0; l < 4; l++)
+            if (c0 + l < din) xf[c0 + l] = acc[l];
+    }
+}
+
+void fl_cuda_lr_unit_fold(float* Xf, const float* X, const float* coef, const fl_noise* nz, const int32_t* uoff,
+                          int units, long din) {
+    if (units <= 0 || din <= 0 || nz->tokens <= 0) return;
+    long unit_rows = (long)units * nz->tokens;
+    long n = unit_rows * ((din + 3) / 4);
+    k_lr_unit_fold<<<fl_cuda_blocks(n, FL_CUDA_THREADS), FL_CUDA_THREADS>>>(Xf, X, coef, *nz, uoff, unit_rows, din);
+    FL_CUDA_LAUNCHED();
 }
 
 // ---------------------------------------------------------------------------------------
