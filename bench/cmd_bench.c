@@ -155,6 +155,7 @@ typedef struct {
     int reps, warmup;
     int floor;       // replay the recorded GEMMs (the floor)
     int count_only;  // one warm-up, then one step inside fl_bench_counted_step
+    int max_rows;    // query rows per chunk (0: sized from free memory, as train does)
 } protocol;
 
 // Everything one timed step needs.
@@ -207,6 +208,7 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     if (!strcmp(est, "lr") && fl_model_set_scope(m, w->scope, err)) { fl_model_free(m); return -1; }
     fl_est_opts eo = fl_est_opts_default();
     eo.budget = !strcmp(method, "mezo") ? 2 : budget;
+    eo.max_rows = pr->max_rows;
     fl_alloc_opts ao = fl_alloc_opts_default();
     if (!strcmp(est, "mezo")) fl_params_drop_grad(&m->params);  // as train does
     fl_engine* e = fl_engine_new(ops, m, est, alloc, &ao, &eo, B, 7, err);
@@ -333,7 +335,7 @@ static FILE* open_csv(const char* out) {
 int fl_cmd_bench(int argc, char** argv) {
     char wl[64] = "W1", methods[64] = "bp,mezo,lr,lr-flops", out[512] = "results/bench/bench.csv";
     char backend[8] = "cpu", budgets_s[128] = "", threads_s[64] = "";
-    int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0;
+    int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0, max_rows = 0;
     fl_opt opts[] = {
         {"workload", FL_OPT_STR, wl, sizeof wl, NULL, "W1, W2, W3, a comma list, or all (default W1)"},
         {"methods", FL_OPT_STR, methods, sizeof methods, NULL, "comma list of bp, mezo, lr, lr-flops (default all four)"},
@@ -343,6 +345,7 @@ int fl_cmd_bench(int argc, char** argv) {
         {"reps", FL_OPT_INT, &reps, 0, NULL, "timed steps, median reported (default 7, W3 5; at least 5)"},
         {"warmup", FL_OPT_INT, &warmup, 0, NULL, "untimed steps first (default 2, W3 1)"},
         {"threads", FL_OPT_STR, threads_s, sizeof threads_s, NULL, "CPU threads, or a comma list for thread scaling (default: all)"},
+        {"max-rows", FL_OPT_INT, &max_rows, 0, NULL, "query rows per chunk, as in train (default 0: sized from free memory); less memory, same estimate"},
         {"no-floor", FL_OPT_FLAG, &no_floor, 0, NULL, "skip the GEMM replay (no floor, no ratio)"},
         {"count-only", FL_OPT_FLAG, &count_only, 0, NULL, "one warm-up and one step in fl_bench_counted_step, for callgrind (ci/perf_check); no floor, no CSV"},
         {"backend", FL_OPT_STR, backend, sizeof backend, NULL, "cpu (default) or cuda"},
@@ -353,6 +356,7 @@ int fl_cmd_bench(int argc, char** argv) {
     if (!count_only && reps >= 0 && reps < 5) { fprintf(stderr, "flbench bench: --reps: at least 5 timed steps, found %d\n", reps); return 2; }
     if (warmup < 0 && warmup != -1) { fprintf(stderr, "flbench bench: --warmup: expected 0 or more, found %d\n", warmup); return 2; }
     if (batch < 0) { fprintf(stderr, "flbench bench: --batch: expected a positive integer, found %d\n", batch); return 2; }
+    if (max_rows < 0) { fprintf(stderr, "flbench bench: --max-rows: expected 0 or a positive integer, found %d\n", max_rows); return 2; }
     int budgets[32], n_budgets = 1, threads[16], n_threads = 1;
     budgets[0] = budget;
     threads[0] = 0;
@@ -397,7 +401,7 @@ int fl_cmd_bench(int argc, char** argv) {
         const workload* w = &workloads[wi];
         if (!in_list(wl, w->name)) continue;
         protocol pr = {.reps = reps > 0 ? reps : w->reps, .warmup = warmup >= 0 ? warmup : w->warmup,
-                       .floor = !no_floor && !count_only, .count_only = count_only};
+                       .floor = !no_floor && !count_only, .count_only = count_only, .max_rows = max_rows};
         if (count_only) { pr.reps = 1; pr.warmup = warmup >= 0 ? warmup : 1; }
         int B = batch > 0 ? batch : w->batch;
         char list[64];

@@ -39,6 +39,11 @@ static size_t cpu_mem_available(void) {
 // ---------------------------------------------------------------------------------------
 // linear algebra
 
+// Row split of tall, narrow products (cpu_gemm): at least this many rows per thread, at most
+// this many columns.
+#define SPLIT_M_MIN_ROWS 4096
+#define SPLIT_M_MAX_COLS 256
+
 static void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, int lda,
                      const float* B, int ldb, float beta, float* C, int ldc) {
 #ifdef FL_NAIVE_GEMM
@@ -59,6 +64,21 @@ static void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const flo
     if (K <= 0) {  // C = beta C
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(long)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(long)i * ldc + j];
+        return;
+    }
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (!ta && threads > 1 && M >= SPLIT_M_MIN_ROWS * threads && N <= SPLIT_M_MAX_COLS) {
+        // Tall and narrow (a linear layer over query rows, N = 192 in W2): one single-threaded
+        // product per thread on its own block of rows. OpenBLAS's own split of this shape
+        // runs at 135 GFLOP/s here against 160 this way (25600x192x192; 147 against 169 for
+        // K = 768); wider N gains nothing. OpenBLAS-OpenMP is single-threaded inside the region.
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num();
+            int m0 = (int)((long)M * t / threads), m1 = (int)((long)M * (t + 1) / threads);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m1 - m0, N, K,
+                        alpha, A + (long)m0 * lda, lda, B, ldb, beta, C + (long)m0 * ldc, ldc);
+        }
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
