@@ -64,6 +64,20 @@ static void rec_gemm_strided(int ta, int tb, int M, int N, int K, float alpha, c
     base_ops->gemm_strided(ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC, batch);
 }
 
+// The fused attention op counts as the GEMMs it replaces (vit.c's path without it): per head,
+// scores (T, T) = q_h k_h^T and ctx_h (T, hd) = P v_h, each batched over the S sequences. The
+// floor thus replays the same products through OpenBLAS, and GFLOP/s counts them.
+static int rec_attention(float* ctx, float* probs, const float* q, const float* k, const float* v,
+                         int S, int T, int H, int D, float scale) {
+    int rc = base_ops->attention(ctx, probs, q, k, v, S, T, H, D, scale);
+    if (rc == 0)
+        for (int h = 0; h < H; h++) {
+            rec_push(0, 1, T, T, D / H, S, 0.0f);
+            rec_push(0, 0, T, D / H, T, S, 0.0f);
+        }
+    return rc;
+}
+
 static double rec_flops(void) {
     double f = 0;
     for (int i = 0; i < rec_n; i++) f += 2.0 * rec[i].M * rec[i].N * rec[i].K * rec[i].batch;
@@ -197,6 +211,7 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     rec_ops = *base_ops;
     rec_ops.gemm = rec_gemm;
     rec_ops.gemm_strided = rec_gemm_strided;
+    if (base_ops->attention) rec_ops.attention = rec_attention;
     const fl_ops* ops = &rec_ops;
     peak_rss_reset();
     fl_model* m = fl_model_create(ops, w->model, "relu", w->c, w->h, w->w, w->classes, err);

@@ -8,6 +8,7 @@
 #include <xmmintrin.h>
 #include "ops.h"
 #include "cpu_noise.h"
+#include "cpu_attention.h"
 
 // ---------------------------------------------------------------------------------------
 // memory
@@ -652,7 +653,7 @@ static fl_ops cpu_ops = {
     // ViT ops
     .vit_patchify = cpu_vit_patchify, .vit_tokens = cpu_vit_tokens,
     .vit_cls_layernorm = cpu_vit_cls_layernorm, .vit_cls_layernorm_bwd = cpu_vit_cls_layernorm_bwd,
-    .gather_add_rows = cpu_gather_add_rows,
+    .gather_add_rows = cpu_gather_add_rows, .attention = fl_cpu_attention,
 };
 
 // Flush denormals to zero (FTZ) and treat denormal inputs as zero (DAZ) on every OpenMP

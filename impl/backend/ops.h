@@ -137,6 +137,13 @@ typedef struct fl_ops {
     void (*vit_cls_layernorm_bwd)(float* dx, float* dw, float* db, const float* dy, long ldy,
                                   const float* x, const float* mean, const float* rstd,
                                   const float* w, int n, int T, int D);
+    // Multi-head attention over S sequences, heads as contiguous slices of D (hd = D / H):
+    // ctx_h (T, hd) = softmax(scale q_h k_h^T) v_h for q, k, v, ctx (S, T, D); the
+    // probabilities (S, H, T, T) are written when probs is not NULL (BP). Returns 0 when done,
+    // nonzero when the backend has no fused path for the shape (nothing written): the model
+    // then uses gemm_strided and softmax. NULL: never fused.
+    int (*attention)(float* ctx, float* probs, const float* q, const float* k, const float* v,
+                     int S, int T, int H, int D, float scale);
     // dst[r, :] += src[idx[r], :] for rows of `cols` floats: a residual add that expands
     // per-datum rows to query rows.
     void (*gather_add_rows)(float* dst, const float* src, const int32_t* idx, int rows, long cols);

@@ -270,11 +270,26 @@ FL_HD float fl_body_softmax_bwd_elem(float dy, float y, float dot, float scale) 
 
 // Softmax of one row (C) of scale * x, in place allowed.
 FL_HD void fl_body_softmax_row(float* y, const float* x, int C, float scale) {
+    // max and sum in 8 lanes (vectorises; a single running sum is one long dependency chain)
+    int C8 = C / 8 * 8;
+    float mx8[8], s8[8];
+    for (int l = 0; l < 8; l++) { mx8[l] = -INFINITY; s8[l] = 0.f; }
+    for (int c0 = 0; c0 < C8; c0 += 8)
+        for (int l = 0; l < 8; l++) {  // fmaxf's NaN rule (a NaN is skipped), without libm's call
+            float v = scale * x[c0 + l];
+            mx8[l] = v > mx8[l] ? v : mx8[l];
+        }
     float mx = -INFINITY;
-    for (int c = 0; c < C; c++) mx = fmaxf(mx, scale * x[c]);
+    for (int l = 0; l < 8; l++) mx = mx8[l] > mx ? mx8[l] : mx;
+    for (int c = C8; c < C; c++) {
+        float v = scale * x[c];
+        mx = v > mx ? v : mx;
+    }
     for (int c = 0; c < C; c++) y[c] = fl_body_softmax_exp(x[c], scale, mx);  // vectorises
-    float s = 0.f;
-    for (int c = 0; c < C; c++) s += y[c];
+    for (int c0 = 0; c0 < C8; c0 += 8)
+        for (int l = 0; l < 8; l++) s8[l] += y[c0 + l];
+    float s = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    for (int c = C8; c < C; c++) s += y[c];
     float inv = 1.0f / s;
     for (int c = 0; c < C; c++) y[c] *= inv;
 }

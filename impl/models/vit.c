@@ -423,14 +423,18 @@ static void residual(fl_model* m, const fl_fwd* f, float* y, int y_pd, const flo
 }
 
 // Multi-head attention over S sequences: probs (S, H, T, T), ctx (S, T, D) from q, k, v
-// (S, T, D), heads as contiguous slices of D. One strided batched GEMM per head and product.
-static void attention(fl_model* m, float* ctx, float* probs, const float* q, const float* k,
-                      const float* v, int S) {
+// (S, T, D), heads as contiguous slices of D. The backend's fused op when it has one (probs
+// then written only with keep_probs, for BP); else one strided batched GEMM per head and
+// product, with probs as their scratch.
+static void attention(fl_model* m, float* ctx, float* probs, int keep_probs, const float* q,
+                      const float* k, const float* v, int S) {
     vit_impl* p = m->impl;
     const fl_ops* ops = m->ops;
     int T = p->T, D = p->c.dim, H = p->c.heads, hd = D / H;
     long TD = (long)T * D, TT = (long)T * T, HTT = (long)H * T * T;
     float scale = 1.0f / sqrtf((float)hd);
+    if (ops->attention && ops->attention(ctx, keep_probs ? probs : NULL, q, k, v, S, T, H, D, scale) == 0)
+        return;
     for (int h = 0; h < H; h++)  // scores_h (T, T) = scale * q_h (T, hd) k_h^T
         ops->gemm_strided(0, 1, T, T, hd, scale, q + h * hd, D, TD, k + h * hd, D, TD, 0.0f,
                           probs + h * TT, T, HTT, S);
@@ -496,7 +500,7 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
         }
         int Sa = pa ? B : Q;
         float* probs = bp ? vget(ops, &b->probs, R * H * T * T) : p->s_probs.p;
-        attention(m, ctx, probs, q, kk, v, Sa);
+        attention(m, ctx, probs, bp, q, kk, v, Sa);
         // h = h + ctx Wo^T + bo
         float* mid = bp ? vget(ops, &b->mid, RT * D) : p->s_mid.p;
         int po = fl_linear_forward(m, Lo, f, ctx, pa, mid, tmp);
