@@ -193,7 +193,7 @@ static fl_ops cuda_ops_table = {
     .exp = fl_cuda_exp, .scale = fl_cuda_scale, .axpy = fl_cuda_axpy, .relu = fl_cuda_relu,
     .relu_bwd = fl_cuda_relu_bwd, .gelu = fl_cuda_gelu, .gelu_bwd = fl_cuda_gelu_bwd,
     .bias_noise = fl_cuda_bias_noise, .bias_noise_set = fl_cuda_bias_noise_set, .lr_grad = fl_cuda_lr_grad,
-    .lr_unit_noise = fl_cuda_lr_unit_noise, .lr_unit_fold = fl_cuda_lr_unit_fold, .noise_axpy = fl_cuda_noise_axpy,
+    .lr_unit_noise = fl_cuda_lr_unit_noise, .lr_unit_fold = fl_cuda_lr_unit_fold, .attention = NULL, .noise_axpy = fl_cuda_noise_axpy,
     .layernorm = fl_cuda_layernorm, .layernorm_bwd = fl_cuda_layernorm_bwd, .softmax = fl_cuda_softmax,
     .softmax_bwd = fl_cuda_softmax_bwd, .xent = fl_cuda_xent, .col_sum = fl_cuda_col_sum,
     .row_sumsq = fl_cuda_row_sumsq,
