@@ -168,9 +168,11 @@ static int8_t* pair_roles(const fl_noise* nz, int Q) {
     return role;
 }
 
-// y = (set ? 0 : y) + bias + sign sigma eps: bias_noise and bias_noise_set (ops.h).
+// y = (set ? 0 : y) + bias + sign sigma eps: bias_noise, bias_noise_set and
+// bias_noise_set_keep (ops.h); with keep, the normals of unit u (a pair, or a lone query:
+// pair_roles' units, numbered in query order) also go to keep (units*T, cols).
 static void bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
-                       int rows, int cols, int set) {
+                       int rows, int cols, int set, float* keep) {
     if (!nz) {
         if (!bias && !set) return;
 #pragma omp parallel for schedule(static)
@@ -183,6 +185,12 @@ static void bias_noise(float* y, const float* bias, const float* sigma, const fl
     int full = cols / 32 * 32;
     int T = nz->tokens, Q = rows / T;
     int8_t* role = pair_roles(nz, Q);
+    int32_t* unit = NULL;  // unit index of each query that starts a unit
+    if (keep) {
+        unit = (int32_t*)malloc((size_t)(Q + 1) * sizeof(int32_t));
+        if (!unit) FL_FATAL("out of host memory in bias_noise");
+        for (int q = 0, u = 0; q < Q; q++) unit[q] = role[q] == 2 ? -1 : u++;
+    }
 #pragma omp parallel for schedule(static)
     for (int q = 0; q < Q; q++) {
         if (role[q] == 2) continue;
@@ -194,9 +202,11 @@ static void bias_noise(float* y, const float* bias, const float* sigma, const fl
             if (pair) fl_noise_row(nz, r2, &sign2);
             float* y1 = y + (long)r * cols;
             float* y2 = y + (long)r2 * cols;
+            float* kept = keep ? keep + ((long)unit[q] * T + t) * cols : NULL;
             float eps[32];
             for (int c0 = 0; c0 < full; c0 += 32) {
                 fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
+                if (kept) memcpy(kept + c0, eps, sizeof eps);
                 for (int l = 0; l < 32; l++)
                     y1[c0 + l] = fl_elem_bias_noise(set ? 0.0f : y1[c0 + l], bias ? bias[c0 + l] : 0.0f, sign,
                                                     sigma[c0 + l], eps[l]);
@@ -208,19 +218,29 @@ static void bias_noise(float* y, const float* bias, const float* sigma, const fl
             for (int c0 = full; c0 < cols; c0 += 4) {
                 fl_body_bias_noise4(y1, bias, sigma, nz, r, c0, cols, set);
                 if (pair) fl_body_bias_noise4(y2, bias, sigma, nz, r2, c0, cols, set);
+                if (kept) {  // the same four normals the body drew
+                    float eps4[4];
+                    fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps4);
+                    for (int l = 0; l < 4 && c0 + l < cols; l++) kept[c0 + l] = eps4[l];
+                }
             }
         }
     }
+    free(unit);
     free(role);
 }
 
 static void cpu_bias_noise(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                            int rows, int cols) {
-    bias_noise(y, bias, sigma, nz, rows, cols, 0);
+    bias_noise(y, bias, sigma, nz, rows, cols, 0, NULL);
 }
 static void cpu_bias_noise_set(float* y, const float* bias, const float* sigma, const fl_noise* nz,
                                int rows, int cols) {
-    bias_noise(y, bias, sigma, nz, rows, cols, 1);
+    bias_noise(y, bias, sigma, nz, rows, cols, 1, NULL);
+}
+static void cpu_bias_noise_set_keep(float* y, float* keep, const float* bias, const float* sigma,
+                                    const fl_noise* nz, int rows, int cols) {
+    bias_noise(y, bias, sigma, nz, rows, cols, 1, keep);
 }
 
 static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
@@ -281,8 +301,9 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
 
 // LR gradient by units (ops.h): a unit's queries share one noise row, so each unit draws its
 // normals once. gb and gs are reduced through per-thread partials in a fixed order.
-static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
-                              const fl_noise* nz, const int32_t* uoff, int units, int cols) {
+// lr_unit_noise and lr_unit_kept (ops.h): the normals drawn, or read from kept (E may be kept).
+static void lr_unit(float* E, const float* kept, float* gb, float* gs, const float* coef,
+                    const float* sigma, const fl_noise* nz, const int32_t* uoff, int units, int cols) {
     int full = cols / 32 * 32;
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens;
@@ -302,6 +323,16 @@ static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef,
                 FL_CHECK(fl_noise_row(nz, uoff[u] * T + t, &sign) == row,
                          "lr_unit_noise: unit %d's queries are not on one noise row", u);
                 float* E_row = E + ((long)u * T + t) * cols;
+                if (kept) {  // every column, from the normals the forward kept
+                    const float* k_row = kept + ((long)u * T + t) * cols;
+                    for (int c = 0; c < cols; c++) {
+                        float gbv, gsv;
+                        E_row[c] = fl_elem_lr_unit(wsum, asum, k_row[c], sigma[c], &gbv, &gsv);
+                        acc_b[c] += gbv;
+                        acc_s[c] += gsv;
+                    }
+                    continue;
+                }
                 float eps[32], gb32[32], gs32[32];
                 for (int c0 = 0; c0 < full; c0 += 32) {
                     fl_cpu_normal32(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
@@ -323,6 +354,16 @@ static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef,
             if (gs) gs[c] += part[(long)t * 2 * padded + padded + c];
         }
     free(part);
+}
+
+static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
+                              const fl_noise* nz, const int32_t* uoff, int units, int cols) {
+    lr_unit(E, NULL, gb, gs, coef, sigma, nz, uoff, units, cols);
+}
+static void cpu_lr_unit_kept(float* E, const float* kept, float* gb, float* gs, const float* coef,
+                             const float* sigma, const fl_noise* nz, const int32_t* uoff, int units,
+                             int cols) {
+    lr_unit(E, kept, gb, gs, coef, sigma, nz, uoff, units, cols);
 }
 
 static void cpu_lr_unit_fold(float* Xf, const float* X, const float* coef, const fl_noise* nz,
@@ -643,7 +684,8 @@ static fl_ops cpu_ops = {
     .gather_rows = cpu_gather_rows, .segment_sum = cpu_segment_sum,
     .exp = cpu_exp, .scale = cpu_scale, .axpy = cpu_axpy, .relu = cpu_relu, .relu_bwd = cpu_relu_bwd,
     .gelu = cpu_gelu, .gelu_bwd = cpu_gelu_bwd, .bias_noise = cpu_bias_noise,
-    .bias_noise_set = cpu_bias_noise_set, .lr_grad = cpu_lr_grad, .lr_unit_noise = cpu_lr_unit_noise,
+    .bias_noise_set = cpu_bias_noise_set, .bias_noise_set_keep = cpu_bias_noise_set_keep,
+    .lr_unit_kept = cpu_lr_unit_kept, .lr_grad = cpu_lr_grad, .lr_unit_noise = cpu_lr_unit_noise,
     .lr_unit_fold = cpu_lr_unit_fold,
     .noise_axpy = cpu_noise_axpy,
     .layernorm = cpu_layernorm, .layernorm_bwd = cpu_layernorm_bwd, .softmax = cpu_softmax,

@@ -201,9 +201,9 @@ float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st) {
     return clean;
 }
 
-int fl_engine_chunk_rows(fl_engine* e, int B) {
+int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query) {
     if (e->o.max_rows > 0) return e->o.max_rows;
-    size_t per = e->model->vt->bytes_per_query(e->model);
+    size_t per = e->model->vt->bytes_per_query(e->model) + extra_bytes_per_query;
     size_t avail = e->ops->mem_available();
     // keep half of what is free for the rest of the process and the allocator's slack
     size_t rows = per ? (avail / 2) / per : (size_t)1 << 20;

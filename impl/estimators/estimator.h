@@ -131,8 +131,9 @@ void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int kee
 // The clean pass of an estimator, accounted: per-datum loss (host, B, valid until the next
 // call), its queries, FLOPs and time in st, and the losses recorded for logs.
 float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st);
-// Query rows that fit in memory at once for this model (>= 1).
-int fl_engine_chunk_rows(fl_engine* e, int B);
+// Query rows that fit in memory at once for this model (>= 1), with extra_bytes_per_query
+// more per row that the estimator itself keeps (lr.c: the kept noise).
+int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query);
 // Runs the allocator (or the uniform rule when e->alloc is NULL) and records the stats.
 int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err);
 // Fills proxy (B) from the previous-visit table (NaN where unseen); stores new values.

@@ -28,7 +28,7 @@ enum {
     S_ROWS = 24,  // 4 slots: a rowset's off, datum, label, qcode
     S_ORACLE_ROWS = 28,  // 4 slots: the oracle's rowset
     S_O_CLEAN = 32, S_O_N, S_O_SUM, S_O_LOSS, S_O_UNIT, S_O_MEAN,
-    S_UOFF, S_XF,
+    S_UOFF, S_XF, S_KEEP,
 };
 
 static long lr_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
@@ -148,6 +148,35 @@ static int build_units(const int32_t* qcode, int Qc, int32_t* uoff) {
     return U;
 }
 
+// Bytes per query row that keep_noise asks for: the normals of every perturbed layer, once
+// per pair (0 when the backend draws them twice).
+static size_t keep_bytes_per_query(fl_engine* e) {
+    fl_model* m = e->model;
+    if (!e->ops->bias_noise_set_keep || !e->ops->lr_unit_kept || e->o.pairing != FL_PAIR_SAME) return 0;
+    size_t n = 0;
+    for (int l = 0; l < m->n_lin; l++)
+        if (m->lin[l].perturbed) n += (size_t)fl_linear_tokens(m, &m->lin[l]) * m->lin[l].dout;
+    return n * sizeof(float) / 2;
+}
+
+// Before a chunk's forward: room for each perturbed layer's normals of `units` units, where
+// the forward keeps them (fl_linear.keep_eps) for layer_grad, which would otherwise draw the
+// same normals again. The forward keeps them only where it adds the noise itself (model.c).
+static void keep_noise(fl_engine* e, int units) {
+    fl_model* m = e->model;
+    if (!keep_bytes_per_query(e)) return;
+    size_t total = 0;
+    for (int l = 0; l < m->n_lin; l++)
+        if (m->lin[l].perturbed) total += (size_t)units * fl_linear_tokens(m, &m->lin[l]) * m->lin[l].dout;
+    float* buf = fl_scratch_dev(e, S_KEEP, total * sizeof(float));
+    for (int l = 0; l < m->n_lin; l++) {
+        fl_linear* L = &m->lin[l];
+        if (!L->perturbed) continue;
+        L->keep_eps = buf;
+        buf += (size_t)units * fl_linear_tokens(m, L) * L->dout;
+    }
+}
+
 // A chunk's units, and the input last folded (q, k and v share theirs: folded once).
 typedef struct {
     int units;              // == Qc when no two queries share a noise row
@@ -176,8 +205,14 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
     float* gb = fl_param_grad(&m->params, L->b);
     if (!L->per_datum && up->units < Qc && ops->lr_unit_noise) {
         long urows = (long)up->units * T;
-        float* E = fl_scratch_dev(e, S_G, (size_t)urows * L->dout * sizeof(float));
-        ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
+        float* E;
+        if (L->eps_kept) {  // the normals the forward kept: E overwrites them
+            E = L->keep_eps;
+            ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
+        } else {
+            E = fl_scratch_dev(e, S_G, (size_t)urows * L->dout * sizeof(float));
+            ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
+        }
         float* Xf = fl_scratch_dev(e, S_XF, (size_t)urows * L->din * sizeof(float));
         if (up->folded != L->input || up->folded_T != T || up->folded_din != L->din) {
             ops->lr_unit_fold(Xf, L->input, coef_d, &nz, up->uoff_d, up->units, L->din);
@@ -219,7 +254,7 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
     const fl_ops* ops = e->ops;
     int B = b->B;
     long N = rs->R;
-    int chunk = fl_engine_chunk_rows(e, B);
+    int chunk = fl_engine_chunk_rows(e, B, do_grad ? keep_bytes_per_query(e) : 0);
     int max_n = 0;
     for (int i = 0; i < B; i++) max_n = rs->off[i + 1] - rs->off[i] > max_n ? rs->off[i + 1] - rs->off[i] : max_n;
     if (chunk < max_n) chunk = max_n;  // a datum's queries always share a chunk (baselines)
@@ -251,6 +286,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         ops->upload(lab_d, rs->label + r0, (size_t)Qc * sizeof(int32_t));
         ops->upload(qc_d, rs->qcode + r0, (size_t)Qc * sizeof(int32_t));
         ops->upload(offl_d, offl_h, (size_t)(Bc + 1) * sizeof(int32_t));
+        int units = build_units(rs->qcode + r0, Qc, uoff_h);
+        if (do_grad && units < Qc) keep_noise(e, units);
         double t0 = fl_now();
         fl_fwd f = {.x = b->x + (long)d0 * m->in_dim, .B = Bc, .Q = Qc, .row_datum = rowd_d,
                     .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .loss = loss_d, .argmax = NULL};
@@ -287,10 +324,11 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         if (do_grad) {
             FL_NVTX_PUSH("LR gradient");
             ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
-            unit_plan up = {.units = build_units(rs->qcode + r0, Qc, uoff_h), .uoff_d = uoff_d};
+            unit_plan up = {.units = units, .uoff_d = uoff_d};
             ops->upload(uoff_d, uoff_h, (size_t)(up.units + 1) * sizeof(int32_t));
             for (int l = 0; l < m->n_lin; l++)
                 if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d, &up);
+            for (int l = 0; l < m->n_lin; l++) m->lin[l].keep_eps = NULL;
             ops->sync();
             FL_NVTX_POP();
         }
@@ -416,7 +454,7 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     for (int i = 0; i < B; i++) sum_sq[i] = 0.0;
     float* row_loss = fl_scratch_host(e, S_O_LOSS, (size_t)R * sizeof(float));
     // chunk: a few data at a time keeps memory bounded
-    int per_chunk = fl_engine_chunk_rows(e, 1) / queries;
+    int per_chunk = fl_engine_chunk_rows(e, 1, 0) / queries;
     if (per_chunk < 1) per_chunk = 1;
     if (per_chunk > B) per_chunk = B;
     m->vt->reserve(m, per_chunk, per_chunk * queries);

@@ -41,6 +41,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
         L->input = x;
         L->in_rows = x_rows;
         L->per_datum = x_per_datum;
+        L->eps_kept = 0;
     }
     const float* W = fl_param_data(&m->params, L->w);
     const float* b = fl_param_data(&m->params, L->b);
@@ -53,7 +54,12 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     if (!expand && ops->bias_noise_set) {
         // y (rows, dout) = b + sigma eps, then += x (rows, din) W^T (din, dout): one write of y
         // before the GEMM instead of a zeroing pass and a noise pass after it
-        ops->bias_noise_set(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, x_rows, L->dout);
+        if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_set_keep) {
+            ops->bias_noise_set_keep(y, L->keep_eps, b, L->sigma, &nz, x_rows, L->dout);
+            L->eps_kept = 1;
+        } else {
+            ops->bias_noise_set(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, x_rows, L->dout);
+        }
         ops->gemm(0, 1, x_rows, L->dout, L->din, 1.0f, x, L->din, W, L->din, 1.0f, y, L->dout);
         return x_per_datum;
     }

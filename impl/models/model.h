@@ -37,6 +37,9 @@ typedef struct fl_linear {
     const float* input;       // (in_rows, din) saved input, backend memory
     int in_rows;              // rows of the saved input: (per_datum ? B : Q) * tokens
     int per_datum;            // 1 when the saved input is per datum (B*T rows)
+    // noise kept for the LR gradient (backends with bias_noise_set_keep, ops.h):
+    float* keep_eps;          // set by the estimator: (units*T, dout) for this layer, or NULL
+    int eps_kept;             // set by the forward: 1 when it wrote keep_eps
 } fl_linear;
 
 enum { FL_KEEP_LR = 1, FL_KEEP_BP = 2 };

@@ -324,15 +324,20 @@ static void test_lr_chunking_invariant(void) {
 
 // Same-datum pairs fold into units (lr.c, layer_grad): gW += E^T Xf over units gives the same
 // gradient (weights, biases and log sigma) as G^T X over query rows, which the backend uses
-// when it has no unit ops. Checked on an MLP and on a small ViT (tokens, q/k/v sharing their
-// folded input, the CLS-only head). Exact in real arithmetic; the tolerance is float rounding
-// (sums in another order, relative ~1e-6), far below a wrong fold (O(1)).
+// when it has no unit ops; and the normals the forward keeps give the same gradient as drawing
+// them again. Checked on an MLP and on a small ViT (tokens, q/k/v sharing their folded input,
+// the CLS-only head). Exact in real arithmetic; the tolerance is float rounding (sums in
+// another order, relative ~1e-6), far below a wrong fold or a misplaced kept row (O(1)).
+// keep: 1 = the full CPU table (kept normals), 0 = folded but drawn twice.
 static double fold_vs_rows(const char* spec, int C, int HW, int classes, const char* scope,
-                           const char* alloc, int budget) {
-    fl_ops nofold = *ops;
+                           const char* alloc, int budget, int keep) {
+    fl_ops folded = *ops, nofold = *ops;
+    if (!keep) { folded.bias_noise_set_keep = NULL; folded.lr_unit_kept = NULL; }
     nofold.lr_unit_noise = NULL;
     nofold.lr_unit_fold = NULL;
-    const fl_ops* tables[2] = {ops, &nofold};
+    nofold.bias_noise_set_keep = NULL;
+    nofold.lr_unit_kept = NULL;
+    const fl_ops* tables[2] = {&folded, &nofold};
     double* g[2];
     size_t n = 0;
     batch_fx f;
@@ -369,11 +374,14 @@ static double fold_vs_rows(const char* spec, int C, int HW, int classes, const c
 }
 
 static void test_lr_pair_fold_exact(void) {
-    double d1 = fold_vs_rows("mlp:48-10-8-4", 3, 4, 4, "all", "uniform", 8);
-    double d2 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "all", "flops", 6);
-    double d3 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "attn:last:1", "uniform", 4);
-    printf("    folded vs row by row: mlp %.2g, vit all %.2g, vit attn:last:1 %.2g\n", d1, d2, d3);
-    CHECK(d1 < 1e-5 && d2 < 1e-5 && d3 < 1e-5, "folded gradient differs: %g %g %g", d1, d2, d3);
+    for (int keep = 0; keep < 2; keep++) {
+        double d1 = fold_vs_rows("mlp:48-10-8-4", 3, 4, 4, "all", "uniform", 8, keep);
+        double d2 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "all", "flops", 6, keep);
+        double d3 = fold_vs_rows("vit:patch=4,dim=16,depth=2,heads=2,mlp=40", 3, 8, 5, "attn:last:1", "uniform", 4, keep);
+        printf("    folded (%s) vs row by row: mlp %.2g, vit all %.2g, vit attn:last:1 %.2g\n",
+               keep ? "kept normals" : "drawn twice", d1, d2, d3);
+        CHECK(d1 < 1e-5 && d2 < 1e-5 && d3 < 1e-5, "folded gradient (keep %d) differs: %g %g %g", keep, d1, d2, d3);
+    }
 }
 
 // The clean prefix (layers before the first perturbed one run per datum) gives the same
