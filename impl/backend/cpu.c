@@ -238,9 +238,9 @@ static void cpu_bias_noise_set(float* y, const float* bias, const float* sigma, 
                                int rows, int cols) {
     bias_noise(y, bias, sigma, nz, rows, cols, 1, NULL);
 }
-static void cpu_bias_noise_set_keep(float* y, float* keep, const float* bias, const float* sigma,
-                                    const fl_noise* nz, int rows, int cols) {
-    bias_noise(y, bias, sigma, nz, rows, cols, 1, keep);
+static void cpu_bias_noise_keep(float* y, float* keep, const float* bias, const float* sigma,
+                                const fl_noise* nz, int rows, int cols, int set) {
+    bias_noise(y, bias, sigma, nz, rows, cols, set, keep);
 }
 
 static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
@@ -303,7 +303,8 @@ static void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sig
 // normals once. gb and gs are reduced through per-thread partials in a fixed order.
 // lr_unit_noise and lr_unit_kept (ops.h): the normals drawn, or read from kept (E may be kept).
 static void lr_unit(float* E, const float* kept, float* gb, float* gs, const float* coef,
-                    const float* sigma, const fl_noise* nz, const int32_t* uoff, int units, int cols) {
+                    const float* sigma, const fl_noise* nz, const int32_t* uoff, int units, int cols,
+                    int weighted) {
     int full = cols / 32 * 32;
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens;
@@ -328,6 +329,7 @@ static void lr_unit(float* E, const float* kept, float* gb, float* gs, const flo
                     for (int c = 0; c < cols; c++) {
                         float gbv, gsv;
                         E_row[c] = fl_elem_lr_unit(wsum, asum, k_row[c], sigma[c], &gbv, &gsv);
+                        if (weighted) E_row[c] = gbv;  // wsum eps / sigma
                         acc_b[c] += gbv;
                         acc_s[c] += gsv;
                     }
@@ -358,12 +360,12 @@ static void lr_unit(float* E, const float* kept, float* gb, float* gs, const flo
 
 static void cpu_lr_unit_noise(float* E, float* gb, float* gs, const float* coef, const float* sigma,
                               const fl_noise* nz, const int32_t* uoff, int units, int cols) {
-    lr_unit(E, NULL, gb, gs, coef, sigma, nz, uoff, units, cols);
+    lr_unit(E, NULL, gb, gs, coef, sigma, nz, uoff, units, cols, 0);
 }
 static void cpu_lr_unit_kept(float* E, const float* kept, float* gb, float* gs, const float* coef,
                              const float* sigma, const fl_noise* nz, const int32_t* uoff, int units,
-                             int cols) {
-    lr_unit(E, kept, gb, gs, coef, sigma, nz, uoff, units, cols);
+                             int cols, int weighted) {
+    lr_unit(E, kept, gb, gs, coef, sigma, nz, uoff, units, cols, weighted);
 }
 
 static void cpu_lr_unit_fold(float* Xf, const float* X, const float* coef, const fl_noise* nz,
@@ -684,7 +686,7 @@ static fl_ops cpu_ops = {
     .gather_rows = cpu_gather_rows, .segment_sum = cpu_segment_sum,
     .exp = cpu_exp, .scale = cpu_scale, .axpy = cpu_axpy, .relu = cpu_relu, .relu_bwd = cpu_relu_bwd,
     .gelu = cpu_gelu, .gelu_bwd = cpu_gelu_bwd, .bias_noise = cpu_bias_noise,
-    .bias_noise_set = cpu_bias_noise_set, .bias_noise_set_keep = cpu_bias_noise_set_keep,
+    .bias_noise_set = cpu_bias_noise_set, .bias_noise_keep = cpu_bias_noise_keep,
     .lr_unit_kept = cpu_lr_unit_kept, .lr_grad = cpu_lr_grad, .lr_unit_noise = cpu_lr_unit_noise,
     .lr_unit_fold = cpu_lr_unit_fold,
     .noise_axpy = cpu_noise_axpy,

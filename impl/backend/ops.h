@@ -72,15 +72,17 @@ typedef struct fl_ops {
     void (*lr_unit_noise)(float* E, float* gb, float* gs, const float* coef, const float* sigma,
                           const fl_noise* nz, const int32_t* uoff, int units, int cols);
     // Keeping the normals from the forward for the gradient, instead of drawing them twice
-    // (nullable both; CUDA draws twice). bias_noise_set_keep is bias_noise_set that also
-    // writes the normals of each unit's row to keep (units*T, cols), units being adjacent
-    // queries on one noise row paired two by two in query order (lr.c's build_units);
-    // lr_unit_kept is lr_unit_noise with the normals read from kept (E == kept allowed).
-    void (*bias_noise_set_keep)(float* y, float* keep, const float* bias, const float* sigma,
-                                const fl_noise* nz, int rows, int cols);
+    // (nullable both; CUDA draws twice). bias_noise_keep is bias_noise (set 0) or
+    // bias_noise_set (set 1) that also writes the normals of each unit's row to keep
+    // (units*T, cols), units being adjacent queries on one noise row paired two by two in
+    // query order (lr.c's build_units). lr_unit_kept is lr_unit_noise with the normals read
+    // from kept (E == kept allowed); with `weighted`, E = (sum_q coef sign) eps / sigma, the
+    // unit's whole factor, for inputs saved per datum (then summed over each datum's units).
+    void (*bias_noise_keep)(float* y, float* keep, const float* bias, const float* sigma,
+                            const fl_noise* nz, int rows, int cols, int set);
     void (*lr_unit_kept)(float* E, const float* kept, float* gb, float* gs, const float* coef,
                          const float* sigma, const fl_noise* nz, const int32_t* uoff, int units,
-                         int cols);
+                         int cols, int weighted);
     // Xf(units*T, din) = sum over unit u's queries q of coef[q] sign_q X(q*T + t, :)
     void (*lr_unit_fold)(float* Xf, const float* X, const float* coef, const fl_noise* nz,
                          const int32_t* uoff, int units, long din);

@@ -28,7 +28,7 @@ enum {
     S_ROWS = 24,  // 4 slots: a rowset's off, datum, label, qcode
     S_ORACLE_ROWS = 28,  // 4 slots: the oracle's rowset
     S_O_CLEAN = 32, S_O_N, S_O_SUM, S_O_LOSS, S_O_UNIT, S_O_MEAN,
-    S_UOFF, S_XF, S_KEEP,
+    S_UOFF, S_XF, S_KEEP, S_UDAT,
 };
 
 static long lr_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
@@ -152,7 +152,7 @@ static int build_units(const int32_t* qcode, int Qc, int32_t* uoff) {
 // per pair (0 when the backend draws them twice).
 static size_t keep_bytes_per_query(fl_engine* e) {
     fl_model* m = e->model;
-    if (!e->ops->bias_noise_set_keep || !e->ops->lr_unit_kept || e->o.pairing != FL_PAIR_SAME) return 0;
+    if (!e->ops->bias_noise_keep || !e->ops->lr_unit_kept || e->o.pairing != FL_PAIR_SAME) return 0;
     size_t n = 0;
     for (int l = 0; l < m->n_lin; l++)
         if (m->lin[l].perturbed) n += (size_t)fl_linear_tokens(m, &m->lin[l]) * m->lin[l].dout;
@@ -181,6 +181,7 @@ static void keep_noise(fl_engine* e, int units) {
 typedef struct {
     int units;              // == Qc when no two queries share a noise row
     const int32_t* uoff_d;  // (units + 1), backend memory
+    const int32_t* udat_d;  // (Bc + 1) each datum's first unit, backend memory
     const float* folded;    // the input Xf holds, its tokens and width; NULL: none yet
     int folded_T, folded_din;
 } unit_plan;
@@ -189,7 +190,8 @@ typedef struct {
 // query row, and gb, gs. Three forms of the same sum:
 //   - queries in pairs on one noise row: E = eps / sigma per unit and Xf = sum of the unit's
 //     coef sign x, so gW += E^T Xf has half the rows (bodies.h, fl_elem_lr_unit);
-//   - inputs saved per datum: G summed over each datum's queries first;
+//   - inputs saved per datum: G summed over each datum's queries first (with kept normals, over
+//     its units: each unit's whole factor (sum coef sign) eps / sigma);
 //   - otherwise G row by row.
 static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl_noise* nz_tmpl,
                        int Bc, int Qc, const int32_t* off_local_d, unit_plan* up) {
@@ -208,7 +210,7 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
         float* E;
         if (L->eps_kept) {  // the normals the forward kept: E overwrites them
             E = L->keep_eps;
-            ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
+            ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 0);
         } else {
             E = fl_scratch_dev(e, S_G, (size_t)urows * L->dout * sizeof(float));
             ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
@@ -222,6 +224,15 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
         }
         // gW (dout, din) += E^T (dout, units T) Xf (units T, din)
         ops->gemm(1, 0, L->dout, L->din, (int)urows, 1.0f, E, L->dout, Xf, L->din, 1.0f, gW, L->din);
+        return;
+    }
+    if (L->per_datum && L->eps_kept) {
+        float* E = L->keep_eps;
+        ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 1);
+        float* Gd = fl_scratch_dev(e, S_GD, (size_t)Bc * T * L->dout * sizeof(float));
+        ops->segment_sum(Gd, E, up->udat_d, Bc, (long)T * L->dout);
+        // gW (dout, din) += Gd^T (dout, Bc T) X (Bc T, din)
+        ops->gemm(1, 0, L->dout, L->din, Bc * T, 1.0f, Gd, L->dout, L->input, L->din, 1.0f, gW, L->din);
         return;
     }
     float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
@@ -271,6 +282,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
     float* coef_h = fl_scratch_host(e, S_COEF, (size_t)chunk * sizeof(float));
     int32_t* uoff_d = fl_scratch_dev(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
     int32_t* uoff_h = fl_scratch_host(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
+    int32_t* udat_d = fl_scratch_dev(e, S_UDAT, (size_t)(B + 1) * sizeof(int32_t));
+    int32_t* udat_h = fl_scratch_host(e, S_UDAT, (size_t)(B + 1) * sizeof(int32_t));
     double inv_B = 1.0 / B;
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = stream_base, .step = e->step,
                    .qcode = qc_d, .tokens = m->tokens};
@@ -324,8 +337,14 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         if (do_grad) {
             FL_NVTX_PUSH("LR gradient");
             ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
-            unit_plan up = {.units = units, .uoff_d = uoff_d};
+            // each datum's first unit (units never span two data: pairs are on one datum)
+            for (int i = 0, u = 0; i <= Bc; i++) {
+                while (u < units && uoff_h[u] < offl_h[i]) u++;
+                udat_h[i] = u;
+            }
+            unit_plan up = {.units = units, .uoff_d = uoff_d, .udat_d = udat_d};
             ops->upload(uoff_d, uoff_h, (size_t)(up.units + 1) * sizeof(int32_t));
+            ops->upload(udat_d, udat_h, (size_t)(Bc + 1) * sizeof(int32_t));
             for (int l = 0; l < m->n_lin; l++)
                 if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d, &up);
             for (int l = 0; l < m->n_lin; l++) m->lin[l].keep_eps = NULL;

@@ -54,8 +54,8 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     if (!expand && ops->bias_noise_set) {
         // y (rows, dout) = b + sigma eps, then += x (rows, din) W^T (din, dout): one write of y
         // before the GEMM instead of a zeroing pass and a noise pass after it
-        if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_set_keep) {
-            ops->bias_noise_set_keep(y, L->keep_eps, b, L->sigma, &nz, x_rows, L->dout);
+        if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep) {
+            ops->bias_noise_keep(y, L->keep_eps, b, L->sigma, &nz, x_rows, L->dout, 1);
             L->eps_kept = 1;
         } else {
             ops->bias_noise_set(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, x_rows, L->dout);
@@ -72,7 +72,12 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
         y_per_datum = 0;
     }
     int y_rows = (y_per_datum ? f->B : f->Q) * T;
-    ops->bias_noise(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, y_rows, L->dout);
+    if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep) {
+        ops->bias_noise_keep(y, L->keep_eps, b, L->sigma, &nz, y_rows, L->dout, 0);
+        L->eps_kept = 1;
+    } else {
+        ops->bias_noise(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, y_rows, L->dout);
+    }
     return y_per_datum;
 }
 

@@ -37,7 +37,7 @@ typedef struct fl_linear {
     const float* input;       // (in_rows, din) saved input, backend memory
     int in_rows;              // rows of the saved input: (per_datum ? B : Q) * tokens
     int per_datum;            // 1 when the saved input is per datum (B*T rows)
-    // noise kept for the LR gradient (backends with bias_noise_set_keep, ops.h):
+    // noise kept for the LR gradient (backends with bias_noise_keep, ops.h):
     float* keep_eps;          // set by the estimator: (units*T, dout) for this layer, or NULL
     int eps_kept;             // set by the forward: 1 when it wrote keep_eps
 } fl_linear;

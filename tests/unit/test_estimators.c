@@ -332,10 +332,10 @@ static void test_lr_chunking_invariant(void) {
 static double fold_vs_rows(const char* spec, int C, int HW, int classes, const char* scope,
                            const char* alloc, int budget, int keep) {
     fl_ops folded = *ops, nofold = *ops;
-    if (!keep) { folded.bias_noise_set_keep = NULL; folded.lr_unit_kept = NULL; }
+    if (!keep) { folded.bias_noise_keep = NULL; folded.lr_unit_kept = NULL; }
     nofold.lr_unit_noise = NULL;
     nofold.lr_unit_fold = NULL;
-    nofold.bias_noise_set_keep = NULL;
+    nofold.bias_noise_keep = NULL;
     nofold.lr_unit_kept = NULL;
     const fl_ops* tables[2] = {&folded, &nofold};
     double* g[2];
