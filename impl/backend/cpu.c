@@ -678,7 +678,7 @@ static void cpu_gather_add_rows(float* dst, const float* src, const int32_t* idx
 }
 
 static fl_ops cpu_ops = {
-    .name = "cpu",
+    .name = "cpu", .chunk_bytes = (size_t)128 << 20,
     .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_memcpy, .download = cpu_memcpy,
     .copy = cpu_memcpy, .zero = cpu_zero, .sync = cpu_sync, .mem_available = cpu_mem_available,
     .peak_mem_mb = fl_peak_rss_mb,

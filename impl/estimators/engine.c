@@ -207,6 +207,7 @@ int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query) {
     size_t avail = e->ops->mem_available();
     // keep half of what is free for the rest of the process and the allocator's slack
     size_t rows = per ? (avail / 2) / per : (size_t)1 << 20;
+    if (per && e->ops->chunk_bytes && e->ops->chunk_bytes / per < rows) rows = e->ops->chunk_bytes / per;
     if (rows < (size_t)B) rows = (size_t)B;
     if (rows > (size_t)1 << 22) rows = (size_t)1 << 22;
     return (int)rows;
