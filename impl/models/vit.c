@@ -85,7 +85,7 @@ typedef struct {
     // buffers
     vit_block_bufs* blk;   // (depth) kept activations
     vbuf final_resid;      // BP: residual after the last block (B, T, D)
-    vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_fc1, s_act;  // shared scratch
+    vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_act;  // shared scratch
     vbuf patches;          // (B, T, K)
     vbuf tmp;              // (B, T, max dout) per-datum product before expansion
     vbuf head_in;          // (S, D) final-LN CLS tokens: the classifier's input
@@ -400,7 +400,6 @@ static void vit_reserve(fl_model* m, int max_B, int max_Q) {
     vget(ops, &p->s_v, R * T * D);
     vget(ops, &p->s_probs, R * H * T * T);
     vget(ops, &p->s_ctx, R * T * D);
-    vget(ops, &p->s_fc1, R * T * M);
     vget(ops, &p->s_act, R * T * M);
     vget(ops, &p->patches, (size_t)max_B * T * (size_t)p->K);
     vget(ops, &p->tmp, (size_t)max_B * T * (size_t)max_dout(m));
@@ -514,10 +513,12 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
         float* rstd2 = bp ? vget(ops, &b->rstd2, RT) : NULL;
         ops->layernorm(ln2, mean2, rstd2, mid, fl_param_data(P, p->t_ln2_w[k]),
                        fl_param_data(P, p->t_ln2_b[k]), S * T, D, c->eps);
-        float* fc1 = bp ? vget(ops, &b->fc1, RT * M) : p->s_fc1.p;
-        int p1 = fl_linear_forward(m, L1, f, ln2, pd, fc1, tmp);
         int keep_act = bp || (lr && L2->perturbed);
         float* act = keep_act ? vget(ops, &b->act, RT * M) : p->s_act.p;
+        // without BP, fc1's output is needed only as GELU's input: GELU then runs in place
+        // (one pass over memory fewer)
+        float* fc1 = bp ? vget(ops, &b->fc1, RT * M) : act;
+        int p1 = fl_linear_forward(m, L1, f, ln2, pd, fc1, tmp);
         ops->gelu(act, fc1, (long)(p1 ? B : Q) * T * M);
         float* out = bp ? vget(ops, k + 1 < c->depth ? &p->blk[k + 1].resid : &p->final_resid, RT * D)
                         : p->s_resid.p;  // h is dead once added into mid
@@ -680,8 +681,9 @@ static double vit_forward_flops(const fl_model* m, int B, int Q, int noisy) {
 static size_t vit_bytes_per_query(const fl_model* m) {
     const vit_impl* p = m->impl;
     size_t T = p->T, D = p->c.dim, M = p->c.mlp, H = p->c.heads, NC = m->n_classes;
-    // shared scratch per token: resid, mid, ln, q, k, v, ctx, head_in; fc1, act; probs; logits
-    size_t per_token = 8 * D + 2 * M + H * T + NC;
+    // shared scratch per token: resid, mid, ln, q, k, v, ctx, head_in; act (fc1's output
+    // too, without BP); probs; logits
+    size_t per_token = 8 * D + M + H * T + NC;
     // inputs kept for the LR gradient of perturbed layers
     for (int k = 0; k < p->c.depth; k++) {
         if (m->lin[p->l_q[k]].perturbed || m->lin[p->l_k[k]].perturbed || m->lin[p->l_v[k]].perturbed) per_token += D;
@@ -704,7 +706,7 @@ static void vit_destroy(fl_model* m) {
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
     }
     vbuf* all[] = {&p->final_resid, &p->s_resid, &p->s_mid, &p->s_ln, &p->s_q, &p->s_k, &p->s_v,
-                   &p->s_probs, &p->s_ctx, &p->s_fc1, &p->s_act, &p->patches, &p->tmp, &p->head_in,
+                   &p->s_probs, &p->s_ctx, &p->s_act, &p->patches, &p->tmp, &p->head_in,
                    &p->mean_f, &p->rstd_f, &p->logits_full, &p->logits, &p->labels0,
                    &p->g_res, &p->g_tmp, &p->g_ln, &p->g_ctx, &p->g_q, &p->g_k, &p->g_v, &p->g_big,
                    &p->g_probs, &p->g_logits, &p->g_feat, &p->g_pos};
