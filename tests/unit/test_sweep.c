@@ -363,7 +363,9 @@ static void test_failing_cells_recorded(void) {
              "variant case good     method=bp\n"
              "variant case oddmezo  method=mezo budget=3\n"
              "variant case nodata   dataset=cifar10 data-root=%s/nothing-here\n"
-             "variant case slow     method=lr shots=0 epochs=50 budget=32\n",
+             // one epoch of this cell is ~3750 steps of a 784-512-512-10 MLP with 64 queries
+             // per datum (tens of seconds here), so the 2 s limit kills it inside epoch 1
+             "variant case slow     method=lr shots=0 epochs=50 budget=64 model=mlp:784-512-512-10\n",
              t_tmpdir());
     write_text(conf, text);
     const char* dir = tmp_path("fail_out");
