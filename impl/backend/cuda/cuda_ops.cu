@@ -187,13 +187,16 @@ static fl_ops cuda_ops_table = {
     .device_name = g_device_name,
     .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload, .download = cuda_download,
     .copy = cuda_copy, .zero = cuda_zero, .sync = cuda_sync, .mem_available = cuda_mem_available,
+    .chunk_bytes = 0,  // as many query rows as fit: the largest GEMMs
     .peak_mem_mb = cuda_peak_mem_mb,
     .gemm = cuda_gemm, .gemm_strided = cuda_gemm_strided,
     .gather_rows = fl_cuda_gather_rows, .segment_sum = fl_cuda_segment_sum,
     .exp = fl_cuda_exp, .scale = fl_cuda_scale, .axpy = fl_cuda_axpy, .relu = fl_cuda_relu,
     .relu_bwd = fl_cuda_relu_bwd, .gelu = fl_cuda_gelu, .gelu_bwd = fl_cuda_gelu_bwd,
     .bias_noise = fl_cuda_bias_noise, .bias_noise_set = fl_cuda_bias_noise_set, .lr_grad = fl_cuda_lr_grad,
-    .lr_unit_noise = fl_cuda_lr_unit_noise, .lr_unit_fold = fl_cuda_lr_unit_fold, .attention = NULL, .noise_axpy = fl_cuda_noise_axpy,
+    .lr_unit_noise = fl_cuda_lr_unit_noise,
+    .bias_noise_keep = NULL, .lr_unit_kept = NULL,  // normals drawn twice (no kept buffer yet)
+    .lr_unit_fold = fl_cuda_lr_unit_fold, .noise_axpy = fl_cuda_noise_axpy,
     .layernorm = fl_cuda_layernorm, .layernorm_bwd = fl_cuda_layernorm_bwd, .softmax = fl_cuda_softmax,
     .softmax_bwd = fl_cuda_softmax_bwd, .xent = fl_cuda_xent, .col_sum = fl_cuda_col_sum,
     .row_sumsq = fl_cuda_row_sumsq,
@@ -201,6 +204,7 @@ static fl_ops cuda_ops_table = {
     .dirs_adam = fl_cuda_dirs_adam, .dirs_sgd = fl_cuda_dirs_sgd, .dirs_sumsq = fl_cuda_dirs_sumsq,
     .vit_patchify = fl_cuda_vit_patchify, .vit_tokens = fl_cuda_vit_tokens,
     .vit_cls_layernorm = fl_cuda_vit_cls_layernorm, .vit_cls_layernorm_bwd = fl_cuda_vit_cls_layernorm_bwd,
+    .attention = NULL,  // vit.c's strided-GEMM path
     .gather_add_rows = fl_cuda_gather_add_rows,
 };
 
