@@ -215,13 +215,15 @@ static void bias_noise(float* y, const float* bias, const float* sigma, const fl
                         y2[c0 + l] = fl_elem_bias_noise(set ? 0.0f : y2[c0 + l], bias ? bias[c0 + l] : 0.0f,
                                                         sign2, sigma[c0 + l], eps[l]);
             }
-            for (int c0 = full; c0 < cols; c0 += 4) {
-                fl_body_bias_noise4(y1, bias, sigma, nz, r, c0, cols, set);
-                if (pair) fl_body_bias_noise4(y2, bias, sigma, nz, r2, c0, cols, set);
-                if (kept) {  // the same four normals the body drew
-                    float eps4[4];
-                    fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps4);
-                    for (int l = 0; l < 4 && c0 + l < cols; l++) kept[c0 + l] = eps4[l];
+            for (int c0 = full; c0 < cols; c0 += 4) {  // fl_body_bias_noise4, drawn once per pair
+                float eps4[4];
+                fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps4);
+                for (int l = 0; l < 4 && c0 + l < cols; l++) {
+                    int c = c0 + l;
+                    float b = bias ? bias[c] : 0.0f;
+                    y1[c] = fl_elem_bias_noise(set ? 0.0f : y1[c], b, sign, sigma[c], eps4[l]);
+                    if (pair) y2[c] = fl_elem_bias_noise(set ? 0.0f : y2[c], b, sign2, sigma[c], eps4[l]);
+                    if (kept) kept[c] = eps4[l];
                 }
             }
         }
@@ -577,9 +579,18 @@ static void cpu_row_sumsq(float* out, const float* x, int rows, int cols) {
 // reductions and optimisers
 
 static double cpu_dot(const float* x, const float* y, long n) {
+    // 8 lanes per thread (vectorises: one running double sum is a chain of n dependent adds)
     double s = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : s) if (n > 4096)
-    for (long i = 0; i < n; i++) s += (double)x[i] * (double)y[i];
+    long n8 = n / 8 * 8;
+#pragma omp parallel reduction(+ : s) if (n > 4096)
+    {
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma omp for schedule(static)
+        for (long i = 0; i < n8; i += 8)
+            for (int l = 0; l < 8; l++) lane[l] += (double)x[i + l] * (double)y[i + l];
+        s += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
+    for (long i = n8; i < n; i++) s += (double)x[i] * (double)y[i];
     return s;
 }
 

@@ -72,13 +72,18 @@ static void mlp_forward(fl_model* m, const fl_fwd* f) {
     FL_CHECK(f->row_datum || f->Q == f->B, "mlp forward: Q (%d) != B (%d) needs row_datum", f->Q, f->B);
     const float* x = f->x;
     int per_datum = 1;
+    int bp = (f->keep & FL_KEEP_BP) != 0;
     for (int i = 0; i < m->n_lin; i++) {
         fl_linear* L = &m->lin[i];
-        per_datum = fl_linear_forward(m, L, f, x, per_datum, p->pre[i], p->tmp);
-        if (i < m->n_lin - 1) {
+        int hidden = i < m->n_lin - 1;
+        // without BP the pre-activation is needed only by the activation, which then runs in
+        // place in post[i] (one pass over memory fewer)
+        float* y = hidden && !bp ? p->post[i] : p->pre[i];
+        per_datum = fl_linear_forward(m, L, f, x, per_datum, y, p->tmp);
+        if (hidden) {
             long n = (long)(per_datum ? f->B : f->Q) * L->dout;
-            if (p->gelu) ops->gelu(p->post[i], p->pre[i], n);
-            else ops->relu(p->post[i], p->pre[i], n);
+            if (p->gelu) ops->gelu(p->post[i], y, n);
+            else ops->relu(p->post[i], y, n);
             x = p->post[i];
         }
     }
