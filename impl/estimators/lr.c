@@ -108,8 +108,11 @@ static double inv_sigma_energy(fl_engine* e, fl_linear* L) {
 
 // Per-datum input energy of the perturbed layers, from the inputs the last forward saved:
 // energy[i] += S_l * mean over the datum's query rows of sum over tokens (|x|^2 + 1).
+// Layers that share their input (a ViT's q, k and v) share its row sums: computed once.
 static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, double* energy) {
     fl_model* m = e->model;
+    const float* last_input = NULL;
+    int last_rows = 0, last_din = 0;
     for (int l = 0; l < m->n_lin; l++) {
         fl_linear* L = &m->lin[l];
         if (!L->perturbed) continue;
@@ -117,8 +120,13 @@ static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, dou
         double S = inv_sigma_energy(e, L);
         float* sq_d = fl_scratch_dev(e, S_SQ, (size_t)L->in_rows * sizeof(float));
         float* sq = fl_scratch_host(e, S_SQ, (size_t)L->in_rows * sizeof(float));
-        e->ops->row_sumsq(sq_d, L->input, L->in_rows, L->din);
-        e->ops->download(sq, sq_d, (size_t)L->in_rows * sizeof(float));
+        if (L->input != last_input || L->in_rows != last_rows || L->din != last_din) {
+            e->ops->row_sumsq(sq_d, L->input, L->in_rows, L->din);
+            e->ops->download(sq, sq_d, (size_t)L->in_rows * sizeof(float));
+            last_input = L->input;
+            last_rows = L->in_rows;
+            last_din = L->din;
+        }
         long base = rs->off[d0];
         for (int i = d0; i < d1; i++) {
             double acc = 0.0;
