@@ -567,12 +567,7 @@ static void cpu_col_sum(float* dst, const float* src, int rows, int cols, float 
 
 static void cpu_row_sumsq(float* out, const float* x, int rows, int cols) {
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        float s = 0.f;
-        const float* xr = x + (long)r * cols;
-        for (int c = 0; c < cols; c++) s += xr[c] * xr[c];
-        out[r] = s;
-    }
+    for (int r = 0; r < rows; r++) out[r] = fl_row_sum8(x + (long)r * cols, cols, 0.f, 1);  // 8 lanes
 }
 
 // ---------------------------------------------------------------------------------------
