@@ -452,9 +452,14 @@ int fl_cmd_bench(int argc, char** argv) {
                         fflush(stdout);
                         continue;
                     }
-                    printf("%-4s %-9s %3d %6d %5d %10.2f %10.2f %10.2f %7.2f %8.2f %8.1f  %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %8.0f\n",
+                    char floor_s[16] = "-", ratio_s[16] = "-";  // "-" without a floor (--no-floor)
+                    if (r.floor_med > 0) {
+                        snprintf(floor_s, sizeof floor_s, "%.2f", 1e3 * r.floor_med);
+                        snprintf(ratio_s, sizeof ratio_s, "%.2f", r.step_med / r.floor_med);
+                    }
+                    printf("%-4s %-9s %3d %6d %5d %10.2f %10.2f %10.2f %7s %8s %8.1f  %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %8.0f\n",
                            w->name, meth, nthr, qq, B, 1e3 * r.step_med, 1e3 * r.step_min, 1e3 * r.step_max,
-                           1e3 * r.floor_med, r.step_med / r.floor_med, r.gflop / r.step_med, 100 * r.share[0],
+                           floor_s, ratio_s, r.gflop / r.step_med, 100 * r.share[0],
                            100 * r.share[1], 100 * r.share[2], 100 * r.share[3], 100 * r.share[4], r.rss);
                     fflush(stdout);
                     if (csv) {
