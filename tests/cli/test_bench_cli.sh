@@ -1,0 +1,57 @@
+#!/bin/sh
+# test_bench_cli.sh: `flbench bench` on a tiny W1 (batch 4, 2 queries per datum): the CSV row
+# it writes (a finite floor and ratio, GFLOP/s, phase shares summing to about 1), the table's
+# "-" without a floor, the chunk option (the same GEMM work in chunks of 2 query rows), and
+# its one-line errors with status 2. Timings are not checked (a shared machine).
+B=${FLBENCH:-build/flbench}
+T=$(mktemp -d)
+
+expect_error() {  # expect_error NAME NEEDLE COMMAND...: status 2, one stderr line with NEEDLE
+    name=$1; needle=$2; shift 2
+    "$@" > "$T/out" 2> "$T/err"
+    rc=$?
+    lines=$(wc -l < "$T/err")
+    if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$needle" "$T/err"; then echo "PASS $name"
+    else echo "FAIL $name: status $rc, $lines lines, expected '$needle' in: $(head -c 300 "$T/err")"; fi
+}
+
+# csv_field FILE COLUMN: the value of COLUMN in the file's last row
+csv_field() {
+    python3 - "$1" "$2" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(rows[-1][sys.argv[2]] if rows else "")
+EOF
+}
+
+TINY="--workload W1 --methods lr --batch 4 --budget 2 --reps 5 --warmup 1 --threads 1"
+
+if $B bench $TINY --out "$T/a.csv" > "$T/out" 2> "$T/err"; then
+    ratio=$(csv_field "$T/a.csv" ratio_to_floor)
+    gflop=$(csv_field "$T/a.csv" gemm_gflop)
+    shares=$(python3 - "$T/a.csv" <<'EOF'
+import csv, sys
+r = list(csv.DictReader(open(sys.argv[1])))[-1]
+print(sum(float(r[k]) for k in ("share_clean", "share_alloc", "share_forward", "share_grad", "share_update")))
+EOF
+)
+    if awk -v r="$ratio" -v g="$gflop" -v s="$shares" 'BEGIN{exit !(r > 0 && r < 1e6 && g > 0 && s > 0.5 && s <= 1.0001)}'; then
+        echo "PASS bench_csv_row"
+    else echo "FAIL bench_csv_row: ratio '$ratio' gflop '$gflop' shares '$shares'"; fi
+else echo "FAIL bench_csv_row: $(head -c 300 "$T/err")"; fi
+
+# the same GEMM work whatever the chunk of query rows (the fold pairs queries within a datum)
+if $B bench $TINY --max-rows 2 --no-floor --out "$T/b.csv" > "$T/out" 2> "$T/err"; then
+    g1=$(csv_field "$T/a.csv" gemm_gflop)
+    g2=$(csv_field "$T/b.csv" gemm_gflop)
+    if awk -v a="$g1" -v b="$g2" 'BEGIN{d=a-b; if(d<0)d=-d; exit !(a > 0 && d <= 1e-6 * a)}'; then
+        echo "PASS bench_chunks_same_gemm_work"
+    else echo "FAIL bench_chunks_same_gemm_work: $g1 against $g2"; fi
+    if grep -E '^W1 +lr ' "$T/out" | awk '{exit !($9 == "-" && $10 == "-")}'; then echo "PASS bench_no_floor_dash"
+    else echo "FAIL bench_no_floor_dash: $(grep -E '^W1' "$T/out")"; fi
+else echo "FAIL bench_chunks_same_gemm_work: $(head -c 300 "$T/err")"; fi
+
+expect_error bench_bad_max_rows "--max-rows" $B bench --workload W1 --max-rows -1 --out ''
+expect_error bench_bad_reps "--reps" $B bench --workload W1 --reps 2 --out ''
+expect_error bench_bad_workload "--workload" $B bench --workload W9 --out ''
+rm -rf "$T"
