@@ -57,3 +57,21 @@ static inline const char* t_tmpdir(void) {
     }
     return dir;
 }
+
+// NAME inside t_tmpdir(); the last 8 results stay valid.
+static inline const char* t_path(const char* name) {
+    static char buf[8][600];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", t_tmpdir(), name);
+    return buf[k];
+}
+
+// Writes a fixture file; a fixture that cannot be written stops the test executable (status 2).
+static inline void t_write_bytes(const char* path, const void* buf, size_t n) {
+    FILE* f = fopen(path, "wb");
+    if (!f) { perror(path); exit(2); }
+    if (n && fwrite(buf, 1, n, f) != n) { perror(path); exit(2); }
+    fclose(f);
+}
+static inline void t_write_text(const char* path, const char* text) { t_write_bytes(path, text, strlen(text)); }

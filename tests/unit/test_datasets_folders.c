@@ -126,11 +126,6 @@ static void test_eurosat_seeded(void) {
     fl_images_free(&te);
 }
 
-static void write_text(const char* path, const char* text) {
-    FILE* f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
 
 static void test_eurosat_coop(void) {
     const char* root = sub("eurosat-coop");
@@ -138,7 +133,7 @@ static void test_eurosat_coop(void) {
     snprintf(base, sizeof base, "%s/2750", root);
     class_tree(base, euro_classes, 3, 4);
     snprintf(p, sizeof p, "%s/split_zhou_EuroSAT.json", root);
-    write_text(p, "{\"train\": [[\"AnnualCrop/AnnualCrop_1.png\", 0, \"Annual Crop Land\"],"
+    t_write_text(p, "{\"train\": [[\"AnnualCrop/AnnualCrop_1.png\", 0, \"Annual Crop Land\"],"
                   " [\"AnnualCrop/AnnualCrop_2.jpg\", 0, \"Annual Crop Land\"],"
                   " [\"Forest/Forest_1.png\", 1, \"Forest\"], [\"River/River_2.jpg\", 2, \"River\"]],"
                   " \"val\": [[\"Forest/Forest_2.jpg\", 1, \"Forest\"]],"
@@ -166,15 +161,15 @@ static void test_eurosat_coop(void) {
     // A split file naming a missing image: one line naming the JSON and the image. (Fresh data
     // roots: a manifest already drawn from the good file would be reused without the JSON.)
     o = opts_for(root, 64);
-    write_text(p, "{\"train\": [[\"Forest/Forest_9.jpg\", 0, \"Forest\"]], \"val\": [], \"test\": []}");
+    t_write_text(p, "{\"train\": [[\"Forest/Forest_9.jpg\", 0, \"Forest\"]], \"val\": [], \"test\": []}");
     rc = fl_dataset_open("eurosat", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "split_zhou_EuroSAT.json: train[0] names") && strstr(err.msg, "Forest/Forest_9.jpg, which does not exist"),
           "message: %s", err.msg);
-    write_text(p, "{\"train\": [[\"Forest/Forest_1.png\", 0]], \"val\": [], \"test\": []}");
+    t_write_text(p, "{\"train\": [[\"Forest/Forest_1.png\", 0]], \"val\": [], \"test\": []}");
     o = opts_for(root, 64);
     rc = fl_dataset_open("eurosat", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "train[0]: expected [path, label >= 0, classname]"), "message: %s", err.msg);
-    write_text(p, "{\"train\": [[\"Forest/Forest_1.png\", 0, \"x\"],");
+    t_write_text(p, "{\"train\": [[\"Forest/Forest_1.png\", 0, \"x\"],");
     o = opts_for(root, 64);
     rc = fl_dataset_open("eurosat", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "invalid JSON near byte"), "message: %s", err.msg);
@@ -208,7 +203,7 @@ static void test_caltech101(void) {
     // images stay constant through the resize: gray 130 -> (130, 130, 130), CMYK -> (9, 173, 43).
     char js[800];
     snprintf(js, sizeof js, "%s/split_zhou_Caltech101.json", root);
-    write_text(js, "{\"train\": [[\"accordion/image_gray.jpg\", 0, \"accordion\"], [\"Faces/Faces_1.png\", 1, \"face\"]],"
+    t_write_text(js, "{\"train\": [[\"accordion/image_gray.jpg\", 0, \"accordion\"], [\"Faces/Faces_1.png\", 1, \"face\"]],"
                    " \"val\": [], \"test\": [[\"accordion/image_cmyk.jpg\", 0, \"accordion\"], [\"Faces/Faces_3.png\", 1, \"face\"]]}");
     o = opts_for(root, 16);
     rc = fl_dataset_open("caltech101", &o, &tr, &te, &info, &err);
@@ -253,11 +248,11 @@ static void test_food101(void) {
     mkdirs(p);
     char f[900];
     snprintf(f, sizeof f, "%s/classes.txt", p);
-    write_text(f, "apple_pie\nbibimbap\n");
+    t_write_text(f, "apple_pie\nbibimbap\n");
     snprintf(f, sizeof f, "%s/train.txt", p);
-    write_text(f, "apple_pie/1000\napple_pie/1001\napple_pie/1002\nbibimbap/1000\nbibimbap/1003\n");
+    t_write_text(f, "apple_pie/1000\napple_pie/1001\napple_pie/1002\nbibimbap/1000\nbibimbap/1003\n");
     snprintf(f, sizeof f, "%s/test.txt", p);
-    write_text(f, "apple_pie/1003\nbibimbap/1001\nbibimbap/1002\n");
+    t_write_text(f, "apple_pie/1003\nbibimbap/1001\nbibimbap/1002\n");
     fl_dataset_opts o = opts_for(root, 20);
     o.no_cache = 1;
     fl_images tr, te;
@@ -270,10 +265,10 @@ static void test_food101(void) {
     fl_images_free(&tr);
     fl_images_free(&te);
     o.data_root = sub("data-root-food2");
-    write_text(f, "apple_pie/1003\nbibimbap/9999\n");
+    t_write_text(f, "apple_pie/1003\nbibimbap/9999\n");
     rc = fl_dataset_open("food101", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "meta/test.txt: line 2 names") && strstr(err.msg, "bibimbap/9999.jpg, which does not exist"), "message: %s", err.msg);
-    write_text(f, "sushi/1003\n");
+    t_write_text(f, "sushi/1003\n");
     rc = fl_dataset_open("food101", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "meta/test.txt: line 1: class 'sushi' is not in meta/classes.txt"), "message: %s", err.msg);
 }
@@ -314,7 +309,7 @@ static void test_flowers102(void) {
     size_t sl[3] = {3, 3, 6};
     write_mat(set, 3, sn, sd, sl);
     snprintf(p, sizeof p, "%s/cat_to_name.json", root);
-    write_text(p, "{\"1\": \"pink primrose\", \"2\": \"hard-leaved pocket orchid\", \"3\": \"canterbury bells\"}");
+    t_write_text(p, "{\"1\": \"pink primrose\", \"2\": \"hard-leaved pocket orchid\", \"3\": \"canterbury bells\"}");
     fl_dataset_opts o = opts_for(root, 16);
     o.no_cache = 1;
     fl_images tr, te;
@@ -421,7 +416,7 @@ static void test_imagenet(void) {
     mkdirs(d);
     char p[900];
     snprintf(p, sizeof p, "%s/ILSVRC2012_validation_ground_truth.txt", d);
-    write_text(p, "1\n2\n3\n1\n");  // ids 1, 2, 3 -> wnids 2, 0, 1 -> labels 2, 0, 1
+    t_write_text(p, "1\n2\n3\n1\n");  // ids 1, 2, 3 -> wnids 2, 0, 1 -> labels 2, 0, 1
     snprintf(p, sizeof p, "%s/meta.mat", d);
     write_meta_mat(p);
     o = opts_for(flat, 8);
@@ -437,7 +432,7 @@ static void test_imagenet(void) {
     fl_images_free(&te);
     // One label too few in the ground truth.
     snprintf(p, sizeof p, "%s/ILSVRC2012_validation_ground_truth.txt", d);
-    write_text(p, "1\n2\n3\n");
+    t_write_text(p, "1\n2\n3\n");
     o.data_root = sub("data-root-in3");
     rc = fl_dataset_open("imagenet", &o, &tr, &te, &info, &err);
     CHECK(rc == -1 && strstr(err.msg, "ILSVRC2012_validation_ground_truth.txt: 3 labels for 4 images"), "message: %s", err.msg);

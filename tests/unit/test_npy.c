@@ -9,20 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char* tmp_path(const char* name) {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", t_tmpdir(), name);
-    return buf[k];
-}
 
-static void write_bytes(const char* path, const void* buf, size_t n) {
-    FILE* f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    if (n && fwrite(buf, 1, n, f) != n) { perror(path); exit(2); }
-    fclose(f);
-}
 
 static size_t read_bytes(const char* path, uint8_t* buf, size_t cap) {
     FILE* f = fopen(path, "rb");
@@ -55,7 +42,7 @@ static void write_npy_raw(const char* path, int major, const char* dict, int no_
     memset(buf + pre + dl, ' ', hlen - dl);
     if (!no_newline) buf[total - 1] = '\n';
     if (data_len) memcpy(buf + total, data, data_len);
-    write_bytes(path, buf, total + data_len);
+    t_write_bytes(path, buf, total + data_len);
 }
 
 static void expect_read_error(const char* path, const char* needle1, const char* needle2) {
@@ -81,7 +68,7 @@ static void test_roundtrip_all_ranks(void) {
         for (int d = 0; d < ndim; d++) numel *= dims[d];
         char name[32];
         snprintf(name, sizeof name, "rank%d.npy", ndim);
-        const char* p = tmp_path(name);
+        const char* p = t_path(name);
         fl_err err = {{0}};
         CHECK(fl_npy_write_f32(p, ndim, dims, data, &err) == 0, "write rank %d: %s", ndim, err.msg);
         uint8_t raw[1024];
@@ -104,7 +91,7 @@ static void test_roundtrip_all_ranks(void) {
     // Zero-size arrays are legal: shape (0, 3) has no data bytes.
     int64_t z[2] = {0, 3};
     fl_err err = {{0}};
-    const char* p = tmp_path("zero.npy");
+    const char* p = t_path("zero.npy");
     CHECK(fl_npy_write_f32(p, 2, z, NULL, &err) == 0, "write (0, 3): %s", err.msg);
     fl_npy arr;
     CHECK(fl_npy_read_f32(p, &arr, &err) == 0 && arr.numel == 0 && arr.ndim == 2 && arr.shape[1] == 3,
@@ -124,7 +111,7 @@ static void test_matches_numpy_bytes(void) {
             CHECK(0, "%s", err.msg);
             continue;
         }
-        const char* p = tmp_path("again.npy");
+        const char* p = t_path("again.npy");
         CHECK(fl_npy_write_f32(p, arr.ndim, arr.shape, arr.data, &err) == 0, "write: %s", err.msg);
         static uint8_t a[1 << 16], b[1 << 16];
         size_t na = read_bytes(golden[i], a, sizeof a), nb = read_bytes(p, b, sizeof b);
@@ -145,7 +132,7 @@ static void test_versions_and_dialects(void) {
     };
     for (int major = 1; major <= 3; major++)
         for (int k = 0; k < 3; k++) {
-            const char* p = tmp_path("ver.npy");
+            const char* p = t_path("ver.npy");
             write_npy_raw(p, major, dicts[k], 0, v, sizeof v);
             int rc = fl_npy_read_f32(p, &arr, &err);
             CHECK(rc == 0, "version %d.0 dict %d: %s", major, k, err.msg);
@@ -154,7 +141,7 @@ static void test_versions_and_dialects(void) {
                       "version %d.0 dict %d: content", major, k);
             fl_npy_free(&arr);
         }
-    const char* p = tmp_path("one.npy");
+    const char* p = t_path("one.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 0, v, sizeof v);
     CHECK(fl_npy_read_f32(p, &arr, &err) == 0 && arr.ndim == 1 && arr.shape[0] == 6, "1-d: %s", err.msg);
     fl_npy_free(&arr);
@@ -168,110 +155,110 @@ static void test_error_cases(void) {
     const char* p;
     const char* ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
 
-    p = tmp_path("empty.npy");
-    write_bytes(p, "", 0);
+    p = t_path("empty.npy");
+    t_write_bytes(p, "", 0);
     expect_read_error(p, "truncated", "0 bytes");
-    p = tmp_path("short.npy");
-    write_bytes(p, "\x93NUMPY\x01", 7);
+    p = t_path("short.npy");
+    t_write_bytes(p, "\x93NUMPY\x01", 7);
     expect_read_error(p, "truncated", "7 bytes");
-    p = tmp_path("magic.npy");
-    write_bytes(p, "PK\x03\x04 this is a zip file", 24);
+    p = t_path("magic.npy");
+    t_write_bytes(p, "PK\x03\x04 this is a zip file", 24);
     expect_read_error(p, "magic", NULL);
-    p = tmp_path("v4.npy");
+    p = t_path("v4.npy");
     write_npy_raw(p, 1, ok, 0, v, 24);
-    { uint8_t b[256]; size_t n = read_bytes(p, b, sizeof b); b[6] = 4; write_bytes(p, b, n); }
+    { uint8_t b[256]; size_t n = read_bytes(p, b, sizeof b); b[6] = 4; t_write_bytes(p, b, n); }
     expect_read_error(p, "version 4.0", "expected 1.0, 2.0 or 3.0");
-    p = tmp_path("v11.npy");
-    { uint8_t b[256]; write_npy_raw(p, 1, ok, 0, v, 24); size_t n = read_bytes(p, b, sizeof b); b[7] = 1; write_bytes(p, b, n); }
+    p = t_path("v11.npy");
+    { uint8_t b[256]; write_npy_raw(p, 1, ok, 0, v, 24); size_t n = read_bytes(p, b, sizeof b); b[7] = 1; t_write_bytes(p, b, n); }
     expect_read_error(p, "version 1.1", NULL);
-    p = tmp_path("hlen.npy");
+    p = t_path("hlen.npy");
     { uint8_t b[256]; write_npy_raw(p, 1, ok, 0, v, 24); size_t n = read_bytes(p, b, sizeof b); b[8] = 0xff; b[9] = 0x7f;
-      write_bytes(p, b, n); }
+      t_write_bytes(p, b, n); }
     expect_read_error(p, "header length", "32767");
-    p = tmp_path("hlen2.npy");
+    p = t_path("hlen2.npy");
     { uint8_t b[256]; write_npy_raw(p, 2, ok, 0, v, 24); size_t n = read_bytes(p, b, sizeof b); b[11] = 0xff;
-      write_bytes(p, b, n); }
+      t_write_bytes(p, b, n); }
     expect_read_error(p, "header length", NULL);
-    p = tmp_path("hlen_short.npy");
+    p = t_path("hlen_short.npy");
     { uint8_t b[256]; write_npy_raw(p, 1, ok, 0, v, 24); size_t n = read_bytes(p, b, sizeof b); b[8] = 40;
-      write_bytes(p, b, n); }
+      t_write_bytes(p, b, n); }
     expect_read_error(p, "newline", NULL);
-    p = tmp_path("nonewline.npy");
+    p = t_path("nonewline.npy");
     write_npy_raw(p, 1, ok, 1, v, 24);
     expect_read_error(p, "newline", NULL);
 
-    p = tmp_path("big_endian.npy");
+    p = t_path("big_endian.npy");
     write_npy_raw(p, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", 0, v, 24);
     expect_read_error(p, "big-endian", "'<f4'");
-    p = tmp_path("f8.npy");
+    p = t_path("f8.npy");
     write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", 0, v, 24);
     expect_read_error(p, "dtype '<f8'", "'<f4'");
-    p = tmp_path("u1.npy");
+    p = t_path("u1.npy");
     write_npy_raw(p, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (24,), }", 0, v, 24);
     expect_read_error(p, "dtype '|u1'", NULL);
-    p = tmp_path("struct.npy");
+    p = t_path("struct.npy");
     write_npy_raw(p, 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,), }", 0, v, 24);
     expect_read_error(p, "structured", NULL);
-    p = tmp_path("fortran.npy");
+    p = t_path("fortran.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 0, v, 24);
     expect_read_error(p, "Fortran order", NULL);
-    p = tmp_path("fortran_bad.npy");
+    p = t_path("fortran_bad.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3), }", 0, v, 24);
     expect_read_error(p, "True or False", NULL);
-    p = tmp_path("nokey.npy");
+    p = t_path("nokey.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'shape': (2, 3), }", 0, v, 24);
     expect_read_error(p, "lacks 'fortran_order'", NULL);
-    p = tmp_path("extrakey.npy");
+    p = t_path("extrakey.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 0, v, 24);
     expect_read_error(p, "unknown key 'x'", NULL);
-    p = tmp_path("dupkey.npy");
+    p = t_path("dupkey.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}", 0, v, 24);
     expect_read_error(p, "repeated key 'descr'", NULL);
-    p = tmp_path("notuple.npy");
+    p = t_path("notuple.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6), }", 0, v, 24);
     expect_read_error(p, "not a tuple", "(6,)");
-    p = tmp_path("badshape.npy");
+    p = t_path("badshape.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }", 0, v, 24);
     expect_read_error(p, "malformed", "',' or ')'");
-    p = tmp_path("negshape.npy");
+    p = t_path("negshape.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }", 0, v, 24);
     expect_read_error(p, "non-negative integer", NULL);
-    p = tmp_path("ninedims.npy");
+    p = t_path("ninedims.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,6), }", 0, v, 24);
     expect_read_error(p, "more than 8 dimensions", NULL);
-    p = tmp_path("overflow.npy");
+    p = t_path("overflow.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0, v, 24);
     expect_read_error(p, "64 bits", NULL);
-    p = tmp_path("huge_dim.npy");
+    p = t_path("huge_dim.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0, v, 24);
     expect_read_error(p, "63 bits", NULL);
-    p = tmp_path("unterminated.npy");
+    p = t_path("unterminated.npy");
     write_npy_raw(p, 1, "{'descr': '<f4, 'fortran_order': False", 0, v, 24);
     expect_read_error(p, "malformed", NULL);
-    p = tmp_path("nobrace.npy");
+    p = t_path("nobrace.npy");
     write_npy_raw(p, 1, "'descr': '<f4'", 0, v, 24);
     expect_read_error(p, "'{'", NULL);
-    p = tmp_path("trailing_junk.npy");
+    p = t_path("trailing_junk.npy");
     write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} junk", 0, v, 24);
     expect_read_error(p, "only padding", NULL);
 
     // The file must hold exactly prod(shape) x 4 data bytes.
-    p = tmp_path("data_short.npy");
+    p = t_path("data_short.npy");
     write_npy_raw(p, 1, ok, 0, v, 20);
     expect_read_error(p, "needs 24 data bytes", "holds 20");
-    p = tmp_path("data_long.npy");
+    p = t_path("data_long.npy");
     write_npy_raw(p, 1, ok, 0, v, 28);
     expect_read_error(p, "needs 24 data bytes", "holds 28");
 
-    p = tmp_path("missing.npy");
+    p = t_path("missing.npy");
     remove(p);
     expect_read_error(p, "cannot open", NULL);
     expect_read_error(t_tmpdir(), "not a regular file", NULL);
 
     int64_t neg[1] = {-1}, s1[1] = {1};
     fl_err err = {{0}};
-    CHECK(fl_npy_write_f32(tmp_path("w.npy"), 9, s1, v, &err) == -1 && strstr(err.msg, "9 dimensions"), "%s", err.msg);
-    CHECK(fl_npy_write_f32(tmp_path("w.npy"), 1, neg, v, &err) == -1 && strstr(err.msg, "negative"), "%s", err.msg);
+    CHECK(fl_npy_write_f32(t_path("w.npy"), 9, s1, v, &err) == -1 && strstr(err.msg, "9 dimensions"), "%s", err.msg);
+    CHECK(fl_npy_write_f32(t_path("w.npy"), 1, neg, v, &err) == -1 && strstr(err.msg, "negative"), "%s", err.msg);
     char bad[600];
     snprintf(bad, sizeof bad, "%s/no/such/dir/w.npy", t_tmpdir());
     CHECK(fl_npy_write_f32(bad, 1, s1, v, &err) == -1 && strstr(err.msg, "no/such/dir"), "%s", err.msg);
@@ -281,13 +268,13 @@ static void test_truncations(void) {
     float v[6] = {1, 2, 3, 4, 5, 6};
     int64_t s[2] = {2, 3};
     fl_err err = {{0}};
-    const char* p = tmp_path("full.npy");
+    const char* p = t_path("full.npy");
     CHECK(fl_npy_write_f32(p, 2, s, v, &err) == 0, "%s", err.msg);
     uint8_t buf[512];
     size_t n = read_bytes(p, buf, sizeof buf);
-    const char* q = tmp_path("cut.npy");
+    const char* q = t_path("cut.npy");
     for (size_t len = 0; len < n; len++) {
-        write_bytes(q, buf, len);
+        t_write_bytes(q, buf, len);
         fl_npy arr;
         CHECK(fl_npy_read_f32(q, &arr, &err) == -1 && err.msg[0], "truncated to %zu of %zu bytes read", len, n);
         fl_npy_free(&arr);
@@ -299,7 +286,7 @@ static void test_truncations(void) {
             uint8_t c[512];
             memcpy(c, buf, n);
             c[at] = values[k];
-            write_bytes(q, c, n);
+            t_write_bytes(q, c, n);
             fl_npy arr;
             if (fl_npy_read_f32(q, &arr, &err) == 0) CHECK(arr.numel == 6, "changed byte %zu: read %lld elements", at, (long long)arr.numel);
             fl_npy_free(&arr);

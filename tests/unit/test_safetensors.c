@@ -14,20 +14,7 @@
 
 #define GOLDEN_DIR "tests/fixtures/vit_golden"
 
-static const char* tmp_path(const char* name) {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", t_tmpdir(), name);
-    return buf[k];
-}
 
-static void write_bytes(const char* path, const void* buf, size_t n) {
-    FILE* f = fopen(path, "wb");
-    if (!f) { perror(path); exit(2); }
-    if (n && fwrite(buf, 1, n, f) != n) { perror(path); exit(2); }
-    fclose(f);
-}
 
 // A safetensors file by hand: u64 length (header_len_field), the header text, then data.
 static void write_raw(const char* path, const char* header, uint64_t header_len_field, const void* data, size_t data_len) {
@@ -36,7 +23,7 @@ static void write_raw(const char* path, const char* header, uint64_t header_len_
     memcpy(buf, &header_len_field, 8);
     memcpy(buf + 8, header, hlen);
     if (data_len) memcpy(buf + 8 + hlen, data, data_len);
-    write_bytes(path, buf, 8 + hlen + data_len);
+    t_write_bytes(path, buf, 8 + hlen + data_len);
     free(buf);
 }
 static void write_st(const char* path, const char* header, const void* data, size_t data_len) {
@@ -129,7 +116,7 @@ static void test_writer_errors(void) {
     float a[2] = {1, 2};
     int64_t s2[1] = {2}, neg[1] = {-1};
     fl_err err = {{0}};
-    const char* p = tmp_path("werr.safetensors");
+    const char* p = t_path("werr.safetensors");
     fl_st_entry dup[2] = {{"x", 1, s2, a}, {"x", 1, s2, a}};
     CHECK(fl_st_write_f32(p, dup, 2, NULL, 0, &err) == -1 && strstr(err.msg, "twice"), "duplicate: %s", err.msg);
     fl_st_entry meta_name[1] = {{"__metadata__", 1, s2, a}};
@@ -180,7 +167,7 @@ static void test_half_conversions(void) {
     memcpy(data, h, 8);
     memcpy(data + 8, b, 6);
     memcpy(data + 14, &d, 8);
-    const char* p = tmp_path("half.safetensors");
+    const char* p = t_path("half.safetensors");
     write_st(p,
              "{\"h\":{\"dtype\":\"F16\",\"shape\":[2,2],\"data_offsets\":[0,8]},"
              "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[8,14]},"
@@ -207,113 +194,113 @@ static void test_error_cases(void) {
     uint8_t zeros[64] = {0};
     const char* p;
 
-    p = tmp_path("empty.safetensors");
-    write_bytes(p, "", 0);
+    p = t_path("empty.safetensors");
+    t_write_bytes(p, "", 0);
     expect_open_error(p, "truncated", "0 bytes");
-    p = tmp_path("five.safetensors");
-    write_bytes(p, "\x10\0\0\0\0", 5);
+    p = t_path("five.safetensors");
+    t_write_bytes(p, "\x10\0\0\0\0", 5);
     expect_open_error(p, "truncated", "5 bytes");
 
     // Header length that lies: beyond the end of the file...
-    p = tmp_path("len_long.safetensors");
+    p = t_path("len_long.safetensors");
     write_raw(p, "{}", 1000, NULL, 0);
     expect_open_error(p, "header length", "1000");
     // ...a huge value (must not overflow or allocate)...
-    p = tmp_path("len_huge.safetensors");
+    p = t_path("len_huge.safetensors");
     write_raw(p, "{}", UINT64_MAX, NULL, 0);
     expect_open_error(p, "header length", "18446744073709551615");
     // ...or short, cutting the JSON: invalid JSON with the byte offset of the parse error.
-    p = tmp_path("len_short.safetensors");
+    p = t_path("len_short.safetensors");
     write_raw(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 20, zeros, 4);
     expect_open_error(p, "not valid JSON", "header length field says 20");
-    p = tmp_path("garbage.safetensors");
+    p = t_path("garbage.safetensors");
     write_st(p, "this is not json", NULL, 0);
     expect_open_error(p, "not valid JSON", "byte offset 8");
-    p = tmp_path("array.safetensors");
+    p = t_path("array.safetensors");
     write_st(p, "[1, 2, 3]", NULL, 0);
     expect_open_error(p, "not an object", NULL);
-    p = tmp_path("after.safetensors");
+    p = t_path("after.safetensors");
     write_st(p, "{}  x", NULL, 0);
     expect_open_error(p, "other than padding", "byte offset 12");
 
     // Offsets: overlapping, out of range, size not dtype x numel, holes, trailing bytes.
-    p = tmp_path("overlap.safetensors");
+    p = t_path("overlap.safetensors");
     write_st(p,
              "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
              "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
              zeros, 24);
     expect_open_error(p, "overlap tensor 'a'", "tensor 'b'");
-    p = tmp_path("same_range.safetensors");
+    p = t_path("same_range.safetensors");
     write_st(p,
              "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
              "\"b\":{\"dtype\":\"I32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
              zeros, 16);
     expect_open_error(p, "overlap", NULL);
-    p = tmp_path("range.safetensors");
+    p = t_path("range.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", zeros, 8);
     expect_open_error(p, "out of range", "tensor 'a'");
-    p = tmp_path("range_far.safetensors");
+    p = t_path("range_far.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[9007199254740000,9007199254740004]}}", zeros, 8);
     expect_open_error(p, "out of range", NULL);
-    p = tmp_path("size.safetensors");
+    p = t_path("size.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", zeros, 16);
     expect_open_error(p, "needs 12 bytes", "hold 16");
-    p = tmp_path("size_f16.safetensors");
+    p = t_path("size_f16.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", zeros, 24);
     expect_open_error(p, "needs 12 bytes", "F16, shape (2, 3)");
-    p = tmp_path("reversed.safetensors");
+    p = t_path("reversed.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}", zeros, 8);
     expect_open_error(p, "end before they begin", NULL);
-    p = tmp_path("hole.safetensors");
+    p = t_path("hole.safetensors");
     write_st(p,
              "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
              "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}",
              zeros, 24);
     expect_open_error(p, "hole", "tensor 'b'");
-    p = tmp_path("trailing.safetensors");
+    p = t_path("trailing.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", zeros, 12);
     expect_open_error(p, "4 trailing bytes", NULL);
-    p = tmp_path("offs_neg.safetensors");
+    p = t_path("offs_neg.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}", zeros, 8);
     expect_open_error(p, "not non-negative integers", NULL);
-    p = tmp_path("offs_frac.safetensors");
+    p = t_path("offs_frac.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,7.5]}}", zeros, 8);
     expect_open_error(p, "not non-negative integers", NULL);
-    p = tmp_path("offs_three.safetensors");
+    p = t_path("offs_three.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}", zeros, 8);
     expect_open_error(p, "data_offsets", "2 integers");
 
     // dtype and shape.
-    p = tmp_path("dtype.safetensors");
+    p = t_path("dtype.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F17\",\"shape\":[2],\"data_offsets\":[0,8]}}", zeros, 8);
     expect_open_error(p, "unknown dtype 'F17'", "tensor 'a'");
-    p = tmp_path("no_dtype.safetensors");
+    p = t_path("no_dtype.safetensors");
     write_st(p, "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", zeros, 8);
     expect_open_error(p, "no \"dtype\"", NULL);
-    p = tmp_path("shape_neg.safetensors");
+    p = t_path("shape_neg.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", zeros, 8);
     expect_open_error(p, "shape [-2]: entry 0", NULL);
-    p = tmp_path("shape_9d.safetensors");
+    p = t_path("shape_9d.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", zeros, 8);
     expect_open_error(p, "9 dimensions", NULL);
-    p = tmp_path("shape_overflow.safetensors");
+    p = t_path("shape_overflow.safetensors");
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", zeros, 8);
     expect_open_error(p, "64 bits", NULL);
-    p = tmp_path("dup.safetensors");
+    p = t_path("dup.safetensors");
     write_st(p,
              "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
              "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
              zeros, 8);
     expect_open_error(p, "twice", NULL);
-    p = tmp_path("meta.safetensors");
+    p = t_path("meta.safetensors");
     write_st(p, "{\"__metadata__\":{\"k\":3},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", zeros, 4);
     expect_open_error(p, "__metadata__", "not a string");
-    p = tmp_path("entry.safetensors");
+    p = t_path("entry.safetensors");
     write_st(p, "{\"a\":[1,2]}", NULL, 0);
     expect_open_error(p, "not a JSON object", NULL);
 
     // Valid file; missing tensor, shape mismatch and a dtype that is not a float.
-    p = tmp_path("valid.safetensors");
+    p = t_path("valid.safetensors");
     write_st(p,
              "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
              "\"i\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[24,40]}}   ",
@@ -336,7 +323,7 @@ static void test_error_cases(void) {
     CHECK(fl_st_read_f32(&st, "w", 2, s23, out, &err) == 0, "w: %s", err.msg);
     fl_st_close(&st);
 
-    p = tmp_path("missing_file.safetensors");
+    p = t_path("missing_file.safetensors");
     remove(p);
     expect_open_error(p, "cannot open", NULL);
     expect_open_error(t_tmpdir(), "not a regular file", NULL);
@@ -348,16 +335,16 @@ static void test_truncation_and_corruption(void) {
     float a[6] = {1, 2, 3, 4, 5, 6};
     int64_t sa[2] = {2, 3}, sb[1] = {1};
     fl_st_entry in[2] = {{"weight", 2, sa, a}, {"bias", 1, sb, a}};
-    const char* p = tmp_path("good.safetensors");
+    const char* p = t_path("good.safetensors");
     fl_err err = {{0}};
     CHECK(fl_st_write_f32(p, in, 2, NULL, 0, &err) == 0, "write: %s", err.msg);
     FILE* f = fopen(p, "rb");
     uint8_t buf[4096];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    const char* q = tmp_path("cut.safetensors");
+    const char* q = t_path("cut.safetensors");
     for (size_t len = 0; len < n; len++) {
-        write_bytes(q, buf, len);
+        t_write_bytes(q, buf, len);
         fl_safetensors st;
         int rc = fl_st_open(&st, q, &err);
         CHECK(rc == -1 && err.msg[0], "truncated to %zu of %zu bytes opened", len, n);
@@ -373,7 +360,7 @@ static void test_truncation_and_corruption(void) {
             memcpy(c, buf, n);
             if (c[at] == values[v]) continue;
             c[at] = values[v];
-            write_bytes(q, c, n);
+            t_write_bytes(q, c, n);
             fl_safetensors st;
             err.msg[0] = '\0';
             if (fl_st_open(&st, q, &err) == 0) {
@@ -390,13 +377,12 @@ static void test_truncation_and_corruption(void) {
     CHECK(refused > 0 && opened > 0, "corruptions: %d opened, %d refused", opened, refused);
 }
 
-static void write_text(const char* path, const char* text) { write_bytes(path, text, strlen(text)); }
 
 static void test_hfconfig(void) {
     fl_vit_hfconfig cfg;
     fl_err err = {{0}};
-    const char* p = tmp_path("config.json");
-    write_text(p,
+    const char* p = t_path("config.json");
+    t_write_text(p,
                "{\"model_type\":\"vit\",\"image_size\":224,\"patch_size\":16,\"num_channels\":3,\"hidden_size\":768,"
                "\"num_hidden_layers\":12,\"num_attention_heads\":12,\"intermediate_size\":3072,"
                "\"layer_norm_eps\":1e-12,\"hidden_act\":\"gelu\",\"qkv_bias\":true}");
@@ -409,7 +395,7 @@ static void test_hfconfig(void) {
     // Reading the directory finds config.json in it.
     CHECK(fl_vit_hfconfig_read(t_tmpdir(), &cfg, &err) == 0 && cfg.hidden_size == 768, "dir: %s", err.msg);
 
-    write_text(p, "{\"image_size\":[32,32],\"patch_size\":4,\"num_channels\":1,\"hidden_size\":64,"
+    t_write_text(p, "{\"image_size\":[32,32],\"patch_size\":4,\"num_channels\":1,\"hidden_size\":64,"
                   "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"intermediate_size\":128,"
                   "\"id2label\":{\"0\":\"a\",\"1\":\"b\",\"2\":\"c\"}}");
     CHECK(fl_vit_hfconfig_read(p, &cfg, &err) == 0, "defaults: %s", err.msg);
@@ -444,12 +430,12 @@ static void test_hfconfig(void) {
         {"[1]", "not a JSON object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        write_text(p, bad[i].json);
+        t_write_text(p, bad[i].json);
         int rc = fl_vit_hfconfig_read(p, &cfg, &err);
         CHECK(rc == -1 && strstr(err.msg, bad[i].needle) && strstr(err.msg, p), "case %zu: expected '%s', got: %s", i,
               bad[i].needle, rc ? err.msg : "success");
     }
-    CHECK(fl_vit_hfconfig_read(tmp_path("nothing.json"), &cfg, &err) == -1 && strstr(err.msg, "nothing.json"),
+    CHECK(fl_vit_hfconfig_read(t_path("nothing.json"), &cfg, &err) == -1 && strstr(err.msg, "nothing.json"),
           "missing file: %s", err.msg);
 }
 

@@ -22,20 +22,7 @@
 static int have_binary(void) { return access(FLBENCH, X_OK) == 0; }
 static int have_fmnist(void) { return access(FMNIST, R_OK) == 0; }
 
-static const char* tmp_path(const char* name) {
-    static char buf[8][600];
-    static int k;
-    char* p = buf[k++ % 8];
-    snprintf(p, 600, "%s/%s", t_tmpdir(), name);
-    return p;
-}
 
-static void write_text(const char* path, const char* text) {
-    FILE* f = fopen(path, "w");
-    if (!f) { printf("    cannot write %s\n", path); return; }
-    fputs(text, f);
-    fclose(f);
-}
 
 // Runs a shell command, capturing stdout and stderr into out; returns the exit status.
 static int run(const char* cmd, char* out, size_t len) {
@@ -69,7 +56,7 @@ typedef struct {
 
 static void test_config_errors_name_the_line(void) {
     if (!have_binary()) SKIP("build/flbench not built");
-    write_text(tmp_path("inc_bad.inc"), "# included\nset budget eight\n");
+    t_write_text(t_path("inc_bad.inc"), "# included\nset budget eight\n");
     const bad_config cases[] = {
         {"e1.conf", "name x\n\nfrobnicate 3\n", "e1.conf:3:", "unknown directive 'frobnicate'"},
         {"e2.conf", "set epochs 1\nset bugdet 4\n", "e2.conf:2:", "unknown train option 'bugdet'"},
@@ -87,8 +74,8 @@ static void test_config_errors_name_the_line(void) {
         {"e14.conf", "set seed 0\nvariant method lr-x method=lr \\\n   sigma=abc\n", "e14.conf:2:", "expected a number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char* path = tmp_path(cases[i].name);
-        write_text(path, cases[i].text);
+        const char* path = t_path(cases[i].name);
+        t_write_text(path, cases[i].text);
         char cmd[2000], out[4096];
         snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run", path);
         int rc = run(cmd, out, sizeof out);
@@ -105,7 +92,7 @@ static void test_config_errors_name_the_line(void) {
 static int dry_cells(const char* conf, const char* extra, char keys[][256], int max, int quiet) {
     char cmd[2000];
     static char out[1 << 16];
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s %s", conf, tmp_path("dry"), extra);
+    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s %s", conf, t_path("dry"), extra);
     if (run(cmd, out, sizeof out) != 0) {
         if (!quiet) printf("    dry run failed: %s\n", out);
         return -1;
@@ -124,8 +111,8 @@ static int dry_cells(const char* conf, const char* extra, char keys[][256], int 
 static void test_cells_variants_rules_shards(void) {
     if (!have_binary()) SKIP("build/flbench not built");
     char conf[600];  // (tmp_path's buffers are reused)
-    snprintf(conf, sizeof conf, "%s", tmp_path("cells.conf"));
-    write_text(conf,
+    snprintf(conf, sizeof conf, "%s", t_path("cells.conf"));
+    t_write_text(conf,
                "name cells\n"
                "set model mlp:784-16-10\n"
                "axis seed 0 1 2\n"
@@ -146,7 +133,7 @@ static void test_cells_variants_rules_shards(void) {
     // the when rule: lr=3e-3 on lr and lrf cells at budget 4 only
     char cmd[2000];
     static char out[1 << 16];
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s", conf, tmp_path("dry"));
+    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s", conf, t_path("dry"));
     run(cmd, out, sizeof out);
     for (char* p = strstr(out, "--lr 3e-3"); p; p = strstr(p + 1, "--lr 3e-3")) lr3++;
     CHECK(lr3 == 6, "the when rule applies to 6 cells, found %d", lr3);
@@ -247,10 +234,10 @@ static int finished_cells(const char* csv) {
 static void test_resume_after_kill(void) {
     if (!have_binary()) SKIP("build/flbench not built");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
-    const char* conf = tmp_path("resume.conf");
-    write_text(conf, RESUME_CONF);
-    const char* dir_a = tmp_path("resume_a");
-    const char* dir_b = tmp_path("resume_b");
+    const char* conf = t_path("resume.conf");
+    t_write_text(conf, RESUME_CONF);
+    const char* dir_a = t_path("resume_a");
+    const char* dir_b = t_path("resume_b");
     char cmd[2000], out[8192], csv_a[700], csv_b[700];
     snprintf(csv_a, sizeof csv_a, "%s/resume.csv", dir_a);
     snprintf(csv_b, sizeof csv_b, "%s/resume.csv", dir_b);
@@ -351,7 +338,7 @@ static void test_resume_after_kill(void) {
 static void test_failing_cells_recorded(void) {
     if (!have_binary()) SKIP("build/flbench not built");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
-    const char* conf = tmp_path("fail.conf");
+    const char* conf = t_path("fail.conf");
     char text[1500];
     snprintf(text, sizeof text,
              "name fail\n"
@@ -367,8 +354,8 @@ static void test_failing_cells_recorded(void) {
              // per datum (tens of seconds here), so the 2 s limit kills it inside epoch 1
              "variant case slow     method=lr shots=0 epochs=50 budget=64 model=mlp:784-512-512-10\n",
              t_tmpdir());
-    write_text(conf, text);
-    const char* dir = tmp_path("fail_out");
+    t_write_text(conf, text);
+    const char* dir = t_path("fail_out");
     char cmd[2000], out[8192], csv[700];
     snprintf(csv, sizeof csv, "%s/fail.csv", dir);
     snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress", conf, dir);
@@ -414,8 +401,8 @@ static void test_failing_cells_recorded(void) {
 static void test_merge_detects_missing_and_duplicate(void) {
     if (!have_binary()) SKIP("build/flbench not built");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
-    const char* conf = tmp_path("merge.conf");
-    write_text(conf,
+    const char* conf = t_path("merge.conf");
+    t_write_text(conf,
                "name mrg\n"
                "set model mlp:784-16-10\n"
                "set shots 4\n"
@@ -423,7 +410,7 @@ static void test_merge_detects_missing_and_duplicate(void) {
                "set method bp\n"
                "set threads 1\n"
                "axis seed 0 1 2 3\n");
-    const char* dir = tmp_path("merge_out");
+    const char* dir = t_path("merge_out");
     char cmd[3000], out[8192];
     for (int s = 0; s < 2; s++) {
         snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --shard %d/2 --no-progress", conf, dir, s);

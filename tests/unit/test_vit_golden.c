@@ -22,13 +22,6 @@
 
 static const fl_ops* ops;
 
-static const char* tmp_path(const char* name) {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", t_tmpdir(), name);
-    return buf[k];
-}
 
 static int read_npy(const char* dir, const char* name, fl_npy* a) {
     char path[512];
@@ -297,7 +290,7 @@ static void copy_file(const char* from, const char* to) {
 // of `from` by `to`) and the tensors ts minus `skip`.
 static const char* make_dir(const char* dirname, const char* fixture, const char* from, const char* to,
                             const tensors* ts, int skip) {
-    const char* dir = tmp_path(dirname);
+    const char* dir = t_path(dirname);
     mkdir(dir, 0755);
     char src[512], dst[512];
     snprintf(src, sizeof src, GOLDEN "/%s/config.json", fixture);
@@ -372,12 +365,12 @@ static void test_load_errors(void) {
     const char* d6 = make_dir("deeper", "gray16", NULL, NULL, &ts, -1);
     expect_load_error(m, d6, "'vit.encoder.layer.2.attention.attention.query.bias' is not part of the model");
     // a file that is not there, a directory without model.safetensors
-    expect_load_error(m, tmp_path("nothing-here"), "no such file");
-    const char* empty = tmp_path("emptydir");
+    expect_load_error(m, t_path("nothing-here"), "no such file");
+    const char* empty = t_path("emptydir");
     mkdir(empty, 0755);
     expect_load_error(m, empty, "no model.safetensors");
     // a truncated file
-    const char* trunc = tmp_path("trunc.safetensors");
+    const char* trunc = t_path("trunc.safetensors");
     copy_file(GOLDEN "/gray16/model.safetensors", trunc);
     CHECK(truncate(trunc, 20000) == 0, "truncate");
     expect_load_error(m, trunc, trunc);
@@ -401,7 +394,7 @@ static void test_load_variants(void) {
     // 1. bare names (vit. prefix dropped), classifier.* kept, as a lone file (no config.json)
     for (int i = 0; i < ts.n; i++)
         if (!strncmp(ts.name[i], "vit.", 4)) memmove(ts.name[i], ts.name[i] + 4, strlen(ts.name[i]) - 3);
-    const char* bare = tmp_path("bare.safetensors");
+    const char* bare = t_path("bare.safetensors");
     write_all(bare, &ts, -1);
     fl_model* m = fl_vit_from_spec(ops, "vit:patch=4,dim=32,depth=2,heads=4,mlp=48", 1, 16, 16, 5, &err);
     CHECK(m != NULL, "%s", err.msg);
@@ -417,7 +410,7 @@ static void test_load_variants(void) {
     }
     CHECK(same, "bare-name file loads the same parameters as the fixture directory");
     // 2. our own checkpoint (2-D patch embedding, head.*, log sigma) round-trips exactly
-    const char* ours = tmp_path("ours.safetensors");
+    const char* ours = t_path("ours.safetensors");
     CHECK(fl_model_save(m, ours, NULL, 0, &err) == 0, "%s", err.msg);
     int hh = 0;
     fl_model* m2 = fl_vit_from_weights(ops, ours, 0, &hh, &err);
@@ -515,7 +508,7 @@ static void test_load_half(void) {
     for (int bf16 = 0; bf16 <= 1; bf16++) {
         tensors ts;
         if (load_all(GOLDEN "/rgb12/model.safetensors", &ts)) return;
-        const char* half = tmp_path(bf16 ? "rgb12.bf16.safetensors" : "rgb12.f16.safetensors");
+        const char* half = t_path(bf16 ? "rgb12.bf16.safetensors" : "rgb12.f16.safetensors");
         write_half(half, &ts, bf16);
         // the expected values: each float rounded to the half type, as an F32 file
         for (int i = 0; i < ts.n; i++) {
@@ -524,7 +517,7 @@ static void test_load_half(void) {
             for (size_t e = 0; e < numel; e++)
                 ts.data[i][e] = bf16 ? from_bf16(to_bf16(ts.data[i][e])) : fl_f16_to_f32(to_f16(ts.data[i][e]));
         }
-        const char* rounded = tmp_path(bf16 ? "rgb12.bf16r.safetensors" : "rgb12.f16r.safetensors");
+        const char* rounded = t_path(bf16 ? "rgb12.bf16r.safetensors" : "rgb12.f16r.safetensors");
         write_all(rounded, &ts, -1);
         fl_err err = {{0}};
         const char* spec = "vit:patch=4,dim=24,depth=3,heads=2,mlp=40,eps=1e-6";
