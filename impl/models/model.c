@@ -30,6 +30,21 @@ void fl_expand_rows(fl_model* m, const fl_fwd* f, float* dst, const float* src, 
     m->ops->gather_rows(dst, src, f->row_datum, f->Q, rowlen);
 }
 
+// y (rows, dout) = (set ? 0 : y) + b + sigma eps (nz NULL: b only); with keep, the normals
+// also go to L->keep_eps for the LR gradient (ops.h, bias_noise_keep).
+static void add_bias_noise(const fl_ops* ops, fl_linear* L, float* y, const float* b,
+                           const fl_noise* nz, int keep, int rows, int set) {
+    const float* sigma = nz ? L->sigma : NULL;
+    if (keep) {
+        ops->bias_noise_keep(y, L->keep_eps, b, sigma, nz, rows, L->dout, set);
+        L->eps_kept = 1;
+    } else if (set) {
+        ops->bias_noise_set(y, b, sigma, nz, rows, L->dout);
+    } else {
+        ops->bias_noise(y, b, sigma, nz, rows, L->dout);
+    }
+}
+
 int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x, int x_per_datum,
                       float* y, float* tmp) {
     const fl_ops* ops = m->ops;
@@ -43,6 +58,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
         L->per_datum = x_per_datum;
         L->eps_kept = 0;
     }
+    int keep = noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep;
     const float* W = fl_param_data(&m->params, L->w);
     const float* b = fl_param_data(&m->params, L->b);
     fl_noise nz;
@@ -54,12 +70,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     if (!expand && ops->bias_noise_set) {
         // y (rows, dout) = b + sigma eps, then += x (rows, din) W^T (din, dout): one write of y
         // before the GEMM instead of a zeroing pass and a noise pass after it
-        if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep) {
-            ops->bias_noise_keep(y, L->keep_eps, b, L->sigma, &nz, x_rows, L->dout, 1);
-            L->eps_kept = 1;
-        } else {
-            ops->bias_noise_set(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, x_rows, L->dout);
-        }
+        add_bias_noise(ops, L, y, b, noisy ? &nz : NULL, keep, x_rows, 1);
         ops->gemm(0, 1, x_rows, L->dout, L->din, 1.0f, x, L->din, W, L->din, 1.0f, y, L->dout);
         return x_per_datum;
     }
@@ -72,12 +83,7 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
         y_per_datum = 0;
     }
     int y_rows = (y_per_datum ? f->B : f->Q) * T;
-    if (noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep) {
-        ops->bias_noise_keep(y, L->keep_eps, b, L->sigma, &nz, y_rows, L->dout, 0);
-        L->eps_kept = 1;
-    } else {
-        ops->bias_noise(y, b, noisy ? L->sigma : NULL, noisy ? &nz : NULL, y_rows, L->dout);
-    }
+    add_bias_noise(ops, L, y, b, noisy ? &nz : NULL, keep, y_rows, 0);
     return y_per_datum;
 }
 
