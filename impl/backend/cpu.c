@@ -215,16 +215,12 @@ static void bias_noise(float* y, const float* bias, const float* sigma, const fl
                         y2[c0 + l] = fl_elem_bias_noise(set ? 0.0f : y2[c0 + l], bias ? bias[c0 + l] : 0.0f,
                                                         sign2, sigma[c0 + l], eps[l]);
             }
-            for (int c0 = full; c0 < cols; c0 += 4) {  // fl_body_bias_noise4, drawn once per pair
+            for (int c0 = full; c0 < cols; c0 += 4) {  // the tail: four normals drawn once per pair
                 float eps4[4];
                 fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps4);
-                for (int l = 0; l < 4 && c0 + l < cols; l++) {
-                    int c = c0 + l;
-                    float b = bias ? bias[c] : 0.0f;
-                    y1[c] = fl_elem_bias_noise(set ? 0.0f : y1[c], b, sign, sigma[c], eps4[l]);
-                    if (pair) y2[c] = fl_elem_bias_noise(set ? 0.0f : y2[c], b, sign2, sigma[c], eps4[l]);
-                    if (kept) kept[c] = eps4[l];
-                }
+                fl_body_bias_noise4_eps(y1, bias, sigma, sign, eps4, c0, cols, set);
+                if (pair) fl_body_bias_noise4_eps(y2, bias, sigma, sign2, eps4, c0, cols, set);
+                if (kept) for (int l = 0; l < 4 && c0 + l < cols; l++) kept[c0 + l] = eps4[l];
             }
         }
     }

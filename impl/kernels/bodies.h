@@ -51,6 +51,18 @@ FL_HD float fl_elem_lr_grad(float coef, float sign, float eps, float sigma, floa
 // y[r, c0..c0+4) += bias + sign * sigma * eps for one group of four columns; with `set`, y's
 // old value counts as 0 (y = bias + sign * sigma * eps: the fill before a GEMM with beta 1).
 // sigma = exp(log sigma), per column, precomputed once per step; bias may be NULL.
+// The same with the four normals given (eps NULL: bias only): a pair's two rows share them.
+FL_HD void fl_body_bias_noise4_eps(float* y_row, const float* bias, const float* sigma, float sign,
+                                   const float* eps, int c0, int cols, int set) {
+    for (int l = 0; l < 4; l++) {
+        int c = c0 + l;
+        if (c >= cols) break;
+        float b = bias ? bias[c] : 0.0f;
+        float y = set ? 0.0f : y_row[c];
+        y_row[c] = eps ? fl_elem_bias_noise(y, b, sign, sigma[c], eps[l]) : y + b;
+    }
+}
+
 FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sigma,
                                const fl_noise* nz, int r, int c0, int cols, int set) {
     float eps[4] = {0.f, 0.f, 0.f, 0.f};
@@ -59,13 +71,7 @@ FL_HD void fl_body_bias_noise4(float* y_row, const float* bias, const float* sig
         uint32_t row = fl_noise_row(nz, r, &sign);
         fl_normal4(nz->key0, nz->key1, (uint32_t)(c0 >> 2), row, nz->stream, nz->step, eps);
     }
-    for (int l = 0; l < 4; l++) {
-        int c = c0 + l;
-        if (c >= cols) break;
-        float b = bias ? bias[c] : 0.0f;
-        float y = set ? 0.0f : y_row[c];
-        y_row[c] = nz ? fl_elem_bias_noise(y, b, sign, sigma[c], eps[l]) : y + b;
-    }
+    fl_body_bias_noise4_eps(y_row, bias, sigma, sign, nz ? eps : NULL, c0, cols, set);
 }
 
 // LR gradient factor for one group of four columns of row r:
