@@ -51,6 +51,26 @@ if $B bench $TINY --max-rows 2 --no-floor --out "$T/b.csv" > "$T/out" 2> "$T/err
     else echo "FAIL bench_no_floor_dash: $(grep -E '^W1' "$T/out")"; fi
 else echo "FAIL bench_chunks_same_gemm_work: $(head -c 300 "$T/err")"; fi
 
+# provenance in every row (git revision, CPU, threads, BLAS), and GEMM work affine in the budget
+# (forward learning's cost grows linearly in queries: the clean pass is fixed, the rest
+# proportional): g(4) - g(2) = (g(8) - g(4)) / 2
+if $B bench --workload W1 --methods lr --batch 4 --budgets 2,4,8 --reps 5 --warmup 0 --threads 1 --no-floor \
+        --out "$T/c.csv" > "$T/out" 2> "$T/err"; then
+    if python3 - "$T/c.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 3, len(rows)
+for r in rows:
+    for k in ("git_rev", "device", "threads", "blas"):
+        assert r[k].strip(), k
+g = {int(r["budget"]): float(r["gemm_gflop"]) for r in rows}
+d1, d2 = g[4] - g[2], (g[8] - g[4]) / 2
+assert d1 > 0 and abs(d1 - d2) <= 2e-4 * g[8], g  # the CSV has 4 significant digits
+EOF
+    then echo "PASS bench_provenance_and_linear_work"
+    else echo "FAIL bench_provenance_and_linear_work: $(head -c 600 "$T/c.csv")"; fi
+else echo "FAIL bench_provenance_and_linear_work: $(head -c 300 "$T/err")"; fi
+
 expect_error bench_bad_max_rows "--max-rows" $B bench --workload W1 --max-rows -1 --out ''
 expect_error bench_bad_reps "--reps" $B bench --workload W1 --reps 2 --out ''
 expect_error bench_bad_workload "--workload" $B bench --workload W9 --out ''
