@@ -1,8 +1,9 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages flbench needs, only those that are missing.
 # Called by `make deps` (and so by make, make test and make reproduce). Needs root to install.
+# python3: the bench and peers CLI tests; python3-venv: `make bench-peers` makes its venv.
 set -e
-PKGS="build-essential libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist"
+PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -90,8 +90,8 @@ def run_flbench(flbench, wl, reps, warmup, threads, tmp_csv, policy):
             "gflop": float(row["gemm_gflop"]), "rev": row["git_rev"], "device": row["device"], "blas": row["blas"]}
 
 
-def run_torch(wl, reps, warmup, threads, policy):
-    cmd = [VENV_PY, PEER, "--workload", wl, "--reps", str(reps), "--warmup", str(warmup), "--threads", str(threads)]
+def run_torch(python, peer, wl, reps, warmup, threads, policy):
+    cmd = [python, peer, "--workload", wl, "--reps", str(reps), "--warmup", str(warmup), "--threads", str(threads)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=peer_env(policy))
     line = next((l for l in r.stdout.splitlines() if l.startswith("peer=")), None)
     if r.returncode != 0 or line is None:
@@ -112,6 +112,9 @@ def main():
                     help="OMP_WAIT_POLICY of both sides (default passive; 'default': each program's own)")
     ap.add_argument("--flbench", default=os.environ.get("FLBENCH", os.path.join(REPO, "build", "flbench")))
     ap.add_argument("--out", default=os.path.join(REPO, "results", "bench", "peers.csv"))
+    ap.add_argument("--peer-python", default=None,
+                    help="interpreter of the peer (default: .venv-peers' python, installed on first use)")
+    ap.add_argument("--peer", default=PEER, help="the peer script (default bench/peers/torch_lr.py)")
     a = ap.parse_args()
     wls = [w for w in a.workloads.split(",") if w]
     bad = [w for w in wls if w not in ("W1", "W2")]
@@ -124,7 +127,11 @@ def main():
     if not os.access(a.flbench, os.X_OK):
         print(f"run_peers.py: --flbench {a.flbench}: not an executable (make first)", file=sys.stderr)
         return 2
-    torch_version = ensure_venv()
+    if a.peer_python:
+        torch_version = f"(the peer's own: {a.peer})"
+    else:
+        torch_version = ensure_venv()
+        a.peer_python = VENV_PY
     # a private copy of flbench: the same binary for every pair, even if the tree is rebuilt
     fd, private = tempfile.mkstemp(prefix="flbench-peers.")
     os.close(fd)
@@ -155,7 +162,7 @@ def main():
             ratios, min_ratios = [], []
             for p in range(1, pairs + 1):
                 fb = run_flbench(a.flbench, wl, a.reps, a.warmup, a.threads, tmp_csv, a.wait_policy)
-                tc = run_torch(wl, a.reps, a.warmup, a.threads, a.wait_policy)
+                tc = run_torch(a.peer_python, a.peer, wl, a.reps, a.warmup, a.threads, a.wait_policy)
                 ratio = tc["ms"] / fb["ms"]
                 min_ratio = tc["min"] / fb["min"]
                 ratios.append(ratio)
