@@ -20,7 +20,7 @@ CFLAGS  ?= -O3 $(ARCH) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -MMD -MP
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 CPPFLAGS += -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
+LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgsl -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
 
 # CUDA (make cuda): same tree, plus impl/backend/cuda/*.cu
 # sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load time.

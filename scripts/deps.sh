@@ -1,9 +1,11 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages flbench needs, only those that are missing.
 # Called by `make deps` (and so by make, make test and make reproduce). Needs root to install.
+# libgsl-dev: exact t quantiles and the noncentral t for the report (linked against OpenBLAS's
+# CBLAS, so without libgslcblas).
 # python3: the bench and peers CLI tests; python3-venv: `make bench-peers` makes its venv.
 set -e
-PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist"
+PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
