@@ -51,6 +51,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"shots", FL_OPT_INT, &c->shots, 0, NULL, "k-shot training split, images per class (0 = full training set)"},
         {"classes", FL_OPT_STR, classes, sizeof classes, NULL, "keep classes LO-HI only, relabelled from 0 (e.g. 5-9)"},
         {"val-per-class", FL_OPT_INT, &c->val_per_class, 0, NULL, "hold out N images per class of the training split and evaluate on them (for tuning)"},
+        {"label-noise", FL_OPT_FLOAT, &c->label_noise, 0, NULL, "give this fraction of the training split a wrong label, drawn from the seed (default 0)"},
         {"image-size", FL_OPT_INT, &c->image_size, 0, NULL, "resize images to this (0 = the model's default)"},
         {"model", FL_OPT_STR, c->model, sizeof c->model, NULL, "mlp, mlp:784-256-256-10, vit-tiny, vit-b16, vit-l16, vit:... (default mlp)"},
         {"act", FL_OPT_STR, c->act, sizeof c->act, NULL, "MLP activation: relu (default) or gelu"},

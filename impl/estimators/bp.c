@@ -6,10 +6,12 @@
 
 enum { SLOT_LOSS = 1, SLOT_DLOSS = 2 };
 
-static long bp_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
+// bp allocates nothing: one clean query per datum
+static long bp_overhead(const fl_engine* e, int B, int first_visit) { return B; }
+static long bp_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
     *n_min = 1;
     *even = 0;
-    return B;
+    return queries;
 }
 
 static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
@@ -45,4 +47,4 @@ static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     return 0;
 }
 
-const fl_estimator_vt fl_est_bp = {.name = "bp", .alloc_total = bp_alloc_total, .grad = bp_grad};
+const fl_estimator_vt fl_est_bp = {.name = "bp", .overhead = bp_overhead, .alloc_total = bp_alloc_total, .grad = bp_grad};

@@ -105,7 +105,7 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
     if (strcmp(method, "bp") != 0) {
         fl_alloc_opts a = *ao;
         int n_min, even;
-        est->alloc_total(e, 1, &n_min, &even);
+        est->alloc_total(e, 0, &n_min, &even);
         a.n_min = n_min;
         a.even = even;
         e->alloc = fl_allocator_new(allocator, &a, err);
@@ -113,25 +113,20 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
             fl_engine_free(e);
             return NULL;
         }
-        long N = est->alloc_total(e, 1, &n_min, &even);
+        // the spend rule on the worst case, one datum on its first visit: what is left after
+        // the clean pass and the pilot must buy the minimum allocation
+        long over = est->overhead(e, 1, 1);
+        long N = fl_engine_alloc_total(e, 1, over, &n_min, &even);
         if (N < n_min) {
-            fl_fail(err, "--budget %d: %s needs at least %d queries per datum here", eo->budget, method,
-                    !strcmp(method, "mezo") ? 2 : (eo->pairing == FL_PAIR_NONE ? 1 : 2));
-            fl_engine_free(e);
-            return NULL;
-        }
-        if (even && eo->budget % 2) {
-            fl_fail(err, "--budget %d: antithetic pairs need an even budget (or --pairs none)", eo->budget);
-            fl_engine_free(e);
-            return NULL;
-        }
-        if (!strcmp(method, "mezo") && eo->budget % 2) {
-            fl_fail(err, "--budget %d: mezo spends 2 queries per direction, so the budget must be even", eo->budget);
+            long need = over + (long)n_min * (!strcmp(method, "mezo") ? 2 : 1);
+            fl_fail(err, "--budget %d: %s needs at least %ld queries per datum per step here "
+                    "(%ld before the allocation: clean pass and pilot; docs/METHOD.md, \"Spend\")",
+                    eo->budget, method, need, over);
             fl_engine_free(e);
             return NULL;
         }
     }
-    return e;
+        return e;
 }
 
 void fl_engine_free(fl_engine* e) {
@@ -213,6 +208,26 @@ int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query) {
     return (int)rows;
 }
 
+long fl_engine_alloc_total(const fl_engine* e, int B, long spent, int* n_min, int* even) {
+    long left = (long)e->o.budget * B - spent;
+    return e->est->alloc_total(e, left > 0 ? left : 0, n_min, even);
+}
+
+// 1 when n (B) differs from what the uniform rule (uniform.c) gives for the same input:
+// the allocation then depended on the data. (With pairs at an odd per-datum share, uniform
+// itself hands out two values, rotating with the step; an allocator choosing by data which
+// datum gets which value is not uniform, although the multiset of counts is the same.)
+static int allocation_is_nonuniform(const fl_allocator* a, const fl_alloc_input* in, const int* n) {
+    extern const fl_allocator_vt fl_alloc_uniform;
+    if (a->vt == &fl_alloc_uniform) return 0;
+    int* u = fl_malloc((size_t)in->B * sizeof(int));
+    fl_err err;
+    int differs = fl_alloc_uniform.allocate(NULL, in, &a->opts, u, &err) != 0;
+    for (int i = 0; i < in->B && !differs; i++) differs = n[i] != u[i];
+    free(u);
+    return differs;
+}
+
 int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err) {
     double t0 = fl_now();
     int rc = fl_allocator_run(e->alloc, in, n, err);
@@ -224,6 +239,7 @@ int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_s
         if (n[i] > st->n_hi) st->n_hi = n[i];
         e->last_n[i] = n[i];
     }
+    st->nonuniform = allocation_is_nonuniform(e->alloc, in, n);
     return 0;
 }
 
@@ -245,6 +261,40 @@ void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy) {
         if (k < 0 || k >= e->proxy_n || !isfinite(proxy[i])) continue;
         float old = e->proxy_table[k];
         e->proxy_table[k] = isfinite(old) ? (1.f - a) * old + a * proxy[i] : proxy[i];
+    }
+}
+
+int fl_proxy_first_visit(const fl_engine* e, const fl_batch* b) {
+    if (!(fl_allocator_needs(e->alloc) & FL_NEEDS_PROXY) || e->o.proxy != FL_PROXY_PREV) return 0;
+    for (int i = 0; i < b->B; i++) {
+        int64_t k = b->index ? b->index[i] : -1;
+        if (k < 0 || k >= e->proxy_n || !isfinite(e->proxy_table[k])) return 1;
+    }
+    return 0;
+}
+
+// On a datum's first visit there is no previous-visit statistic. Its clean loss l_i is known
+// (the clean pass is run, and counted, whenever some datum is new): with p = exp(-l_i) the
+// probability of the true class, |softmax - onehot|^2 lies in [(1-p)^2, 2(1-p)^2], and that
+// vector is the gradient of l_i with respect to the logits, which every perturbed layer's
+// gradient passes through. So v_i is taken proportional to (1-p)^2. Where the batch also has
+// known proxies, the new ones are put on their scale (same ratio of sums), so the two kinds
+// are comparable; where none is known the scale does not matter (allocation is invariant to it).
+void fl_proxy_fill_from_loss(int B, const float* clean, float* proxy) {
+    double known = 0.0, known_q = 0.0;
+    int n_known = 0;
+    for (int i = 0; i < B; i++) {
+        if (!isfinite(proxy[i]) || !isfinite(clean[i])) continue;
+        double q = 1.0 - exp(-(double)clean[i]);
+        known += proxy[i];
+        known_q += q * q;
+        n_known++;
+    }
+    double scale = n_known && known_q > 0.0 && known > 0.0 ? known / known_q : 1.0;
+    for (int i = 0; i < B; i++) {
+        if (isfinite(proxy[i]) || !isfinite(clean[i])) continue;  // a NaN loss stays unknown
+        double q = 1.0 - exp(-(double)clean[i]);
+        proxy[i] = (float)(scale * q * q);
     }
 }
 

@@ -30,7 +30,8 @@ typedef enum { FL_PROXY_PREV, FL_PROXY_PILOT } fl_proxy_source;
 #define FL_STREAM_MEZO_ORACLE (4u << 24)
 
 typedef struct fl_est_opts {
-    int budget;               // perturbed queries per datum on average: N = budget * B
+    int budget;               // network queries per datum per step, every kind but oracle:
+                              // perturbed + clean + pilot <= budget * B (docs/METHOD.md, "Spend")
     fl_pairing pairing;       // default FL_PAIR_SAME
     fl_baseline baseline;     // default FL_BASE_CLEAN
     fl_weighting weighting;   // default FL_WEIGHT_UNBIASED
@@ -63,15 +64,21 @@ typedef struct fl_step_stats {
     double flops;             // forward GEMM FLOPs
     double t_clean, t_alloc, t_forward, t_grad;  // seconds per phase
     int n_lo, n_hi;           // smallest and largest n_i of the allocation
+    int nonuniform;           // 1: the allocation differs from the uniform rule's for this N
 } fl_step_stats;
 
 typedef struct fl_engine fl_engine;
 
 typedef struct fl_estimator_vt {
     const char* name;
-    // The allocation problem for a batch of B: returns the total N in the estimator's unit
-    // (queries for lr, directions for mezo) and the per-datum minimum and evenness.
-    long (*alloc_total)(const fl_engine* e, int B, int* n_min, int* even);
+    // The spend rule (docs/METHOD.md, "Spend"): a step of B data may spend budget * B network
+    // queries. `overhead` gives the queries spent before the allocation (clean pass, pilot) for
+    // a batch of B, where first_visit says some datum has no previous-visit proxy yet.
+    long (*overhead)(const fl_engine* e, int B, int first_visit);
+    // The allocation problem: what `queries` perturbed queries buy, as the total N in the
+    // estimator's unit (queries for lr, directions of 2 queries for mezo), and the per-datum
+    // minimum and evenness.
+    long (*alloc_total)(const fl_engine* e, long queries, int* n_min, int* even);
     int (*grad)(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err);
 } fl_estimator_vt;
 
@@ -134,11 +141,20 @@ float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st);
 // Query rows that fit in memory at once for this model (>= 1), with extra_bytes_per_query
 // more per row that the estimator itself keeps (lr.c: the kept noise).
 int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query);
+// The allocation total of a step of B data after `spent` queries (clean pass, pilot):
+// alloc_total(budget * B - spent), so that the step spends at most budget * B.
+long fl_engine_alloc_total(const fl_engine* e, int B, long spent, int* n_min, int* even);
 // Runs the allocator (or the uniform rule when e->alloc is NULL) and records the stats.
 int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err);
 // Fills proxy (B) from the previous-visit table (NaN where unseen); stores new values.
 void fl_proxy_lookup(fl_engine* e, const fl_batch* b, float* proxy);
 void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy);
+// 1 when the allocator needs the previous-visit proxy and some datum of b has none yet.
+int fl_proxy_first_visit(const fl_engine* e, const fl_batch* b);
+// Fills the NaN entries of proxy (B) from the batch's clean losses: (1 - exp(-l_i))^2, the
+// squared error of the true class's probability, scaled to the known entries (docs/METHOD.md,
+// "Proxy"). Costs no query: the clean pass is counted in the spend.
+void fl_proxy_fill_from_loss(int B, const float* clean, float* proxy);
 
 // Per-datum variance v_i of one query's contribution (Var of datum i's estimate = v_i / n_i),
 // measured with `queries` extra queries per datum (oracle; counted in st->queries_oracle).

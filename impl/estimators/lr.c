@@ -31,10 +31,23 @@ enum {
     S_UOFF, S_XF, S_KEEP, S_UDAT,
 };
 
-static long lr_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
+// Before the allocation: the clean pass (the clean baseline, the loss an allocator reads, or
+// the proxy of data on their first visit: engine.c, fl_proxy_fill_from_loss), and a pilot of
+// n_min queries per datum with --proxy pilot.
+static int lr_needs_clean(const fl_engine* e, int first_visit) {
+    return e->o.baseline == FL_BASE_CLEAN || (fl_allocator_needs(e->alloc) & FL_NEEDS_LOSS) || first_visit;
+}
+static long lr_overhead(const fl_engine* e, int B, int first_visit) {
+    int pilot = (fl_allocator_needs(e->alloc) & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT;
+    int n_min = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
+    return (lr_needs_clean(e, first_visit) ? B : 0) + (pilot ? (long)n_min * B : 0);
+}
+
+// One query is one unit; with same-datum pairs the total is rounded down to whole pairs.
+static long lr_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
     *n_min = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
     *even = e->o.pairing == FL_PAIR_SAME;
-    return (long)e->o.budget * B;
+    return *even ? queries - queries % 2 : queries;
 }
 
 // The query rows of one estimate: per-datum counts n (B) -> offsets, row -> datum, labels and
@@ -379,14 +392,15 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     fl_model_refresh_sigma(m);
     // 1. clean pass: baseline and loss feature
     float* clean = NULL;
-    if (e->o.baseline == FL_BASE_CLEAN || (needs & FL_NEEDS_LOSS)) {
+    int first_visit = fl_proxy_first_visit(e, b);
+    if (lr_needs_clean(e, first_visit)) {
         clean = fl_clean_pass(e, b, st);
     }
     double* msq = fl_scratch_host(e, S_MSQ, (size_t)B * sizeof(double));
     double* energy = fl_scratch_host(e, S_ENERGY, (size_t)B * sizeof(double));
     float* proxy = fl_scratch_host(e, S_PROXY, (size_t)B * sizeof(float));
     int n_min, even;
-    long N = e->est->alloc_total(e, B, &n_min, &even);
+    e->est->alloc_total(e, 0, &n_min, &even);
     int* n = fl_scratch_host(e, S_N, (size_t)B * sizeof(int));
     rowset rs;
     pass_out po = {0};
@@ -403,6 +417,7 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
             proxy_from(msq, energy, B, rs.group, proxy);
         } else {
             fl_proxy_lookup(e, b, proxy);
+            if (first_visit) fl_proxy_fill_from_loss(B, clean, proxy);
         }
         for (int i = 0; i < B; i++) e->last_proxy[i] = proxy[i];
     }
@@ -413,7 +428,8 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
         if (fl_lr_oracle(e, b, e->o.oracle_queries, oracle, st, err)) return -1;
         for (int i = 0; i < B; i++) e->last_oracle[i] = oracle[i];
     }
-    // 4. allocation
+    // 4. allocation of what is left of the step's budget * B queries
+    long N = fl_engine_alloc_total(e, B, st->queries_clean + st->queries_pilot, &n_min, &even);
     fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
                          .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
     FL_NVTX_PUSH("allocation");
@@ -577,4 +593,4 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     return 0;
 }
 
-const fl_estimator_vt fl_est_lr = {.name = "lr", .alloc_total = lr_alloc_total, .grad = lr_grad};
+const fl_estimator_vt fl_est_lr = {.name = "lr", .overhead = lr_overhead, .alloc_total = lr_alloc_total, .grad = lr_grad};

@@ -18,10 +18,20 @@
 enum { S_CLEAN = 3, S_PROXY, S_N, S_IDX, S_LAB, S_XSUB, S_LP, S_LM, S_C, S_CSQ, S_ORACLE_V, S_DIRS, S_MID,
        S_O_IDX, S_O_C, S_O_ACC };
 
-static long mezo_alloc_total(const fl_engine* e, int B, int* n_min, int* even) {
+// Before the allocation: the clean pass when the allocator needs the loss, or a proxy for data
+// on their first visit (engine.c, fl_proxy_fill_from_loss); the pilot's direction (2 queries).
+static long mezo_overhead(const fl_engine* e, int B, int first_visit) {
+    unsigned needs = fl_allocator_needs(e->alloc);
+    int clean = (needs & FL_NEEDS_LOSS) || first_visit;
+    int pilot = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT;
+    return (clean ? B : 0) + (pilot ? 2L * B : 0);
+}
+
+// Each direction costs 2 queries (l(+) and l(-)).
+static long mezo_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
     *n_min = 1;
     *even = 0;
-    return (long)(e->o.budget / 2) * B;
+    return queries / 2;
 }
 
 // x += scale * z_k over every trainable tensor (z indexed by the global parameter index).
@@ -80,7 +90,8 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
     unsigned needs = fl_allocator_needs(e->alloc);
     m->vt->reserve(m, B, B);
     float* clean = NULL;
-    if (needs & FL_NEEDS_LOSS) {
+    int first_visit = fl_proxy_first_visit(e, b);
+    if ((needs & FL_NEEDS_LOSS) || first_visit) {
         clean = fl_clean_pass(e, b, st);
     }
     int32_t* idx = fl_scratch_host(e, S_IDX, (size_t)B * sizeof(int32_t));
@@ -99,6 +110,7 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
             st->t_alloc += fl_now() - t0;
         } else {
             fl_proxy_lookup(e, b, proxy);
+            if (first_visit) fl_proxy_fill_from_loss(B, clean, proxy);
         }
         for (int i = 0; i < B; i++) e->last_proxy[i] = proxy[i];
     }
@@ -109,7 +121,7 @@ static int mezo_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err*
         for (int i = 0; i < B; i++) e->last_oracle[i] = oracle[i];
     }
     int n_min, even;
-    long N = mezo_alloc_total(e, B, &n_min, &even);
+    long N = fl_engine_alloc_total(e, B, st->queries_clean + st->queries_pilot, &n_min, &even);
     int* n = fl_scratch_host(e, S_N, (size_t)B * sizeof(int));
     fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
                          .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
@@ -193,4 +205,4 @@ int fl_mezo_oracle(fl_engine* e, const fl_batch* b, int directions, float* v_out
     return 0;
 }
 
-const fl_estimator_vt fl_est_mezo = {.name = "mezo", .alloc_total = mezo_alloc_total, .grad = mezo_grad};
+const fl_estimator_vt fl_est_mezo = {.name = "mezo", .overhead = mezo_overhead, .alloc_total = mezo_alloc_total, .grad = mezo_grad};

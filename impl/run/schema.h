@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define FL_SCHEMA_VERSION 1
+#define FL_SCHEMA_VERSION 2
 
 typedef struct {
     const char* name;

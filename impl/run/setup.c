@@ -1,7 +1,9 @@
 // setup.c: backend, data splits and model of a run (see setup.h).
 #include <string.h>
+#include <math.h>
 #include "setup.h"
 #include "../models/vit.h"
+#include "../kernels/philox.h"
 
 int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);  // data.c
 
@@ -9,9 +11,42 @@ void fl_setup_close(fl_setup* s) {
     fl_model_free(s->m);
     free(s->tr_idx);
     free(s->ev_idx);
+    free(s->mislabelled);
     fl_images_free(&s->train);
     fl_images_free(&s->test);
     memset(s, 0, sizeof *s);
+}
+
+// Uniform integer in [0, n) from Philox (seed, stream "NOIS", draw).
+static int64_t noise_draw(uint64_t seed, uint64_t draw, int64_t n) {
+    fl_u32x4 c = {{(uint32_t)draw, (uint32_t)(draw >> 32), 0, 0x4e4f4953u}};
+    fl_u32x4 r = fl_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    uint64_t u = ((uint64_t)r.v[0] << 32) | r.v[1];
+    return (int64_t)(u % (uint64_t)n);
+}
+
+// --label-noise FRAC: round(FRAC n_tr) data of the training split, chosen from the seed, get a
+// label drawn uniformly from the other classes. Evaluation labels are never touched (with
+// --val-per-class the held-out indices are disjoint from tr_idx). A task whose per-datum
+// variances differ by construction: mislabelled data keep a high loss and gradient.
+static void flip_labels(fl_setup* s, float frac, uint64_t seed) {
+    int64_t n = s->n_tr, m = (int64_t)llround((double)frac * (double)n);
+    int C = s->train.n_classes;
+    int64_t* order = fl_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    memcpy(order, s->tr_idx, (size_t)n * sizeof(int64_t));
+    for (int64_t i = 0; i < m; i++) {  // partial Fisher-Yates: the first m of a seeded shuffle
+        int64_t j = i + noise_draw(seed, (uint64_t)i, n - i);
+        int64_t t = order[i]; order[i] = order[j]; order[j] = t;
+    }
+    s->mislabelled = fl_calloc((size_t)(s->train.n > 0 ? s->train.n : 1), 1);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t k = order[i];
+        int32_t y = s->train.labels[k];
+        s->train.labels[k] = (int32_t)((y + 1 + noise_draw(seed, (uint64_t)(n + i), C - 1)) % C);
+        s->mislabelled[k] = 1;
+    }
+    s->n_mislabelled = m;
+    free(order);
 }
 
 int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err* err) {
@@ -54,6 +89,15 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
         fl_fail(err, "--shots/--val-per-class leave %lld training and %lld evaluation images",
                 (long long)s->n_tr, (long long)s->n_ev);
         goto fail;
+    }
+    if (cfg->label_noise != 0.0f) {
+        if (!(cfg->label_noise > 0.0f && cfg->label_noise < 1.0f) || s->train.n_classes < 2) {
+            fl_fail(err, "--label-noise %g: expected a fraction in (0, 1) and at least 2 classes", (double)cfg->label_noise);
+            goto fail;
+        }
+        flip_labels(s, cfg->label_noise, cfg->seed);
+        size_t len = strlen(s->dataset_desc);
+        snprintf(s->dataset_desc + len, sizeof s->dataset_desc - len, " label-noise=%g", (double)cfg->label_noise);
     }
     // model
     s->m = fl_model_create(s->ops, cfg->model, cfg->act, s->train.c, s->train.h, s->train.w, s->train.n_classes, err);

@@ -15,7 +15,9 @@ typedef struct fl_setup {
     int64_t n_ev;
     const fl_images* ev_data;  // &test, or &train when --val-per-class holds data out
     fl_model* m;
-    char dataset_desc[96];     // "fashion-mnist" or "fashion-mnist[5-9]"
+    uint8_t* mislabelled;      // (train.n) 1 where --label-noise replaced the label; NULL without
+    int64_t n_mislabelled;
+    char dataset_desc[128];    // "fashion-mnist", "fashion-mnist[5-9]", "... label-noise=0.3"
 } fl_setup;
 
 // Opens everything. On failure returns -1 with err, and *status says "failed",

@@ -108,10 +108,13 @@ typedef struct {
     double loss, grad_norm;
     double t_step, t_clean, t_alloc, t_forward, t_grad, t_update;
     int n_lo, n_hi;
+    long nonuniform;          // steps whose allocation was not the uniform rule's
+    double n_mislabelled, n_all;  // allocated units to mislabelled data, and to all (--label-noise)
 } epoch_acc;
 
 typedef struct {
     long queries, q_clean, q_pilot, q_oracle, steps;
+    long visits;              // data seen by steps, sum of B: the spend's denominator
     double flops, wall_s;
 } run_acc;
 
@@ -162,6 +165,8 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "queries_clean", "%ld", ra->q_clean);
     fl_row_set(row, "queries_pilot", "%ld", ra->q_pilot);
     fl_row_set(row, "queries_oracle", "%ld", ra->q_oracle);
+    if (ra->visits > 0)  // the spend rule's measure: oracle queries are benchmark-only, apart
+        fl_row_set(row, "spend_per_datum", "%.6g", (double)(ra->queries - ra->q_oracle) / (double)ra->visits);
     fl_row_set(row, "fwd_gflop", "%.6g", ra->flops * 1e-9);
     fl_row_set(row, "wall_s", "%.4f", ra->wall_s);
     if (ea && ea->steps) {
@@ -173,6 +178,8 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
         fl_row_set(row, "t_update_ms", "%.4f", 1e3 * ea->t_update / st);
         fl_row_set(row, "n_lo", "%d", ea->n_lo);
         fl_row_set(row, "n_hi", "%d", ea->n_hi);
+        fl_row_set(row, "alloc_nonuniform_frac", "%.6g", (double)ea->nonuniform / st);
+        if (ea->n_all > 0) fl_row_set(row, "mislabelled_share", "%.6g", ea->n_mislabelled / ea->n_all);
         fl_row_set(row, "grad_norm", "%.6g", ea->grad_norm / st);
     }
     fl_row_set(row, "peak_rss_mb", "%.1f", fl_peak_rss_mb());
@@ -299,6 +306,13 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             ra.q_clean += st.queries_clean;
             ra.q_pilot += st.queries_pilot;
             ra.q_oracle += st.queries_oracle;
+            ra.visits += B;
+            ea.nonuniform += st.nonuniform;
+            if (S.mislabelled && e->alloc)
+                for (int i = 0; i < e->last_B; i++) {
+                    ea.n_all += e->last_n[i];
+                    if (S.mislabelled[b.index[i]]) ea.n_mislabelled += e->last_n[i];
+                }
             ra.flops += st.flops;
             ea.steps++;
             ea.loss += st.loss;

@@ -18,6 +18,7 @@ typedef struct fl_train_cfg {
     int class_lo, class_hi;    // keep only these classes (relabelled from 0); -1 = all
     int val_per_class;         // > 0: hold these out of the training split and evaluate on them
     int image_size;            // resize images to this (0 = native)
+    float label_noise;         // fraction of the training split given a wrong label (0 = none)
     // model
     char model[128];           // mlp, mlp:784-256-256-10, vit-tiny, vit-b16, ...
     char act[8];               // mlp activation: relu | gelu

@@ -340,7 +340,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
             if (!e) goto done;
             // predicted ratios for this budget, from the measured v_i
             int n_min, even;
-            long N = e->est->alloc_total(e, B, &n_min, &even);
+            long N = fl_engine_alloc_total(e, B, e->est->overhead(e, B, 0), &n_min, &even);  // the steady state: every datum seen
             fl_step_stats st;
             for (int w = 0; w < c->warmup; w++)
                 for (int b = 0; b < NB; b++)
