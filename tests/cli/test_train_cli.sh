@@ -17,7 +17,8 @@ check_bad() {
 check_bad cli_unknown_option --bogus 1
 check_bad cli_bad_integer --budget x
 check_bad cli_bad_choice --pairs sideways
-check_bad cli_odd_budget_with_pairs --budget 7 --max-steps 1
+# the spend rule: a clean pass and one antithetic pair need 3 queries per datum per step
+check_bad cli_budget_below_minimum --budget 2 --max-steps 1
 check_bad cli_unknown_model --model resnet --max-steps 1
 check_bad cli_unknown_allocator --allocator magic --max-steps 1
 check_bad cli_bad_scope --scope attn:last:x --max-steps 1
@@ -32,8 +33,8 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
         rows=$(($(wc -l < "$T/r.csv") - 1))
         if [ $rows -eq 1 ]; then pass cli_one_row_per_epoch; else fail cli_one_row_per_epoch "$rows rows"; fi
         q=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="queries") c=i} NR==2{print $c}' "$T/r.csv")
-        # 4 steps x (32 x 4 perturbed + 32 clean) = 640 queries
-        if [ "$q" = "640" ]; then pass cli_queries_accounted; else fail cli_queries_accounted "queries=$q, expected 640"; fi
+        # the spend rule: 4 steps x 32 data x budget 4 = 512 queries (32 clean + 96 perturbed a step)
+        if [ "$q" = "512" ]; then pass cli_queries_accounted; else fail cli_queries_accounted "queries=$q, expected 512"; fi
     else
         fail cli_train_runs "flbench train failed"
     fi
