@@ -206,8 +206,10 @@ static double lr_cosine(fl_model* m, batch_fx* f, const double* g, int n, int bu
         fl_step_stats st;
         fl_err err;
         CHECK(fl_engine_grad(e, &f->b, &st, &err) == 0, "lr: %s", err.msg);
-        CHECK(st.queries == (long)budget * f->B + f->B, "queries %ld, expected %d perturbed + %d clean",
-              st.queries, budget * f->B, f->B);
+        // the spend rule: the clean pass is inside the budget
+        CHECK(st.queries == (long)budget * f->B && st.queries_clean == f->B,
+              "queries %ld (clean %ld), expected %d in all, %d of them clean",
+              st.queries, st.queries_clean, budget * f->B, f->B);
         wb_grad(m, est);
         acc += cosine(est, g, n);
     }
@@ -527,9 +529,13 @@ static void test_bad_options(void) {
     fl_est_opts eo = fl_est_opts_default();
     fl_alloc_opts ao = fl_alloc_opts_default();
     fl_err err;
-    eo.budget = 3;  // odd with antithetic pairs
-    CHECK(!fl_engine_new(ops, m, "lr", "uniform", &ao, &eo, 10, 0, &err), "odd budget accepted");
-    CHECK(strstr(err.msg, "--budget 3"), "message: %s", err.msg);
+    eo.budget = 2;  // the clean pass and one antithetic pair need 3 (the spend rule)
+    CHECK(!fl_engine_new(ops, m, "lr", "uniform", &ao, &eo, 10, 0, &err), "budget below a pair and the clean pass accepted");
+    CHECK(strstr(err.msg, "--budget 2") && strstr(err.msg, "at least 3"), "message: %s", err.msg);
+    eo.budget = 3;
+    fl_engine* e3 = fl_engine_new(ops, m, "lr", "uniform", &ao, &eo, 10, 0, &err);
+    CHECK(e3, "budget 3 (clean pass + one pair) refused: %s", err.msg);
+    fl_engine_free(e3);
     eo.budget = 4;
     CHECK(!fl_engine_new(ops, m, "sgd", "uniform", &ao, &eo, 10, 0, &err), "unknown method accepted");
     CHECK(strstr(err.msg, "unknown method 'sgd'"), "message: %s", err.msg);
