@@ -92,6 +92,7 @@ default)
     pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" "$out"
     "$B" sweep bench/configs/fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
+    "$B" sweep bench/configs/fmnist_mlp_noisy.conf --out "$out"
     variance "$out" 50 3 4,8,16,32,64
     plots "$out" results/figures
     ;;
@@ -100,6 +101,7 @@ quick)
     pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors "$out"
     "$B" sweep bench/configs/quick_fmnist_vit_fewshot.conf --out "$out"
     "$B" sweep bench/configs/quick_fmnist_mlp.conf --out "$out"
+    "$B" sweep bench/configs/quick_fmnist_mlp_noisy.conf --out "$out"
     ckpt=results/reproduce/cache/quick-fmnist04-vit.safetensors
     variance "$out" 20 1 4,16,64
     plots "$out" "$out/figures"
