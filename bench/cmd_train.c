@@ -60,7 +60,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"save-every", FL_OPT_INT, &c->save_every, 0, NULL, "also save every N epochs (to SAVE.epochN)"},
         {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
-        {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "perturbed queries per datum per step, on average (default 8)"},
+        {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
         {"batch", FL_OPT_INT, &c->batch, 0, NULL, "batch size (default 64)"},
         {"epochs", FL_OPT_INT, &c->epochs, 0, NULL, "epochs (default 1)"},
         {"max-steps", FL_OPT_LONG, &c->max_steps, 0, NULL, "stop after this many steps (0 = no limit)"},

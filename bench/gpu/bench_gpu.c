@@ -131,7 +131,9 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     fl_model_init_sigma(m, 1e-3f);
     if (!strcmp(method, "lr") && fl_model_set_scope(m, scope, &err)) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
     fl_est_opts eo = fl_est_opts_default();
-    eo.budget = budget;
+    // --budget is the perturbed queries per datum of the workload (the paper's 20); the spend
+    // rule (docs/METHOD.md, "Spend") counts LR's clean pass in the engine's budget too
+    eo.budget = !strcmp(method, "lr") && eo.baseline == FL_BASE_CLEAN ? budget + 1 : budget;
     fl_alloc_opts ao = fl_alloc_opts_default();
     // "infer": clean forwards only, with the optimizer state allocated and no gradient buffer:
     // the memory MeZO must stay within 1.1x of (issue 4)
