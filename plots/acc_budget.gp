@@ -3,7 +3,7 @@
 # Reads DATADIR/acc_K.dat (written by `flbench report`). Writes FIGDIR/acc_budget.{png,pdf}.
 load "plots/common.gp"
 set logscale x 2
-set xlabel "query budget b (queries per datum per step)"
+set xlabel "budget b: queries per datum per step, every kind counted (clean pass included)"
 set ylabel "test accuracy (%)"
 do for [fmt in "png pdf"] {
     eval begin(fmt, "acc_budget")

@@ -20,7 +20,7 @@ set grid back lc rgb "#dddddd"
 set border 3
 set tics nomirror
 set key top left samplen 2
-set xlabel "queries per datum (budget)"
+set xlabel "perturbed queries per datum (the workload's budget; the clean pass comes on top)"
 set ylabel "ms per step"
 set xrange [0:*]
 set yrange [0:*]

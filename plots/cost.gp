@@ -5,7 +5,7 @@
 load "plots/common.gp"
 set logscale x 2
 set logscale y
-set xlabel "query budget b (queries per datum per step)"
+set xlabel "budget b: queries per datum per step, every kind counted (clean pass included)"
 do for [fmt in "png pdf"] {
     eval begin(fmt, "cost_time")
     set ylabel "time per step (ms)"

@@ -10,7 +10,7 @@ do for [fmt in "png pdf"] {
         set logscale xy 2
         set format y "10^{%L}"
         set logscale y 10
-        set xlabel "queries per datum per step"
+        set xlabel "budget: queries per datum per step, clean pass included"
         set ylabel "relative MSE  E|ĝ-g|^2/|g|^2"
         stats vdat(k) index 0 using 1:2 nooutput
         x0 = STATS_min_x; y0 = STATS_max_y
@@ -26,7 +26,7 @@ do for [fmt in "png pdf"] {
     do for [k = 1:nvar] {
         set title vtitle(k) noenhanced
         set logscale x 2
-        set xlabel "queries per datum per step"
+        set xlabel "budget: queries per datum per step, clean pass included"
         set ylabel "cosine with the BP gradient"
         set yrange [0:1]
         plot for [a = 0:nalloc(k) - 1] vdat(k) index a using 1:4:5 with yerrorlines title valloc(k, a)

@@ -37,7 +37,7 @@ static const fl_column var_columns[] = {
     {"scope", "", "perturbed layers (lr)"},
     {"allocator", "", "query allocator"},
     {"freeze", "", "flops parameters kept fixed (subset of slope, intercept, length, amplitude)"},
-    {"budget", "queries/datum", "perturbed queries per datum per estimate"},
+    {"budget", "queries/datum", "network queries per datum per estimate: perturbed + clean + pilot (docs/METHOD.md, \"Spend\")"},
     {"batch", "data", "batch size B"},
     {"batch_index", "", "which fixed batch; 'all' = mean over the batches"},
     {"reps", "", "M estimates per cell"},
@@ -311,7 +311,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     // 1. the true gradients and the measured per-datum variances
     {
         fl_est_opts eo = t->eo;
-        eo.budget = 2;
+        eo.budget = 8;  // unused by bp and by the oracle; above every estimator's minimum
         fl_engine* e = fl_engine_new(ops, m, "bp", "uniform", &t->ao, &eo, S.train.n, t->seed, err);
         if (!e) goto done;
         fl_engine* eo_e = fl_engine_new(ops, m, t->method, "uniform", &t->ao, &eo, S.train.n, t->seed ^ 0x0ac1e, err);
