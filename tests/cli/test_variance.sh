@@ -22,9 +22,12 @@ slope() { awk -F, -v a="$2" '
 ok() { awk "BEGIN{exit !($1)}"; }
 check() { if ok "$2"; then echo "PASS $1 ($3)"; else echo "FAIL $1: $3"; fi; }
 
-# 1. rel MSE of uniform LR and uniform MeZO falls as 1/budget: slope -1 +- 0.15
+# 1. rel MSE of uniform LR and uniform MeZO falls as 1/(perturbed queries): for MeZO (no
+# clean pass) slope -1 +- 0.15 in the budget. LR's budget includes its clean pass (the spend
+# rule, docs/METHOD.md): b - 1 perturbed queries per datum, handed out as b - 2 and b with pairs,
+# so the variance goes as ((1/(b-2) + 1/b) / 2), whose log-log slope over 4..64 is -1.13: -1.13 +- 0.15.
 $B variance $M --method lr --allocators uniform --budgets 4,8,16,32,64 --reps 50 --batches 2 --out "$T/lr.csv" || echo "FAIL variance_lr_runs"
-s=$(slope "$T/lr.csv" uniform); check variance_lr_uniform_slope "$s >= -1.15 && $s <= -0.85" "slope $s"
+s=$(slope "$T/lr.csv" uniform); check variance_lr_uniform_slope "$s >= -1.28 && $s <= -0.98" "slope $s"
 $B variance $M --method mezo --allocators uniform --budgets 4,8,16,32,64 --reps 50 --batches 2 --out "$T/mezo.csv" || echo "FAIL variance_mezo_runs"
 s=$(slope "$T/mezo.csv" uniform); check variance_mezo_uniform_slope "$s >= -1.15 && $s <= -0.85" "slope $s"
 
