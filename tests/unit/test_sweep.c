@@ -174,7 +174,7 @@ static const char* RESUME_CONF =
     "set eval-batch 2000\n"
     "axis seed 0 1\n"
     "variant method bp  method=bp budget=1\n"
-    "variant method mezo method=mezo budget=2\n"
+    "variant method mezo method=mezo budget=4\n"
     "variant method lrf method=lr allocator=flops budget=4\n";
 
 // Columns that measure time or memory: they differ between two runs of the same cell.
@@ -348,7 +348,8 @@ static void test_failing_cells_recorded(void) {
              "set threads 1\n"
              "timeout 2\n"
              "variant case good     method=bp\n"
-             "variant case oddmezo  method=mezo budget=3\n"
+             // the spend rule: a clean pass and one direction need 3 queries per datum
+             "variant case lowmezo  method=mezo allocator=neyman budget=2\n"
              "variant case nodata   dataset=cifar10 data-root=%s/nothing-here\n"
              // one epoch of this cell is ~3750 steps of a 784-512-512-10 MLP with 64 queries
              // per datum (tens of seconds here), so the 2 s limit kills it inside epoch 1
@@ -367,7 +368,7 @@ static void test_failing_cells_recorded(void) {
     CHECK(rrc == 0, "read: %s", err.msg);
     if (rrc) return;
     const char* want[][3] = {{"case=good", "ok", ""},
-                             {"case=oddmezo", "failed", "--budget 3"},
+                             {"case=lowmezo", "failed", "--budget 2"},
                              {"case=nodata", "missing-data", "cifar10"},
                              {"case=slow", "failed", "timeout"}};
     for (int w = 0; w < 4; w++) {
