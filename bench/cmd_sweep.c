@@ -90,6 +90,11 @@ static int run_cell_child(int argc, char** argv) {
     snprintf(cfg.out, sizeof cfg.out, "%s", argv[3]);
     snprintf(cfg.cell_key, sizeof cfg.cell_key, "%s", argv[4]);
     cfg.progress = 0;
+    // --track-variance: next to the sweep's CSV, DIR/track/ID.track.csv (not in DIR/.tmp/)
+    const char* tmpdir = strstr(argv[3], "/.tmp/");
+    if (cfg.track_every && !cfg.track_out[0] && tmpdir)
+        snprintf(cfg.track_out, sizeof cfg.track_out, "%.*s/track/%.*s.track.csv", (int)(tmpdir - argv[3]), argv[3],
+                 (int)strcspn(tmpdir + 6, "."), tmpdir + 6);
     fl_train_result res;
     fl_err err = {{0}};
     if (fl_train(&cfg, &res, &err)) {

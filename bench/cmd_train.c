@@ -1,11 +1,13 @@
 // cmd_train.c: `flbench train`: one run of one method on one dataset, one CSV row per epoch.
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <omp.h>
 #include <cblas.h>
 #include "args.h"
 #include "cli.h"
 #include "../impl/run/train.h"
+#include "../impl/run/track.h"
 
 // Parses "lo-hi" into a class range.
 static int parse_classes(const char* s, int* lo, int* hi) {
@@ -37,6 +39,22 @@ static int parse_freeze(const char* s, unsigned* bits) {
     return 0;
 }
 
+// The command line for provenance, without the --track-* options: tracking does not change
+// the run, so the run's config (and the cell_key hashed from it) is the same with and without.
+static void join_run_args(int argc, char** argv, char* out, int size) {
+    char** kept = fl_calloc((size_t)argc + 1, sizeof(char*));
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "--track-", 8)) {
+            if (!strchr(argv[i], '=') && strcmp(argv[i], "--track-schema") && i + 1 < argc) i++;
+            continue;
+        }
+        kept[n++] = argv[i];
+    }
+    fl_join_args(n, kept, out, size);
+    free(kept);
+}
+
 int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int first) {
     fl_train_cfg_default(c);
     c->step_size = 2;     // StepLR(step 2, gamma 0.95), the authors' schedule
@@ -45,6 +63,8 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
     int pairing = 0, baseline = 0, weighting = 0, proxy = 0, feature = 0, fixed_sigma = 0, threads = 0;
     int math = 0;
     int no_progress = 0, progress = 0;
+    int track_every = INT_MIN, track_schema = 0;  // INT_MIN: not given (the parser never yields it)
+    c->track_reps = 20;
     fl_opt opts[] = {
         {"dataset", FL_OPT_STR, c->dataset, sizeof c->dataset, NULL, "fashion-mnist (default), cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet"},
         {"data-root", FL_OPT_STR, c->data_root, sizeof c->data_root, NULL, "where the dataset lives (default: its standard place)"},
@@ -101,12 +121,34 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"cell-key", FL_OPT_STR, c->cell_key, sizeof c->cell_key, NULL, "identity written in the cell_key column"},
         {"alloc-log", FL_OPT_STR, c->alloc_log, sizeof c->alloc_log, NULL, "write each step's per-datum allocation to this CSV (step,epoch,datum,n,proxy,loss,oracle)"},
         {"alloc-log-every", FL_OPT_INT, &c->alloc_log_every, 0, NULL, "with --alloc-log: log every N-th step (default 1)"},
+        {"track-variance", FL_OPT_INT, &track_every, 0, NULL, "every N steps, measure the allocator's gradient variance against uniform's on the step's batch (benchmark-only; the run is unchanged)"},
+        {"track-reps", FL_OPT_INT, &c->track_reps, 0, NULL, "with --track-variance: estimates per side and tracked step (default 20)"},
+        {"track-out", FL_OPT_STR, c->track_out, sizeof c->track_out, NULL, "with --track-variance: its CSV (default: --out with .csv replaced by .track.csv; results/SCHEMA_TRACK.md)"},
+        {"track-budget", FL_OPT_INT, &c->track_budget, 0, NULL, "with --track-variance: budget of the tracked allocator's side (default --budget; another value is a control)"},
+        {"track-schema", FL_OPT_FLAG, &track_schema, 0, NULL, "print the tracking CSV schema (results/SCHEMA_TRACK.md) and exit"},
         {"progress", FL_OPT_FLAG, &progress, 0, NULL, "show a progress line even when stderr is not a terminal"},
         {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "never show a progress line"},
         {"quiet", FL_OPT_FLAG, &c->quiet, 0, NULL, "print nothing but errors"},
     };
     int rc = fl_parse_opts(cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, first, NULL, 0, NULL);
     if (rc) return rc;
+    if (track_schema) {
+        fl_track_schema_markdown(stdout);
+        return 1;
+    }
+    if (track_every != INT_MIN && track_every < 1) {
+        fprintf(stderr, "flbench %s: --track-variance: expected a positive step interval, found %d\n", cmd, track_every);
+        return 2;
+    }
+    c->track_every = track_every == INT_MIN ? 0 : track_every;
+    if (c->track_reps < 2) {
+        fprintf(stderr, "flbench %s: --track-reps: need at least 2 estimates per side, found %d\n", cmd, c->track_reps);
+        return 2;
+    }
+    if (c->track_budget < 0) {
+        fprintf(stderr, "flbench %s: --track-budget: expected a positive budget, found %d\n", cmd, c->track_budget);
+        return 2;
+    }
     if (parse_classes(classes, &c->class_lo, &c->class_hi)) {
         fprintf(stderr, "flbench %s: --classes: expected LO-HI with 0 <= LO <= HI, found '%s'\n", cmd, classes);
         return 2;
@@ -131,7 +173,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         openblas_set_num_threads(threads);
     }
     fl_cuda_set_math(math == 1);
-    fl_join_args(argc, argv, c->config_str, sizeof c->config_str);
+    join_run_args(argc, argv, c->config_str, sizeof c->config_str);
     return 0;
 }
 

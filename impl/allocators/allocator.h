@@ -65,6 +65,9 @@ typedef struct fl_allocator_vt {
     int (*allocate)(void* state, const fl_alloc_input* in, const fl_alloc_opts* o, int* n,
                     fl_err* err);
     void (*destroy)(void* state);
+    // Copies the learned part of src's state into dst (both from create()); NULL for
+    // allocators without learned state.
+    void (*copy_state)(void* dst, const void* src);
 } fl_allocator_vt;
 
 // A live allocator: its table, state, options and the wall time spent in it.
@@ -84,6 +87,9 @@ fl_allocator* fl_allocator_new(const char* name, const fl_alloc_opts* o, fl_err*
 // Runs vt->allocate, times it, and verifies the invariants (sum == N, n_i >= n_min, even).
 int fl_allocator_run(fl_allocator* a, const fl_alloc_input* in, int* n, fl_err* err);
 void fl_allocator_free(fl_allocator* a);
+// Makes dst allocate as src would now (same allocator; its learned state copied), so that a
+// measurement can replay a step without changing src. Returns 0, or -1 with err.
+int fl_allocator_copy_state(fl_allocator* dst, const fl_allocator* src, fl_err* err);
 // What this allocator needs with its options (vt->needs, plus the clean loss when flops uses
 // the loss feature).
 unsigned fl_allocator_needs(const fl_allocator* a);

@@ -511,6 +511,21 @@ int fl_flops_get_info(const fl_allocator* a, fl_flops_info* out, fl_err* err) {
     return 0;
 }
 
+// The learned part: phi, its Adam moments and counters, the last feature statistics (the
+// scratch arrays are not state).
+static void flops_copy_state(void* dst, const void* src) {
+    flops_state* d = (flops_state*)dst;
+    const flops_state* s = (const flops_state*)src;
+    memcpy(d->phi, s->phi, sizeof d->phi);
+    memcpy(d->adam_m, s->adam_m, sizeof d->adam_m);
+    memcpy(d->adam_v, s->adam_v, sizeof d->adam_v);
+    d->adam_t = s->adam_t;
+    d->calls = s->calls;
+    d->feature_mean = s->feature_mean;
+    d->feature_sd = s->feature_sd;
+    d->objective = s->objective;
+}
+
 const fl_allocator_vt fl_alloc_flops = {
     .name = "flops",
     .help = "learned Gaussian allocator (4 parameters, score-function trained on the proxy)",
@@ -518,4 +533,5 @@ const fl_allocator_vt fl_alloc_flops = {
     .create = flops_create,
     .allocate = flops_allocate,
     .destroy = flops_destroy,
+    .copy_state = flops_copy_state,
 };

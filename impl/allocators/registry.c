@@ -142,6 +142,14 @@ void fl_allocator_free(fl_allocator* a) {
     free(a);
 }
 
+int fl_allocator_copy_state(fl_allocator* dst, const fl_allocator* src, fl_err* err) {
+    if (!dst || !src || dst->vt != src->vt)
+        return fl_fail(err, "fl_allocator_copy_state: allocators differ (%s, %s)", dst ? dst->vt->name : "none",
+                       src ? src->vt->name : "none");
+    if (dst->vt->copy_state && dst->state && src->state) dst->vt->copy_state(dst->state, src->state);
+    return 0;
+}
+
 unsigned fl_allocator_needs(const fl_allocator* a) {
     unsigned needs = a->vt->needs;
     if (!strcmp(a->vt->name, "flops") && a->opts.flops_feature_loss) needs |= FL_NEEDS_LOSS;

@@ -9,6 +9,7 @@
 #include "train.h"
 #include "schema.h"
 #include "setup.h"
+#include "track.h"
 #include "../optim/optim.h"
 #include "../models/model.h"
 #include "../kernels/philox.h"
@@ -218,8 +219,10 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     float* xd = NULL;
     int32_t* yd = NULL;
     FILE* alloc_log = NULL;
+    fl_track* track = NULL;  // --track-variance (track.h): benchmark-only, the run is unchanged
 
     if (cfg->batch < 1) { fl_fail(err, "--batch: expected a positive batch size, found %d", cfg->batch); goto fail; }
+    if (fl_track_check(cfg, err)) goto fail;
     if (cfg->epochs < 0) { fl_fail(err, "--epochs: expected a non-negative count, found %d", cfg->epochs); goto fail; }
     if (fl_setup_open(cfg, &S, res->status, err)) goto fail;
     const fl_ops* ops = S.ops;
@@ -235,6 +238,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
     if (!e) goto fail;
     if (fl_optim_init(&opt, &m->params, cfg->optim, cfg->lr, err)) goto fail;
+    if (cfg->track_every && !(track = fl_track_new(cfg, &S, e, key, err))) goto fail;
     opt.weight_decay = cfg->weight_decay;
     opt.clip = cfg->clip;
     opt.momentum = cfg->momentum;
@@ -284,6 +288,11 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
             ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
             fl_batch b = {.B = B, .x = xd, .y = yd, .y_host = yh, .index = tr_idx + first};
+            if (fl_track_due(track, ra.steps)) {  // on this batch before its step; not training time
+                double tt = fl_now();
+                if (fl_track_step(track, e, &b, epoch, ra.steps, err)) goto fail;
+                t_run0 += fl_now() - tt;
+            }
             double t0 = fl_now();
             fl_step_stats st;
             FL_NVTX_PUSH("step");
@@ -394,6 +403,7 @@ done:
     free(xh);
     free(yh);
     if (m) fl_optim_free(&opt, &m->params);
+    fl_track_free(track);
     fl_engine_free(e);
     fl_setup_close(&S);
     return rc;

@@ -48,6 +48,12 @@ typedef struct fl_train_cfg {
     char cell_key[256];        // "" = train:<hash of config>
     char alloc_log[512];       // per-datum allocation log CSV ("" = none): step,epoch,datum,n,proxy,loss,oracle
     int alloc_log_every;       // log every this many steps (0 or 1 = every step)
+    // benchmark-only: gradient variance along the run, every track_every steps (track.h);
+    // it leaves the run itself unchanged
+    int track_every;           // 0 = off
+    int track_reps;            // estimates per side and tracked step (0 = 20)
+    int track_budget;          // budget of the tracked allocator side (0 = eo.budget)
+    char track_out[512];       // "" = out with .csv replaced by .track.csv
     char config_str[2048];     // the command line, for provenance
     int quiet;
 } fl_train_cfg;

@@ -18,6 +18,7 @@
 #include "variance.h"
 #include "setup.h"
 #include "schema.h"
+#include "gradcmp.h"
 #include "../kernels/philox.h"
 
 static const fl_column var_columns[] = {
@@ -98,61 +99,6 @@ static int parse_list(const char* s, int* out, int max, const char* opt, fl_err*
     }
     if (!n) return fl_fail(err, "--%s: empty list", opt);
     return n;
-}
-
-// The compared part of the parameter buffer: (offset, length) ranges.
-typedef struct {
-    size_t off[512], len[512];
-    int n;
-    size_t total;
-} mask;
-
-static void build_mask(const fl_model* m, const char* method, mask* mk) {
-    mk->n = 0;
-    mk->total = 0;
-    const fl_params* p = &m->params;
-    for (int i = 0; i < m->n_lin; i++) {
-        const fl_linear* L = &m->lin[i];
-        if (!strcmp(method, "lr") && !L->perturbed) continue;
-        int ids[2] = {L->w, L->b};
-        for (int k = 0; k < 2 && mk->n < 512; k++) {
-            if (!p->t[ids[k]].trainable) continue;
-            mk->off[mk->n] = p->t[ids[k]].offset;
-            mk->len[mk->n] = p->t[ids[k]].numel;
-            mk->total += p->t[ids[k]].numel;
-            mk->n++;
-        }
-    }
-    if (!strcmp(method, "mezo"))  // every other trainable tensor too (embeddings, norms)
-        for (int t = 0; t < p->n && mk->n < 512; t++) {
-            const fl_tensor* T = &p->t[t];
-            if (!T->trainable || T->kind == FL_KIND_WEIGHT || T->kind == FL_KIND_BIAS || T->kind == FL_KIND_LOGSIGMA) continue;
-            mk->off[mk->n] = T->offset;
-            mk->len[mk->n] = T->numel;
-            mk->total += T->numel;
-            mk->n++;
-        }
-}
-
-// The compared gradient as doubles.
-static void grad_vec(const fl_model* m, const mask* mk, float* host, double* out) {
-    m->ops->download(host, m->params.grad, m->params.total * sizeof(float));
-    size_t k = 0;
-    for (int r = 0; r < mk->n; r++)
-        for (size_t i = 0; i < mk->len[r]; i++) out[k++] = host[mk->off[r] + i];
-}
-
-static double dotd(const double* a, const double* b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-// J(n) = sum v_i / n_i for an allocation.
-static double objective(const float* v, const int* n, int B) {
-    double J = 0;
-    for (int i = 0; i < B; i++) J += v[i] / n[i];
-    return J;
 }
 
 typedef struct {
@@ -278,8 +224,8 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
         yd[b] = fl_ops_upload_new(ops, yh + b * B, (size_t)B * sizeof(int32_t));
         bt[b] = (fl_batch){.B = B, .x = xd[b], .y = yd[b], .y_host = yh + b * B, .index = idx};
     }
-    mask mk;
-    build_mask(m, t->method, &mk);
+    fl_grad_mask mk;
+    fl_grad_mask_build(m, t->method, &mk);
     size_t D = mk.total;
     float* host = fl_malloc(m->params.total * sizeof(float));
     double* g = fl_malloc((size_t)NB * D * sizeof(double));
@@ -319,11 +265,9 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
         for (int b = 0; b < NB; b++) {
             fl_step_stats st;
             if (fl_engine_grad(e, &bt[b], &st, err)) { fl_engine_free(e); fl_engine_free(eo_e); goto done; }
-            grad_vec(m, &mk, host, g + (size_t)b * D);
-            gnorm2[b] = dotd(g + (size_t)b * D, g + (size_t)b * D, D);
-            int orc = !strcmp(t->method, "lr") ? fl_lr_oracle(eo_e, &bt[b], c->oracle_queries, v + b * B, &st, err)
-                                                 : fl_mezo_oracle(eo_e, &bt[b], c->oracle_queries / 2, v + b * B, &st, err);
-            if (orc) { fl_engine_free(e); fl_engine_free(eo_e); goto done; }
+            fl_grad_mask_read(m, &mk, host, g + (size_t)b * D);
+            gnorm2[b] = fl_dot(g + (size_t)b * D, g + (size_t)b * D, D);
+            if (fl_measure_v(eo_e, t->method, &bt[b], c->oracle_queries, v + b * B, err)) { fl_engine_free(e); fl_engine_free(eo_e); goto done; }
         }
         fl_engine_free(e);
         fl_engine_free(eo_e);
@@ -352,26 +296,15 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
             for (int b = 0; b < NB; b++) {
                 const double* gb = g + (size_t)b * D;
                 const float* vb = v + b * B;
-                double s1 = 0, s2 = 0;
-                for (int i = 0; i < B; i++) { s1 += sqrt(vb[i]); s2 += vb[i]; }
-                double pred = s2 > 0 ? s1 * s1 / (B * s2) : 1.0;
-                int* nu = fl_malloc((size_t)B * sizeof(int));
-                int* nn = fl_malloc((size_t)B * sizeof(int));
-                double* wts = fl_malloc((size_t)B * sizeof(double));
-                for (int i = 0; i < B; i++) { wts[i] = 1.0; }
-                fl_alloc_proportional(wts, B, N, n_min, even, nu, err);
-                for (int i = 0; i < B; i++) wts[i] = sqrt(vb[i] > 0 ? vb[i] : 0);
-                double pred_c = 1.0;
-                if (fl_alloc_proportional(wts, B, N, n_min, even, nn, err) == 0 && objective(vb, nu, B) > 0)
-                    pred_c = objective(vb, nn, B) / objective(vb, nu, B);
-                free(nu); free(nn); free(wts);
+                double pred = fl_predicted_gain(vb, B);
+                double pred_c = fl_predicted_gain_int(vb, B, N, n_min, even);
                 // M estimates
                 memset(sum, 0, D * sizeof(double));
                 double se = 0, se2 = 0, cs = 0, cs2 = 0, ss = 0, q = 0, qo = 0, am = 0;
                 int lo = 1 << 30, hi = 0;
                 for (int r = 0; r < c->reps; r++) {
                     if (fl_engine_grad(e, &bt[b], &st, err)) { fl_engine_free(e); goto done; }
-                    grad_vec(m, &mk, host, est);
+                    fl_grad_mask_read(m, &mk, host, est);
                     double d2 = 0, eg = 0, ee = 0;
                     for (size_t i = 0; i < D; i++) {
                         double d = est[i] - gb[i];
