@@ -61,7 +61,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
     c->gamma = 0.95f;
     char classes[32] = "", freeze[128] = "";
     int pairing = 0, baseline = 0, weighting = 0, proxy = 0, feature = 0, fixed_sigma = 0, threads = 0;
-    int math = 0;
+    int math = 0, checkpoint = 0;
     int no_progress = 0, progress = 0;
     int track_every = INT_MIN, track_schema = 0;  // INT_MIN: not given (the parser never yields it)
     c->track_reps = 20;
@@ -79,6 +79,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"save", FL_OPT_STR, c->save, sizeof c->save, NULL, "write the final parameters to this safetensors file"},
         {"save-every", FL_OPT_INT, &c->save_every, 0, NULL, "also save every N epochs (to SAVE.epochN)"},
         {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
+        {"checkpoint", FL_OPT_CHOICE, &checkpoint, 0, "none|block", "bp: keep only each block's input and recompute the block in the backward (default none)"},
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
         {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
         {"batch", FL_OPT_INT, &c->batch, 0, NULL, "batch size (default 64)"},
@@ -157,6 +158,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         fprintf(stderr, "flbench %s: --flops-freeze: expected a comma-separated subset of slope,intercept,length,amplitude, found '%s'\n", cmd, freeze);
         return 2;
     }
+    c->checkpoint = checkpoint ? FL_CKPT_BLOCK : FL_CKPT_NONE;
     c->eo.pairing = (fl_pairing)pairing;
     c->eo.baseline = (fl_baseline)baseline;
     c->eo.weighting = (fl_weighting)weighting;

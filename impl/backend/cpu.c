@@ -13,15 +13,38 @@
 // ---------------------------------------------------------------------------------------
 // memory
 
+// Every block carries a 64-byte header in front of it (the alignment is kept) with its size,
+// so that free can count the bytes held; the counts are the bytes asked for.
+#define CPU_HEADER 64
+#define CPU_MAGIC 0x666c6d656d6f7279ull  // "flmemory"
+static size_t g_held, g_peak;             // bytes held through cpu_alloc; peak since reset
+
 static void* cpu_alloc(size_t bytes) {
-    void* p = NULL;
+    void* base = NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+    if (posix_memalign(&base, 64, CPU_HEADER + (rounded ? rounded : 64)) != 0)
         FL_FATAL("out of host memory allocating %zu bytes", bytes);
+    uint64_t* h = (uint64_t*)base;
+    h[0] = CPU_MAGIC;
+    h[1] = (uint64_t)bytes;
+    char* p = (char*)base + CPU_HEADER;
     memset(p, 0, rounded);
+    size_t held = __atomic_add_fetch(&g_held, bytes, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
+    while (held > peak && !__atomic_compare_exchange_n(&g_peak, &peak, held, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     return p;
 }
-static void cpu_free(void* p) { free(p); }
+static void cpu_free(void* p) {
+    if (!p) return;
+    uint64_t* h = (uint64_t*)((char*)p - CPU_HEADER);
+    FL_CHECK(h[0] == CPU_MAGIC, "cpu free: %p was not allocated by the CPU backend", p);
+    h[0] = 0;
+    __atomic_sub_fetch(&g_held, (size_t)h[1], __ATOMIC_RELAXED);
+    free(h);
+}
+static size_t cpu_alloc_held(void) { return __atomic_load_n(&g_held, __ATOMIC_RELAXED); }
+static size_t cpu_alloc_peak(void) { return __atomic_load_n(&g_peak, __ATOMIC_RELAXED); }
+static void cpu_alloc_peak_reset(void) { __atomic_store_n(&g_peak, cpu_alloc_held(), __ATOMIC_RELAXED); }
 static void cpu_memcpy(void* dst, const void* src, size_t bytes) { if (bytes) memcpy(dst, src, bytes); }
 static void cpu_zero(void* dst, size_t bytes) { if (bytes) memset(dst, 0, bytes); }
 static void cpu_sync(void) {}
@@ -683,7 +706,8 @@ static fl_ops cpu_ops = {
     .name = "cpu", .chunk_bytes = (size_t)128 << 20,
     .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_memcpy, .download = cpu_memcpy,
     .copy = cpu_memcpy, .zero = cpu_zero, .sync = cpu_sync, .mem_available = cpu_mem_available,
-    .peak_mem_mb = fl_peak_rss_mb,
+    .peak_mem_mb = fl_peak_rss_mb, .alloc_held = cpu_alloc_held, .alloc_peak = cpu_alloc_peak,
+    .alloc_peak_reset = cpu_alloc_peak_reset,
     .gemm = cpu_gemm, .gemm_strided = cpu_gemm_strided,
     .gather_rows = cpu_gather_rows, .segment_sum = cpu_segment_sum,
     .exp = cpu_exp, .scale = cpu_scale, .axpy = cpu_axpy, .relu = cpu_relu, .relu_bwd = cpu_relu_bwd,

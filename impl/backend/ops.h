@@ -34,6 +34,12 @@ typedef struct fl_ops {
     // --max-rows`. A GPU wants the largest GEMMs it can get.
     size_t chunk_bytes;
     double (*peak_mem_mb)(void);                  // peak memory used by this backend so far
+    // Bytes held through alloc now, and their peak since the last alloc_peak_reset (which sets
+    // the peak to the bytes held): parameters, gradients, optimiser state, activations and
+    // scratch, never the dataset (the results column peak_model_mb, docs/METHOD.md).
+    size_t (*alloc_held)(void);
+    size_t (*alloc_peak)(void);
+    void (*alloc_peak_reset)(void);
 
     // --- linear algebra ---
     void (*gemm)(int trans_a, int trans_b, int M, int N, int K, float alpha, const float* A,

@@ -2,16 +2,22 @@
 // Layers: fc0 .. fc{L-2} (role "mlp", block = index) and the classifier "head".
 // Forward over query rows with LR noise on the scoped layers (clean prefix run per datum),
 // per-row softmax cross-entropy, and BP backward.
+// Checkpointed BP (m->checkpoint == FL_CKPT_BLOCK, docs/METHOD.md "BP"): a block is one layer
+// (Linear + activation). The BP forward keeps only the block inputs, post[i] (no pre-activation
+// buffers for hidden layers); the backward recomputes each hidden layer's pre-activation into
+// `tmp` from its kept input, with the same call as the forward, before its activation's BP.
 #include <string.h>
 #include "model.h"
 
 typedef struct {
     int gelu;                 // 0 relu, 1 gelu
+    int ckpt;                 // m->checkpoint the buffers were reserved for
     int max_rows;             // rows the buffers hold: max(max_B, max_Q)
     int max_B;
-    float** pre;              // (n_lin) layer outputs (rows, dout)
+    float** pre;              // (n_lin) layer outputs (rows, dout); checkpointed: the head's only
     float** post;             // (n_lin - 1) activations (rows, dout): input of the next layer
-    float* tmp;               // (max_B, max width) per-datum product before expansion
+    float* tmp;               // (max_B, max width) per-datum product before expansion; checkpointed
+                              // BP: the recomputed pre-activation
     float* grad_a;            // (max_rows, max width) BP scratch
     float* grad_b;
     // remembered from the last forward for backward
@@ -46,15 +52,18 @@ static void mlp_release(fl_model* m) {
 static void mlp_reserve(fl_model* m, int max_B, int max_Q) {
     mlp_impl* p = m->impl;
     int rows = max_B > max_Q ? max_B : max_Q;
-    if (rows <= p->max_rows && max_B <= p->max_B) return;
+    if (rows <= p->max_rows && max_B <= p->max_B && p->ckpt == m->checkpoint) return;
     mlp_release(m);
     const fl_ops* ops = m->ops;
     p->pre = fl_calloc((size_t)m->n_lin, sizeof(float*));
     p->post = fl_calloc((size_t)m->n_lin, sizeof(float*));
+    p->ckpt = m->checkpoint;
     for (int i = 0; i < m->n_lin; i++) {
         size_t bytes = (size_t)rows * m->lin[i].dout * sizeof(float);
-        p->pre[i] = ops->alloc(bytes);
-        if (i < m->n_lin - 1) p->post[i] = ops->alloc(bytes);
+        int hidden = i < m->n_lin - 1;
+        // a hidden pre-activation is kept only by plain BP
+        if (!hidden || !p->ckpt) p->pre[i] = ops->alloc(bytes);
+        if (hidden) p->post[i] = ops->alloc(bytes);
     }
     int w = max_width(m);
     p->tmp = ops->alloc((size_t)max_B * w * sizeof(float));
@@ -72,13 +81,13 @@ static void mlp_forward(fl_model* m, const fl_fwd* f) {
     FL_CHECK(f->row_datum || f->Q == f->B, "mlp forward: Q (%d) != B (%d) needs row_datum", f->Q, f->B);
     const float* x = f->x;
     int per_datum = 1;
-    int bp = (f->keep & FL_KEEP_BP) != 0;
+    int keep_pre = (f->keep & FL_KEEP_BP) && !p->ckpt;
     for (int i = 0; i < m->n_lin; i++) {
         fl_linear* L = &m->lin[i];
         int hidden = i < m->n_lin - 1;
-        // without BP the pre-activation is needed only by the activation, which then runs in
-        // place in post[i] (one pass over memory fewer)
-        float* y = hidden && !bp ? p->post[i] : p->pre[i];
+        // unless plain BP keeps it, the pre-activation is needed only by the activation, which
+        // then runs in place in post[i] (one pass over memory fewer)
+        float* y = hidden && !keep_pre ? p->post[i] : p->pre[i];
         per_datum = fl_linear_forward(m, L, f, x, per_datum, y, p->tmp);
         if (hidden) {
             long n = (long)(per_datum ? f->B : f->Q) * L->dout;
@@ -114,8 +123,15 @@ static void mlp_backward(fl_model* m, const float* dloss) {
         fl_linear_backward(m, lin, in, dy, i > 0 ? dx : NULL, B);
         if (i > 0) {
             long n = (long)B * lin->din;
-            if (p->gelu) ops->gelu_bwd(dx, dx, p->pre[i - 1], n);
-            else ops->relu_bwd(dx, dx, p->post[i - 1], n);
+            const float* pre = p->pre[i - 1];
+            if (p->ckpt) {  // recompute layer i-1 from its kept input: y (B, din) = in W^T + b
+                fl_fwd rf = {.x = p->x, .B = B, .Q = B};
+                pre = p->tmp;
+                fl_linear_forward(m, &m->lin[i - 1], &rf, i == 1 ? p->x : p->post[i - 2], 1, p->tmp, NULL);
+            }
+            // relu's mask is the same read from the pre-activation as from the activation
+            if (p->gelu) ops->gelu_bwd(dx, dx, pre, n);
+            else ops->relu_bwd(dx, dx, p->ckpt ? pre : p->post[i - 1], n);
             float* t = dy; dy = dx; dx = t;
         }
     }
@@ -145,9 +161,9 @@ static void mlp_destroy(fl_model* m) {
 }
 
 static const fl_model_vt mlp_vt = {
-    .kind = "mlp", .reserve = mlp_reserve, .forward = mlp_forward, .backward = mlp_backward,
-    .forward_flops = mlp_forward_flops, .bytes_per_query = mlp_bytes_per_query,
-    .destroy = mlp_destroy,
+    .kind = "mlp", .reserve = mlp_reserve, .release = mlp_release, .forward = mlp_forward,
+    .backward = mlp_backward, .forward_flops = mlp_forward_flops,
+    .bytes_per_query = mlp_bytes_per_query, .destroy = mlp_destroy,
 };
 
 fl_model* fl_mlp_new(const fl_ops* ops, const char* spec, const char* act, fl_err* err) {

@@ -5,6 +5,11 @@
 //   - backward (BP) into params.grad;
 //   - the list of perturbable linear layers, each with its saved input and noise stream.
 //
+// Checkpointed BP (m->checkpoint, docs/METHOD.md "BP"): with FL_CKPT_BLOCK a forward that
+// keeps FL_KEEP_BP keeps only the input of every block (a ViT transformer block; an MLP layer,
+// Linear + activation), and backward recomputes each block's forward from it before
+// backpropagating through the block. The gradient is the same, bit for bit.
+//
 // Query rows and data: a forward is given B data (x is (B, in_dim)) and Q query rows, each
 // query row being one datum under one perturbation (row_datum maps query -> datum; queries of
 // a datum are contiguous). Layers before the first perturbed one compute the same values for
@@ -43,6 +48,7 @@ typedef struct fl_linear {
 } fl_linear;
 
 enum { FL_KEEP_LR = 1, FL_KEEP_BP = 2 };
+enum { FL_CKPT_NONE = 0, FL_CKPT_BLOCK = 1 };  // m->checkpoint
 
 // One forward.
 typedef struct fl_fwd {
@@ -64,6 +70,8 @@ typedef struct fl_model_vt {
     const char* kind;         // "mlp", "vit"
     // Allocates activations for forwards of up to max_B data and max_Q query rows.
     void (*reserve)(fl_model* m, int max_B, int max_Q);
+    // Frees every activation buffer (the next reserve or forward allocates them again).
+    void (*release)(fl_model* m);
     void (*forward)(fl_model* m, const fl_fwd* f);
     // BP after a forward with FL_KEEP_BP (clean, Q == B): accumulates into params.grad the
     // gradient of sum_r dloss[r] * loss_r, dloss (B) in backend memory.
@@ -88,6 +96,7 @@ struct fl_model {
     int depth;                // blocks (ViT) or hidden layers (MLP)
     char desc[160];           // e.g. "mlp:784-256-256-10 relu"
     int no_prefix;            // testing: expand to query rows at the input (no clean prefix)
+    int checkpoint;           // FL_CKPT_NONE, or FL_CKPT_BLOCK: BP keeps block inputs only
 };
 
 // Rows per query of a linear layer's input and output.

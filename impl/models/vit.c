@@ -83,7 +83,8 @@ typedef struct {
     int l_embed, l_head;
     int* l_q; int* l_k; int* l_v; int* l_o; int* l_fc1; int* l_fc2;  // (depth)
     // buffers
-    vit_block_bufs* blk;   // (depth) kept activations
+    vit_block_bufs* blk;   // (depth) kept activations; checkpointed BP keeps resid only
+    vit_block_bufs rb;     // checkpointed BP: one block's activations, recomputed in backward
     vbuf final_resid;      // BP: residual after the last block (B, T, D)
     vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_act;  // shared scratch
     vbuf patches;          // (B, T, K)
@@ -449,13 +450,82 @@ static void expand_inplace(fl_model* m, const fl_fwd* f, float* y, float* scratc
     m->ops->copy(y, scratch, (size_t)f->Q * rowlen * sizeof(float));
 }
 
+// One transformer block from h (S, T, D), per datum when pd, into out; returns whether out is
+// per datum. With keep_all (BP, or its recomputation in a checkpointed backward) every
+// activation goes to b; otherwise to the shared scratch, except the inputs of perturbed layers
+// that an LR forward keeps in b. keep_probs: the attention writes its probabilities (into b,
+// or into the scratch, so that a checkpointed forward takes the very path of plain BP).
+static int block_forward(fl_model* m, const fl_fwd* f, int k, vit_block_bufs* b, int keep_all,
+                         int keep_probs, const float* h, int pd, float* out) {
+    vit_impl* p = m->impl;
+    const fl_ops* ops = m->ops;
+    const fl_vit_cfg* c = &p->c;
+    int B = f->B, Q = f->Q, T = p->T, D = c->dim, M = c->mlp, H = c->heads;
+    int lr = (f->keep & FL_KEEP_LR) != 0;
+    size_t R = (size_t)(B > Q ? B : Q);
+    size_t RT = R * T;
+    fl_params* P = &m->params;
+    float* tmp = p->tmp.p;
+    fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
+    fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
+    int S = pd ? B : Q;
+    // a = LN1(h)
+    int keep_ln1 = keep_all || (lr && (Lq->perturbed || Lk->perturbed || Lv->perturbed));
+    float* ln1 = keep_ln1 ? vget(ops, &b->ln1, RT * D) : p->s_ln.p;
+    float* mean1 = keep_all ? vget(ops, &b->mean1, RT) : NULL;
+    float* rstd1 = keep_all ? vget(ops, &b->rstd1, RT) : NULL;
+    ops->layernorm(ln1, mean1, rstd1, h, fl_param_data(P, p->t_ln1_w[k]),
+                   fl_param_data(P, p->t_ln1_b[k]), S * T, D, c->eps);
+    // q, k, v
+    float* q = keep_all ? vget(ops, &b->q, RT * D) : p->s_q.p;
+    float* kk = keep_all ? vget(ops, &b->k, RT * D) : p->s_k.p;
+    float* v = keep_all ? vget(ops, &b->v, RT * D) : p->s_v.p;
+    int pq = fl_linear_forward(m, Lq, f, ln1, pd, q, tmp);
+    int pk = fl_linear_forward(m, Lk, f, ln1, pd, kk, tmp);
+    int pv = fl_linear_forward(m, Lv, f, ln1, pd, v, tmp);
+    int keep_ctx = keep_all || (lr && Lo->perturbed);
+    float* ctx = keep_ctx ? vget(ops, &b->ctx, RT * D) : p->s_ctx.p;
+    int pa = pq && pk && pv;
+    if (!pa) {  // some projection added noise: all three per query (ctx is free scratch)
+        if (pq) expand_inplace(m, f, q, ctx, (long)T * D);
+        if (pk) expand_inplace(m, f, kk, ctx, (long)T * D);
+        if (pv) expand_inplace(m, f, v, ctx, (long)T * D);
+    }
+    int Sa = pa ? B : Q;
+    float* probs = keep_all ? vget(ops, &b->probs, R * H * T * T) : p->s_probs.p;
+    attention(m, ctx, probs, keep_probs, q, kk, v, Sa);
+    // h = h + ctx Wo^T + bo
+    float* mid = keep_all ? vget(ops, &b->mid, RT * D) : p->s_mid.p;
+    int po = fl_linear_forward(m, Lo, f, ctx, pa, mid, tmp);
+    residual(m, f, mid, po, h, pd);
+    pd = po;
+    S = pd ? B : Q;
+    // h = h + gelu(LN2(h) W1^T + b1) W2^T + b2
+    int keep_ln2 = keep_all || (lr && L1->perturbed);
+    float* ln2 = keep_ln2 ? vget(ops, &b->ln2, RT * D) : p->s_ln.p;
+    float* mean2 = keep_all ? vget(ops, &b->mean2, RT) : NULL;
+    float* rstd2 = keep_all ? vget(ops, &b->rstd2, RT) : NULL;
+    ops->layernorm(ln2, mean2, rstd2, mid, fl_param_data(P, p->t_ln2_w[k]),
+                   fl_param_data(P, p->t_ln2_b[k]), S * T, D, c->eps);
+    int keep_act = keep_all || (lr && L2->perturbed);
+    float* act = keep_act ? vget(ops, &b->act, RT * M) : p->s_act.p;
+    // unless kept, fc1's output is needed only as GELU's input: GELU then runs in place
+    // (one pass over memory fewer)
+    float* fc1 = keep_all ? vget(ops, &b->fc1, RT * M) : act;
+    int p1 = fl_linear_forward(m, L1, f, ln2, pd, fc1, tmp);
+    ops->gelu(act, fc1, (long)(p1 ? B : Q) * T * M);
+    int p2 = fl_linear_forward(m, L2, f, act, p1, out, tmp);
+    residual(m, f, out, p2, mid, pd);
+    return p2;
+}
+
 static void vit_forward(fl_model* m, const fl_fwd* f) {
     vit_impl* p = m->impl;
     const fl_ops* ops = m->ops;
     const fl_vit_cfg* c = &p->c;
-    int B = f->B, Q = f->Q, T = p->T, D = c->dim, M = c->mlp, H = c->heads, NC = m->n_classes;
+    int B = f->B, Q = f->Q, T = p->T, D = c->dim, NC = m->n_classes;
     FL_CHECK(f->row_datum || Q == B, "vit forward: Q (%d) != B (%d) needs row_datum", Q, B);
-    int bp = (f->keep & FL_KEEP_BP) != 0, lr = (f->keep & FL_KEEP_LR) != 0;
+    int bp = (f->keep & FL_KEEP_BP) != 0;
     FL_CHECK(!bp || (Q == B && !f->noise), "vit forward: BP needs a clean pass with Q == B");
     size_t R = (size_t)(B > Q ? B : Q);
     size_t RT = R * T;
@@ -470,61 +540,13 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
     int pd = fl_linear_forward(m, &m->lin[p->l_embed], f, patches, 1, h, tmp);
     ops->vit_tokens(h, h, fl_param_data(P, p->t_cls), fl_param_data(P, p->t_pos), pd ? B : Q, T, D);
 
+    int ckpt = bp && m->checkpoint == FL_CKPT_BLOCK;
     for (int k = 0; k < c->depth; k++) {
-        vit_block_bufs* b = &p->blk[k];
-        fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
-        fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
-        int S = pd ? B : Q;
-        // a = LN1(h)
-        int keep_ln1 = bp || (lr && (Lq->perturbed || Lk->perturbed || Lv->perturbed));
-        float* ln1 = keep_ln1 ? vget(ops, &b->ln1, RT * D) : p->s_ln.p;
-        float* mean1 = bp ? vget(ops, &b->mean1, RT) : NULL;
-        float* rstd1 = bp ? vget(ops, &b->rstd1, RT) : NULL;
-        ops->layernorm(ln1, mean1, rstd1, h, fl_param_data(P, p->t_ln1_w[k]),
-                       fl_param_data(P, p->t_ln1_b[k]), S * T, D, c->eps);
-        // q, k, v
-        float* q = bp ? vget(ops, &b->q, RT * D) : p->s_q.p;
-        float* kk = bp ? vget(ops, &b->k, RT * D) : p->s_k.p;
-        float* v = bp ? vget(ops, &b->v, RT * D) : p->s_v.p;
-        int pq = fl_linear_forward(m, Lq, f, ln1, pd, q, tmp);
-        int pk = fl_linear_forward(m, Lk, f, ln1, pd, kk, tmp);
-        int pv = fl_linear_forward(m, Lv, f, ln1, pd, v, tmp);
-        int keep_ctx = bp || (lr && Lo->perturbed);
-        float* ctx = keep_ctx ? vget(ops, &b->ctx, RT * D) : p->s_ctx.p;
-        int pa = pq && pk && pv;
-        if (!pa) {  // some projection added noise: all three per query (ctx is free scratch)
-            if (pq) expand_inplace(m, f, q, ctx, (long)T * D);
-            if (pk) expand_inplace(m, f, kk, ctx, (long)T * D);
-            if (pv) expand_inplace(m, f, v, ctx, (long)T * D);
-        }
-        int Sa = pa ? B : Q;
-        float* probs = bp ? vget(ops, &b->probs, R * H * T * T) : p->s_probs.p;
-        attention(m, ctx, probs, bp, q, kk, v, Sa);
-        // h = h + ctx Wo^T + bo
-        float* mid = bp ? vget(ops, &b->mid, RT * D) : p->s_mid.p;
-        int po = fl_linear_forward(m, Lo, f, ctx, pa, mid, tmp);
-        residual(m, f, mid, po, h, pd);
-        pd = po;
-        S = pd ? B : Q;
-        // h = h + gelu(LN2(h) W1^T + b1) W2^T + b2
-        int keep_ln2 = bp || (lr && L1->perturbed);
-        float* ln2 = keep_ln2 ? vget(ops, &b->ln2, RT * D) : p->s_ln.p;
-        float* mean2 = bp ? vget(ops, &b->mean2, RT) : NULL;
-        float* rstd2 = bp ? vget(ops, &b->rstd2, RT) : NULL;
-        ops->layernorm(ln2, mean2, rstd2, mid, fl_param_data(P, p->t_ln2_w[k]),
-                       fl_param_data(P, p->t_ln2_b[k]), S * T, D, c->eps);
-        int keep_act = bp || (lr && L2->perturbed);
-        float* act = keep_act ? vget(ops, &b->act, RT * M) : p->s_act.p;
-        // without BP, fc1's output is needed only as GELU's input: GELU then runs in place
-        // (one pass over memory fewer)
-        float* fc1 = bp ? vget(ops, &b->fc1, RT * M) : act;
-        int p1 = fl_linear_forward(m, L1, f, ln2, pd, fc1, tmp);
-        ops->gelu(act, fc1, (long)(p1 ? B : Q) * T * M);
+        // BP keeps each block's output as the next block's input; otherwise h is dead once
+        // added into mid, and the output reuses its buffer
         float* out = bp ? vget(ops, k + 1 < c->depth ? &p->blk[k + 1].resid : &p->final_resid, RT * D)
-                        : p->s_resid.p;  // h is dead once added into mid
-        int p2 = fl_linear_forward(m, L2, f, act, p1, out, tmp);
-        residual(m, f, out, p2, mid, pd);
-        pd = p2;
+                        : p->s_resid.p;
+        pd = block_forward(m, f, k, &p->blk[k], bp && !ckpt, bp, h, pd, out);
         h = out;
     }
 
@@ -596,6 +618,14 @@ static void vit_backward(fl_model* m, const float* dloss) {
 
     for (int k = c->depth - 1; k >= 0; k--) {
         vit_block_bufs* b = &p->blk[k];
+        const float* resid = b->resid.p;  // the block's input, kept in both modes
+        if (m->checkpoint == FL_CKPT_BLOCK) {
+            // recompute the block's forward from its input into rb, with plain BP's calls
+            // (a clean pass: per datum throughout); its output goes to scratch, unused
+            fl_fwd rf = {.x = p->x, .B = B, .Q = B, .labels = p->labels, .keep = FL_KEEP_BP};
+            block_forward(m, &rf, k, &p->rb, 1, 1, resid, 1, p->s_resid.p);
+            b = &p->rb;
+        }
         const fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
         const fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
         // MLP branch: dres is d(out) = d(mid) directly + through fc2(gelu(fc1(LN2(mid))))
@@ -624,7 +654,7 @@ static void vit_backward(fl_model* m, const float* dloss) {
         lin_bwd(m, Lk, b->ln1.p, dk, dln, BT, 1.0f);
         lin_bwd(m, Lv, b->ln1.p, dv, dln, BT, 1.0f);
         ops->layernorm_bwd(dtmp, fl_param_grad(P, p->t_ln1_w[k]), fl_param_grad(P, p->t_ln1_b[k]), dln,
-                           b->resid.p, b->mean1.p, b->rstd1.p, fl_param_data(P, p->t_ln1_w[k]), BT, D);
+                           resid, b->mean1.p, b->rstd1.p, fl_param_data(P, p->t_ln1_w[k]), BT, D);
         ops->axpy(dres, 1.0f, dtmp, (long)BT * D);  // dres = d(block input)
     }
 
@@ -696,21 +726,29 @@ static size_t vit_bytes_per_query(const fl_model* m) {
     return (per_token * T + NC) * sizeof(float);
 }
 
-static void vit_destroy(fl_model* m) {
+static void free_block(const fl_ops* ops, vit_block_bufs* b) {
+    vbuf* all[] = {&b->resid, &b->ln1, &b->mean1, &b->rstd1, &b->q, &b->k, &b->v, &b->probs,
+                   &b->ctx, &b->mid, &b->ln2, &b->mean2, &b->rstd2, &b->fc1, &b->act};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
+}
+
+static void vit_release(fl_model* m) {
     vit_impl* p = m->impl;
     const fl_ops* ops = m->ops;
-    for (int k = 0; k < p->c.depth; k++) {
-        vit_block_bufs* b = &p->blk[k];
-        vbuf* all[] = {&b->resid, &b->ln1, &b->mean1, &b->rstd1, &b->q, &b->k, &b->v, &b->probs,
-                       &b->ctx, &b->mid, &b->ln2, &b->mean2, &b->rstd2, &b->fc1, &b->act};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
-    }
+    for (int k = 0; k < p->c.depth; k++) free_block(ops, &p->blk[k]);
+    free_block(ops, &p->rb);
     vbuf* all[] = {&p->final_resid, &p->s_resid, &p->s_mid, &p->s_ln, &p->s_q, &p->s_k, &p->s_v,
                    &p->s_probs, &p->s_ctx, &p->s_act, &p->patches, &p->tmp, &p->head_in,
                    &p->mean_f, &p->rstd_f, &p->logits_full, &p->logits, &p->labels0,
                    &p->g_res, &p->g_tmp, &p->g_ln, &p->g_ctx, &p->g_q, &p->g_k, &p->g_v, &p->g_big,
                    &p->g_probs, &p->g_logits, &p->g_feat, &p->g_pos};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vfree(ops, all[i]);
+    p->bp_valid = 0;
+}
+
+static void vit_destroy(fl_model* m) {
+    vit_impl* p = m->impl;
+    vit_release(m);
     free(p->blk);
     free(p->t_ln1_w); free(p->t_ln1_b); free(p->t_ln2_w); free(p->t_ln2_b);
     free(p->l_q); free(p->l_k); free(p->l_v); free(p->l_o); free(p->l_fc1); free(p->l_fc2);
@@ -718,9 +756,9 @@ static void vit_destroy(fl_model* m) {
 }
 
 static const fl_model_vt vit_vt = {
-    .kind = "vit", .reserve = vit_reserve, .forward = vit_forward, .backward = vit_backward,
-    .forward_flops = vit_forward_flops, .bytes_per_query = vit_bytes_per_query,
-    .destroy = vit_destroy,
+    .kind = "vit", .reserve = vit_reserve, .release = vit_release, .forward = vit_forward,
+    .backward = vit_backward, .forward_flops = vit_forward_flops,
+    .bytes_per_query = vit_bytes_per_query, .destroy = vit_destroy,
 };
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define FL_SCHEMA_VERSION 2
+#define FL_SCHEMA_VERSION 3
 
 typedef struct {
     const char* name;

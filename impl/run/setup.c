@@ -52,6 +52,10 @@ static void flip_labels(fl_setup* s, float frac, uint64_t seed) {
 int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err* err) {
     memset(s, 0, sizeof *s);
     snprintf(status, 24, "failed");
+    // checked here, not by the parser: a sweep checks each line's options on their own
+    if (cfg->checkpoint != FL_CKPT_NONE && strcmp(cfg->method, "bp"))
+        return fl_fail(err, "--checkpoint block: only --method bp keeps activations to recompute (found --method %s)",
+                       cfg->method);
     s->ops = fl_ops_by_name(cfg->backend, err);
     if (!s->ops) return -1;
     if (fl_train_open_data(cfg, &s->train, &s->test, err)) {
@@ -102,6 +106,7 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
     // model
     s->m = fl_model_create(s->ops, cfg->model, cfg->act, s->train.c, s->train.h, s->train.w, s->train.n_classes, err);
     if (!s->m) goto fail;
+    s->m->checkpoint = cfg->checkpoint;
     // every tensor from the run's seed (a ViT also has CLS, position embeddings and norms)
     if (fl_vit_is(s->m)) fl_vit_init(s->m, cfg->seed);
     else fl_model_init_weights(s->m, cfg->seed);

@@ -97,6 +97,7 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
     *acc_out = (double)correct / (double)n;
     ops->free(xd); ops->free(yd); ops->free(ld); ops->free(ad);
     free(xh); free(yh); free(lh); free(ah);
+    m->vt->release(m);  // the evaluation batch's activations are not held into training (peak_model_mb)
     FL_NVTX_POP();
 }
 
@@ -115,6 +116,7 @@ typedef struct {
 
 typedef struct {
     long queries, q_clean, q_pilot, q_oracle, steps;
+    double peak_model_mb;     // peak over the steps of bytes held through ops->alloc
     long visits;              // data seen by steps, sum of B: the spend's denominator
     double flops, wall_s;
 } run_acc;
@@ -157,6 +159,7 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "proxy", "%s", cfg->eo.proxy == FL_PROXY_PREV ? "prev" : "pilot");
     fl_row_set(row, "sigma0", "%g", (double)cfg->eo.sigma0);
     fl_row_set(row, "mu", "%g", (double)cfg->eo.mu);
+    fl_row_set(row, "checkpoint", "%s", cfg->checkpoint == FL_CKPT_BLOCK ? "block" : "none");
     double st = ea && ea->steps ? (double)ea->steps : 1.0;
     if (ea && ea->steps) fl_row_set(row, "train_loss", "%.6g", ea->loss / st);
     fl_row_set(row, "eval_split", "%s", cfg->val_per_class > 0 ? "val" : "test");
@@ -185,6 +188,7 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     }
     fl_row_set(row, "peak_rss_mb", "%.1f", fl_peak_rss_mb());
     fl_row_set(row, "peak_dev_mb", "%.1f", ops ? ops->peak_mem_mb() : fl_peak_rss_mb());
+    if (ra->peak_model_mb > 0) fl_row_set(row, "peak_model_mb", "%.3f", ra->peak_model_mb);
     fl_row_set(row, "config", "%s", cfg->config_str);
     fl_row_set(row, "message", "%s", msg ? msg : "");
 }
@@ -293,6 +297,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
                 if (fl_track_step(track, e, &b, epoch, ra.steps, err)) goto fail;
                 t_run0 += fl_now() - tt;
             }
+            ops->alloc_peak_reset();
             double t0 = fl_now();
             fl_step_stats st;
             FL_NVTX_PUSH("step");
@@ -306,6 +311,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             FL_NVTX_POP();
             FL_NVTX_POP();
             double t2 = fl_now();
+            if ((double)ops->alloc_peak() / 1048576.0 > ra.peak_model_mb) ra.peak_model_mb = (double)ops->alloc_peak() / 1048576.0;
             if (alloc_log && ra.steps % (cfg->alloc_log_every > 1 ? cfg->alloc_log_every : 1) == 0)
                 for (int i = 0; i < e->last_B; i++)  // this step's n_i, proxy, loss, oracle v_i (not timed)
                     fprintf(alloc_log, "%ld,%d,%lld,%d,%.6g,%.6g,%.6g\n", ra.steps, epoch, (long long)b.index[i],

@@ -25,6 +25,7 @@ typedef struct fl_train_cfg {
     char weights[512];         // initial weights (safetensors file or HF directory), "" = random
     char save[512];            // write the final parameters here (safetensors), "" = no
     int save_every;            // also save every this many epochs (0 = only at the end)
+    int checkpoint;            // FL_CKPT_NONE | FL_CKPT_BLOCK: BP activation checkpointing (model.h)
     // estimator
     char method[16];           // bp | mezo | lr
     char allocator[32];        // uniform | flops | neyman | oracle | bernoulli | loss

@@ -2,8 +2,8 @@
 //   - device: the first visible GPU; fl_cuda_ops() returns NULL with "no CUDA device: ..."
 //     when there is none (or no driver), so the CLI can say so and exit 2.
 //   - memory: plain cudaMalloc/cudaFree (no caching allocator), zero-initialised like the
-//     CPU's; current and peak bytes are tracked for peak_mem_mb, free bytes come from
-//     cudaMemGetInfo.
+//     CPU's; current and peak bytes are tracked for peak_mem_mb (and, with a peak that can
+//     be reset, for alloc_held/alloc_peak), free bytes come from cudaMemGetInfo.
 //   - BLAS: cuBLAS, fp32 by default, TF32 tensor cores after fl_cuda_set_math(1). Row-major
 //     C(M,N) = op(A) op(B) is computed as the column-major C^T(N,M) = op(B)^T op(A)^T, which
 //     is cuBLAS called with A and B swapped and the same transpose flags.
@@ -76,6 +76,7 @@ extern "C" void fl_cuda_set_math(int tf32) {
 static std::mutex g_mem_lock;
 static std::unordered_map<void*, size_t> g_sizes;
 static size_t g_cur_bytes, g_peak_bytes;
+static size_t g_window_peak;  // peak of g_cur_bytes since cuda_alloc_peak_reset
 
 static void* cuda_alloc(size_t bytes) {
     size_t rounded = (bytes + 255) & ~(size_t)255;
@@ -87,6 +88,7 @@ static void* cuda_alloc(size_t bytes) {
     g_sizes[p] = rounded;
     g_cur_bytes += rounded;
     if (g_cur_bytes > g_peak_bytes) g_peak_bytes = g_cur_bytes;
+    if (g_cur_bytes > g_window_peak) g_window_peak = g_cur_bytes;
     return p;
 }
 
@@ -125,6 +127,19 @@ static size_t cuda_mem_available(void) {
 static double cuda_peak_mem_mb(void) {
     std::lock_guard<std::mutex> lock(g_mem_lock);
     return (double)g_peak_bytes / (1024.0 * 1024.0);
+}
+
+static size_t cuda_alloc_held(void) {
+    std::lock_guard<std::mutex> lock(g_mem_lock);
+    return g_cur_bytes;
+}
+static size_t cuda_alloc_peak(void) {
+    std::lock_guard<std::mutex> lock(g_mem_lock);
+    return g_window_peak;
+}
+static void cuda_alloc_peak_reset(void) {
+    std::lock_guard<std::mutex> lock(g_mem_lock);
+    g_window_peak = g_cur_bytes;
 }
 
 // Backend scratch: tracked like any allocation, grown on demand.
@@ -188,7 +203,8 @@ static fl_ops cuda_ops_table = {
     .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload, .download = cuda_download,
     .copy = cuda_copy, .zero = cuda_zero, .sync = cuda_sync, .mem_available = cuda_mem_available,
     .chunk_bytes = 0,  // as many query rows as fit: the largest GEMMs
-    .peak_mem_mb = cuda_peak_mem_mb,
+    .peak_mem_mb = cuda_peak_mem_mb, .alloc_held = cuda_alloc_held, .alloc_peak = cuda_alloc_peak,
+    .alloc_peak_reset = cuda_alloc_peak_reset,
     .gemm = cuda_gemm, .gemm_strided = cuda_gemm_strided,
     .gather_rows = fl_cuda_gather_rows, .segment_sum = fl_cuda_segment_sum,
     .exp = fl_cuda_exp, .scale = fl_cuda_scale, .axpy = fl_cuda_axpy, .relu = fl_cuda_relu,
