@@ -1,10 +1,25 @@
 // bp.c: exact backpropagation (PAPER.md section 3.1), the reference estimator.
-// One clean forward of the batch (B queries), then BP of the batch-mean loss.
+// One clean forward of the batch (B queries), then BP of the batch-mean loss. With activation
+// checkpointing (m->checkpoint, docs/METHOD.md "BP") the model recomputes every block's forward
+// inside backward: not a query (the same clean evaluation again), but forward GEMM work, so
+// it is counted in st->flops.
 #include <string.h>
 #include "estimator.h"
 #include "../core/nvtx.h"
 
 enum { SLOT_LOSS = 1, SLOT_DLOSS = 2 };
+
+// Forward GEMM FLOPs a checkpointed backward recomputes for B data: the whole clean forward
+// but the layers outside the blocks (the ViT's patch embedding, the classifier).
+static double recompute_flops(const fl_model* m, int B) {
+    double flops = m->vt->forward_flops(m, B, B, 0);
+    for (int i = 0; i < m->n_lin; i++) {
+        const fl_linear* L = &m->lin[i];
+        if (!strcmp(L->role, "embed") || !strcmp(L->role, "head"))
+            flops -= 2.0 * B * fl_linear_tokens(m, L) * L->din * L->dout;
+    }
+    return flops;
+}
 
 // bp allocates nothing: one clean query per datum
 static long bp_overhead(const fl_engine* e, int B, int first_visit) { return B; }
@@ -41,6 +56,7 @@ static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     st->loss = s / B;
     st->queries = st->queries_clean = B;
     st->flops = m->vt->forward_flops(m, B, B, 0);
+    if (m->checkpoint == FL_CKPT_BLOCK) st->flops += recompute_flops(m, B);
     st->t_clean = t1 - t0;
     st->t_grad = t2 - t1;
     st->n_lo = st->n_hi = 1;
