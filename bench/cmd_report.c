@@ -17,6 +17,7 @@
 #include <glob.h>
 #include <sys/stat.h>
 #include "args.h"
+#include "report_stats.h"
 #include "sweep.h"
 
 // The estimator-quality section (issue 7) lives in its own file when built; weak so that the
@@ -40,8 +41,13 @@ typedef struct {
     int task, series, budget;
     long seed;
     char method[16], allocator[32];
-    double acc, queries, qpd, wall, step_ms, peak_rss, peak_dev, gflop;
+    double acc, queries, qpd, wall, step_ms, peak_rss, peak_dev, peak_model, gflop;
+    double spend;        // spend_per_datum of the final row: queries/datum/step, oracle excluded (NAN: unknown, an older CSV)
+    double nonuni_frac;  // mean over epochs of alloc_nonuniform_frac (NAN: unknown, an older CSV)
+    double nonuni_sum;
+    int nonuni_rows;
     int nonuniform;      // some epoch had n_lo != n_hi: the allocator departed from uniform
+    int ckpt;            // method bp with checkpoint=block: BP with activation checkpointing ("bp-ckpt")
     epoch_pt* ep;        // (n_ep) per-epoch training loss
     int n_ep;
 } rcell;
@@ -52,12 +58,15 @@ typedef struct {
     char key[400];
     int budgets[64];
     int n_budgets;
+    int n_compress;              // blocks in plotdata/compress_K.dat (report_compress.c)
+    double compress_lo, compress_hi;  // the swept uniform budgets' range (the figure's axes)
 } rtask;
 
 typedef struct {
     int task;
     char label[200];
     char method[16], allocator[32];
+    int ckpt;            // bp-ckpt: BP with activation checkpointing, its own method
     int rank;
     int global;          // index in the global series list (plot styles)
 } rseries;
@@ -72,6 +81,7 @@ typedef struct {
     char** global;       // labels of all series, in plot order
     int n_global;
     long n_clashes;      // cells that share (series, budget, seed) with another
+    int files_without_spend, files_without_nonuni, files_without_ckpt;  // older CSVs: those columns unknown
 } rdata;
 
 static double num(const char* s) {
@@ -142,6 +152,16 @@ static void series_label(const char* key, const char* method, const char* alloca
     }
 }
 
+// BP with activation checkpointing is its own method, "bp-ckpt", in every table: a label "bp"
+// becomes "bp-ckpt"; another label without "ckpt" in it gets "bp-ckpt" in front.
+static void ckpt_label(char* label, size_t len) {
+    if (strstr(label, "ckpt")) return;
+    char rest[200];
+    if (!strncmp(label, "bp", 2) && (label[2] == 0 || label[2] == ' ')) snprintf(rest, sizeof rest, "%s", label + 2);
+    else snprintf(rest, sizeof rest, " %s", label);
+    snprintf(label, len, "bp-ckpt%.180s", rest);
+}
+
 static int method_rank(const char* m) {
     return !strcmp(m, "bp") ? 0 : !strcmp(m, "mezo") ? 1 : !strcmp(m, "lr") ? 2 : 3;
 }
@@ -189,7 +209,7 @@ static int point_cells(const rdata* d, int series, int budget, long* out, int ma
 }
 
 // A point's values of one field over its ok cells.
-typedef enum { F_ACC, F_QUERIES, F_QPD, F_WALL, F_STEP, F_RSS, F_DEV } field;
+typedef enum { F_ACC, F_QUERIES, F_QPD, F_WALL, F_STEP, F_RSS, F_DEV, F_MODEL, F_SPEND } field;
 static double field_of(const rcell* c, field f) {
     switch (f) {
     case F_ACC: return c->acc;
@@ -199,6 +219,8 @@ static double field_of(const rcell* c, field f) {
     case F_STEP: return c->step_ms;
     case F_RSS: return c->peak_rss;
     case F_DEV: return c->peak_dev;
+    case F_MODEL: return c->peak_model;
+    case F_SPEND: return c->spend;
     }
     return NAN;
 }
@@ -229,6 +251,19 @@ static point point_stat(const rdata* d, int series, int budget, field f) {
 // ---------------------------------------------------------------------------------------
 // reading
 
+// A results CSV of this or an older schema: the columns the report reads must be there; the
+// newer ones (spend_per_datum, alloc_nonuniform_frac, checkpoint, peak_model_mb) may be absent,
+// and are then unknown (the report says so).
+static int results_header_check(const fl_csv* t, fl_err* err) {
+    static const char* need[] = {"schema", "cell_key", "status", "dataset", "model", "method", "allocator", "budget", "batch",
+                                 "shots", "seed", "epoch", "epochs", "steps", "eval_split", "test_acc", "queries", "wall_s", NULL};
+    if (t->n_cols < 2 || strcmp(t->header[0], "schema") || strcmp(t->header[1], "cell_key"))
+        return fl_fail(err, "%s:1: not a results CSV: it does not start with the columns schema,cell_key", t->path);
+    for (int i = 0; need[i]; i++)
+        if (fl_csv_col(t, need[i]) < 0) return fl_fail(err, "%s:1: not a results CSV: no column '%s'", t->path, need[i]);
+    return 0;
+}
+
 static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, int* n_files_out, rdata* d) {
     glob_t g;
     char pat[1100];
@@ -247,11 +282,14 @@ static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, 
             fprintf(stderr, "flbench report: skipping %s\n", err.msg);
             continue;
         }
-        if (fl_csv_check_results_header(&t, &err)) {
+        if (results_header_check(&t, &err)) {
             if (is_extra) fprintf(stderr, "flbench report: skipping %s\n", err.msg);
             fl_csv_free(&t);
             continue;
         }
+        d->files_without_spend += fl_csv_col(&t, "spend_per_datum") < 0;
+        d->files_without_nonuni += fl_csv_col(&t, "alloc_nonuniform_frac") < 0;
+        d->files_without_ckpt += fl_csv_col(&t, "checkpoint") < 0;
         if (t.torn_tail)
             fprintf(stderr, "flbench report: %s:%ld: ignoring an incomplete last line (a killed writer)\n", path, t.torn_line);
         files[n_files++] = t;
@@ -309,8 +347,15 @@ static int load(const char* dir, char** extra, int n_extra, fl_csv** files_out, 
             const char* nhi = fl_csv_field(t, r, "n_hi");
             if (*nlo && *nhi && strcmp(nlo, nhi)) c->nonuniform = 1;
             double rss = num(fl_csv_field(t, r, "peak_rss_mb")), dev = num(fl_csv_field(t, r, "peak_dev_mb"));
+            double model = num(fl_csv_field(t, r, "peak_model_mb"));
             if (isfinite(rss) && !(rss <= c->peak_rss)) c->peak_rss = rss;
             if (isfinite(dev) && !(dev <= c->peak_dev)) c->peak_dev = dev;
+            if (isfinite(model) && !(model <= c->peak_model)) c->peak_model = model;
+            double frac = num(fl_csv_field(t, r, "alloc_nonuniform_frac"));
+            if (epoch >= 1 && isfinite(frac)) {
+                c->nonuni_sum += frac;
+                c->nonuni_rows++;
+            }
         }
     }
     if (dups) fprintf(stderr, "flbench report: note: %ld cells appear in more than one file (shards and their merge?); the first file's rows are used\n", dups);
@@ -370,8 +415,14 @@ static void organise(rdata* d) {
         c->step_ms = steps > 0 ? 1e3 * c->wall / steps : NAN;
         if (!(c->peak_rss > 0)) c->peak_rss = NAN;
         if (!(c->peak_dev > 0)) c->peak_dev = NAN;
+        if (!(c->peak_model > 0)) c->peak_model = NAN;
+        // spend_per_datum is cumulative: the final row holds the run's spend (docs/METHOD.md, "Spend")
+        c->spend = num(fl_csv_field(t, r, "spend_per_datum"));
+        c->nonuni_frac = c->nonuni_rows ? c->nonuni_sum / c->nonuni_rows : NAN;
+        c->ckpt = !strcmp(c->method, "bp") && !strcmp(fl_csv_field(t, r, "checkpoint"), "block");
         char label[200];
         series_label(c->key, c->method, c->allocator, label, sizeof label);
+        if (c->ckpt) ckpt_label(label, sizeof label);
         char skey[700];
         snprintf(skey, sizeof skey, "%d|%s", c->task, label);
         long* sv = sw_table_slot(&series, skey, &created);
@@ -383,7 +434,8 @@ static void organise(rdata* d) {
             snprintf(s->label, sizeof s->label, "%s", label);
             snprintf(s->method, sizeof s->method, "%s", c->method);
             snprintf(s->allocator, sizeof s->allocator, "%s", c->allocator);
-            s->rank = method_rank(c->method) * 16 + alloc_rank(c->allocator);
+            s->ckpt = c->ckpt;
+            s->rank = method_rank(c->method) * 16 + alloc_rank(c->allocator) + c->ckpt;
             *sv = d->n_series++;
         }
         c->series = (int)*sv;
@@ -483,144 +535,238 @@ static void point_note(char* out, size_t len, const point* p) {
     if (n < len) snprintf(out + n, len - n, ")");
 }
 
-// The comparison "A >= B" at one point of each: paired over common seeds where there are
-// some, else the difference of the means.
-typedef struct {
-    int ok;              // both sides have accuracy
-    double a, b, diff, se;
-    int n_pairs, na, nb;
-} comparison;
+// ---------------------------------------------------------------------------------------
+// claims (docs/SWEEPS.md, "The report's statistics")
+//
+// A claim "A >= B" on one task is a family of comparisons (e.g. FLOPS >= uniform LR at every
+// budget). Each comparison is a paired t-test over the seeds both sides have; it counts as
+// evidence only where A spends no more than B (docs/METHOD.md, "Spend"). Holm's adjustment runs
+// over the family's evidence, and the family gets one verdict.
 
-static comparison compare(const rdata* d, int sa, int ba, int sb, int bb) {
-    comparison c = {0};
+#define MAX_FAMILY 256
+#define ALPHA 0.05
+
+// The differences A - B (fractions of accuracy) paired by seed over both sides' ok cells.
+static int paired_diffs(const rdata* d, int sa, int ba, int sb, int bb, double* diffs, int max) {
     long ia[256], ib[256];
     int na = point_cells(d, sa, ba, ia, 256), nb = point_cells(d, sb, bb, ib, 256);
-    double va[256], vb[256], diffs[256];
-    int ka = 0, kb = 0, kd = 0;
+    int k = 0;
     for (int i = 0; i < na; i++)
-        if (!strcmp(d->cells[ia[i]].status, "ok")) va[ka++] = d->cells[ia[i]].acc;
-    for (int i = 0; i < nb; i++)
-        if (!strcmp(d->cells[ib[i]].status, "ok")) vb[kb++] = d->cells[ib[i]].acc;
-    for (int i = 0; i < na; i++)
-        for (int j = 0; j < nb; j++) {
+        for (int j = 0; j < nb && k < max; j++) {
             const rcell* x = &d->cells[ia[i]];
             const rcell* y = &d->cells[ib[j]];
             if (x->seed == y->seed && !strcmp(x->status, "ok") && !strcmp(y->status, "ok") && isfinite(x->acc) && isfinite(y->acc))
-                diffs[kd++] = x->acc - y->acc;
+                diffs[k++] = x->acc - y->acc;
         }
-    mstat A = stats_of(va, ka), B = stats_of(vb, kb);
-    c.na = A.n;
-    c.nb = B.n;
-    if (!A.n || !B.n) return c;
-    c.ok = 1;
-    c.a = A.mean;
-    c.b = B.mean;
-    if (kd >= 1) {
-        mstat D = stats_of(diffs, kd);
-        c.diff = D.mean;
-        c.se = kd > 1 ? D.std / sqrt((double)kd) : NAN;
-        c.n_pairs = kd;
-    } else {
-        c.diff = A.mean - B.mean;
-        c.se = A.n > 1 && B.n > 1 ? sqrt(A.std * A.std / A.n + B.std * B.std / B.n) : NAN;
-    }
-    return c;
-}
-
-// Two-sided 95 % quantile of Student's t with dof degrees of freedom: a paired difference is
-// "significant" when |mean| > t * (its standard error).
-static double t95(int dof) {
-    static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-    if (dof < 1) return INFINITY;
-    if (dof <= 20) return t[dof];
-    return dof <= 30 ? 2.042 : dof <= 60 ? 2.000 : 1.960;
+    return k;
 }
 
 typedef struct {
-    int n, holds, clear_holds, clear_fails;
-    char fails[2048];
-} claim_tally;
+    int sa, ba, sb, bb;
+    int has_acc;                // both sides have accuracy
+    rs_paired test;             // over the paired seeds
+    double spend_a, spend_b;    // queries/datum/step, mean over ok seeds (NAN: unknown)
+    int evidence;               // counts towards the family's verdict
+    char why_not[160];          // when not evidence
+    double p_holm;
+} comparison;
 
-static void claim_row(FILE* md, const rdata* d, const char* claim, int sa, int ba, int sb, int bb, claim_tally* tally) {
-    comparison c = compare(d, sa, ba, sb, bb);
-    point pa = point_stat(d, sa, ba, F_ACC), pb = point_stat(d, sb, bb, F_ACC);
-    char A[64], B[64], na[64], nb[64];
-    fmt_pm(A, sizeof A, pa.s, 100, 1);
-    fmt_pm(B, sizeof B, pb.s, 100, 1);
-    point_note(na, sizeof na, &pa);
-    point_note(nb, sizeof nb, &pb);
-    fprintf(md, "| %s | %s (b=%d): %s%s | %s (b=%d): %s%s | ", claim, d->series[sa].label, ba, A, na, d->series[sb].label,
-            bb, B, nb);
-    if (!c.ok) {
-        fprintf(md, "– | no accuracy on one side |\n");
-        return;
-    }
-    int holds = c.diff >= 0;
-    int dof = c.n_pairs ? c.n_pairs - 1 : (c.na < c.nb ? c.na : c.nb) - 1;
-    int clear = isfinite(c.se) && fabs(c.diff) > t95(dof) * c.se;
-    if (isfinite(c.se)) fprintf(md, "%+.2f ± %.2f%s | ", 100 * c.diff, 100 * c.se, c.n_pairs ? "" : " (unpaired)");
-    else fprintf(md, "%+.2f%s | ", 100 * c.diff, c.n_pairs ? "" : " (unpaired)");
-    // an allocator that never left the uniform allocation cannot differ from it
-    const rseries* A_s = &d->series[sa];
-    int nonuni = 0, cells_a = 0;
-    if (strcmp(A_s->allocator, "uniform") && strcmp(A_s->allocator, "-")) {
-        long idx[256];
-        int na2 = point_cells(d, sa, ba, idx, 256);
-        for (int i = 0; i < na2; i++) {
-            nonuni |= d->cells[idx[i]].nonuniform;
-            cells_a++;
-        }
-    }
-    const char* uni_note = cells_a && !nonuni ? " (the allocator never left the uniform allocation: n_i = b for every datum)" : "";
-    fprintf(md, "%s%s%s |\n", holds ? "holds" : "**fails**",
-            clear ? ", significant" : isfinite(c.se) ? ", not significant" : " (one seed: no error estimate)", uni_note);
-    tally->n++;
-    tally->holds += holds;
-    tally->clear_holds += holds && clear;
-    tally->clear_fails += !holds && clear;
-    if (!holds) {
-        size_t n = strlen(tally->fails);
-        snprintf(tally->fails + n, sizeof tally->fails - n, "%s%s at b=%d (%+.2f points)", n ? "; " : "", d->series[sa].label, ba,
-                 100 * c.diff);
-    }
+typedef struct {
+    char name[200];
+    comparison rows[MAX_FAMILY];
+    int n;
+} family;
+
+static void family_add(family* f, int sa, int ba, int sb, int bb) {
+    if (f->n < MAX_FAMILY) f->rows[f->n++] = (comparison){.sa = sa, .ba = ba, .sb = sb, .bb = bb};
 }
 
-static void tally_line(FILE* md, const char* claim, const claim_tally* t) {
-    if (!t->n) {
-        fprintf(md, "- **%s**: no comparison possible (a side is missing from the data).\n", claim);
+static void evaluate(const rdata* d, comparison* c) {
+    point pa = point_stat(d, c->sa, c->ba, F_ACC), pb = point_stat(d, c->sb, c->bb, F_ACC);
+    c->has_acc = pa.s.n > 0 && pb.s.n > 0;
+    double diffs[1024];
+    int n = paired_diffs(d, c->sa, c->ba, c->sb, c->bb, diffs, 1024);
+    c->test = rs_paired_test(diffs, n);
+    c->spend_a = point_stat(d, c->sa, c->ba, F_SPEND).s.mean;
+    c->spend_b = point_stat(d, c->sb, c->bb, F_SPEND).s.mean;
+    c->p_holm = NAN;
+    c->evidence = 0;
+    if (!c->has_acc) snprintf(c->why_not, sizeof c->why_not, "no accuracy on one side");
+    else if (n < 2) snprintf(c->why_not, sizeof c->why_not, "%s", n ? "one paired seed: no test" : "no seed in common: no paired test");
+    else if (!isfinite(c->spend_a) || !isfinite(c->spend_b))
+        snprintf(c->why_not, sizeof c->why_not, "spend unknown (a CSV without spend_per_datum)");
+    else if (!rs_spend_not_more(c->spend_a, c->spend_b))
+        snprintf(c->why_not, sizeof c->why_not, "A spends more than B (%.2f > %.2f queries/datum/step)", c->spend_a, c->spend_b);
+    else c->evidence = 1;
+}
+
+// Whether an allocated series' cells left the uniform allocation (the text beside its rows).
+static void allocation_note(const rdata* d, int s, int b, char* out, size_t len) {
+    out[0] = 0;
+    const rseries* A = &d->series[s];
+    if (!strcmp(A->allocator, "uniform") || !strcmp(A->allocator, "-")) return;
+    long idx[256];
+    int n = point_cells(d, s, b, idx, 256);
+    double frac = 0;
+    int known = 0, nonuni = 0;
+    for (int i = 0; i < n; i++) {
+        const rcell* c = &d->cells[idx[i]];
+        nonuni |= c->nonuniform;
+        if (isfinite(c->nonuni_frac)) {
+            frac += c->nonuni_frac;
+            known++;
+        }
+    }
+    if (!n) return;
+    if (known) {
+        frac /= known;
+        if (frac == 0) snprintf(out, len, " (the allocator never left the uniform allocation: n_i = b for every datum)");
+        else snprintf(out, len, " (allocation not uniform in %.0f %% of steps)", 100 * frac);
+    } else if (!nonuni) snprintf(out, len, " (the allocator never left the uniform allocation: n_i = b for every datum)");
+}
+
+static void spend_text(char* out, size_t len, const comparison* c) {
+    if (!isfinite(c->spend_a) || !isfinite(c->spend_b))
+        snprintf(out, len, "unknown (A %s, B %s)", isfinite(c->spend_a) ? "known" : "?", isfinite(c->spend_b) ? "known" : "?");
+    else if (rs_spend_matched(c->spend_a, c->spend_b)) snprintf(out, len, "matched spend (%.2f)", c->spend_a);
+    else snprintf(out, len, "A %.2f, B %.2f", c->spend_a, c->spend_b);
+}
+
+typedef struct {
+    int k_pos, k_neg, m;      // significant after Holm in favour, against; evidence comparisons
+    int shown_not_evidence;
+} verdict_count;
+
+// Rows of one family, then its one verdict line into summary.
+static void write_family(FILE* md, FILE* summary, const rdata* d, family* f) {
+    if (!f->n) {
+        fprintf(summary, "- **%s**: no comparison possible (a side is missing from the data).\n", f->name);
         return;
     }
-    fprintf(md, "- **%s**: holds in %d of %d comparisons (%d significant)", claim, t->holds, t->n, t->clear_holds);
-    if (t->holds < t->n)
-        fprintf(md, "; **fails** in %d (%d significant): %s", t->n - t->holds, t->clear_fails, t->fails);
-    fprintf(md, ".\n");
+    double p[MAX_FAMILY], adj[MAX_FAMILY];
+    for (int i = 0; i < f->n; i++) {
+        evaluate(d, &f->rows[i]);
+        p[i] = f->rows[i].evidence ? f->rows[i].test.p : NAN;
+    }
+    rs_holm(p, f->n, adj);
+    verdict_count v = {0};
+    for (int i = 0; i < f->n; i++) {
+        comparison* c = &f->rows[i];
+        c->p_holm = adj[i];
+        point pa = point_stat(d, c->sa, c->ba, F_ACC), pb = point_stat(d, c->sb, c->bb, F_ACC);
+        char A[64], B[64], na[64], nb[64], sp[96], note[160];
+        fmt_pm(A, sizeof A, pa.s, 100, 1);
+        fmt_pm(B, sizeof B, pb.s, 100, 1);
+        point_note(na, sizeof na, &pa);
+        point_note(nb, sizeof nb, &pb);
+        spend_text(sp, sizeof sp, c);
+        allocation_note(d, c->sa, c->ba, note, sizeof note);
+        fprintf(md, "| %s | %s (b=%d): %s%s | %s (b=%d): %s%s | %s | ", f->name, d->series[c->sa].label, c->ba, A, na,
+                d->series[c->sb].label, c->bb, B, nb, sp);
+        const rs_paired* t = &c->test;
+        if (t->n >= 2) fprintf(md, "%+.2f [%+.2f, %+.2f], %d seeds | ", 100 * t->mean, 100 * t->lo, 100 * t->hi, t->n);
+        else if (t->n == 1) fprintf(md, "%+.2f, 1 seed | ", 100 * t->mean);
+        else fprintf(md, "– | ");
+        if (c->evidence) fprintf(md, "%.3g (Holm %.3g) | ", t->p, c->p_holm);
+        else if (t->n >= 2) fprintf(md, "%.3g | ", t->p);
+        else fprintf(md, "– | ");
+        if (!c->evidence) {
+            fprintf(md, "not evidence: %s%s |\n", c->why_not, note);
+            v.shown_not_evidence++;
+            continue;
+        }
+        v.m++;
+        int holds = t->mean >= 0, sig = c->p_holm < ALPHA;
+        v.k_pos += sig && t->mean > 0;
+        v.k_neg += sig && t->mean < 0;
+        if (sig) fprintf(md, "%s, significant%s |\n", holds ? "holds" : "**fails**", note);
+        else fprintf(md, "%s, not significant (detectable: %.2f points at %d seeds)%s |\n", holds ? "holds" : "fails",
+                     100 * t->mdd, t->n, note);
+    }
+    fprintf(summary, "- **%s**: ", f->name);
+    int k = v.k_pos + v.k_neg;
+    if (!v.m) fprintf(summary, "cannot decide: no comparison counts as evidence");
+    else if (v.k_pos && v.k_neg)
+        fprintf(summary, "cannot decide: significant in opposite directions (%d for, %d against, of %d comparisons after Holm)",
+                v.k_pos, v.k_neg, v.m);
+    else if (!k) fprintf(summary, "cannot decide: significant in none of %d comparisons after Holm", v.m);
+    else if (v.k_pos) fprintf(summary, "holds: %d of %d comparisons significant after Holm, all in favour", k, v.m);
+    else fprintf(summary, "**fails**: %d of %d comparisons significant after Holm, all against", k, v.m);
+    if (v.shown_not_evidence && v.m)
+        fprintf(summary, " (%d more shown above %s not evidence)", v.shown_not_evidence, v.shown_not_evidence == 1 ? "is" : "are");
+    else if (v.shown_not_evidence) fprintf(summary, " (%d shown above, each with its reason)", v.shown_not_evidence);
+    fprintf(summary, ".\n");
+}
+
+// Distinct seeds among the task's ok cells.
+static int task_seeds(const rdata* d, int k) {
+    long seen[1024];
+    int n = 0;
+    for (long i = 0; i < d->n_cells; i++) {
+        const rcell* c = &d->cells[i];
+        if (c->task != k || strcmp(c->status, "ok")) continue;
+        int have = 0;
+        for (int j = 0; j < n; j++) have |= seen[j] == c->seed;
+        if (!have && n < 1024) seen[n++] = c->seed;
+    }
+    return n;
+}
+
+static const char* alloc_title(const char* a) {
+    return !strcmp(a, "flops") ? "FLOPS" : !strcmp(a, "neyman") ? "Neyman" : !strcmp(a, "oracle") ? "Oracle"
+         : !strcmp(a, "bernoulli") ? "Bernoulli" : !strcmp(a, "loss") ? "Loss-proportional" : a;
 }
 
 static void write_claims(FILE* md, const rdata* d, int k) {
     const rtask* t = &d->tasks[k];
+    int seeds = task_seeds(d, k);
+    fprintf(md, "\n**The paper's directional claims on this task.** A − B is in accuracy points: the mean of the "
+                "differences paired by seed, with its 95 %% confidence interval (t quantile of the pairs' degrees of "
+                "freedom; with this task's %d seeds, df = %d and t = %.3f). p is the two-sided paired t-test's; "
+                "\"significant\" means significant at 5 %% after Holm–Bonferroni within the claim (one claim on one "
+                "task is one family). Beside \"not significant\" is the smallest true difference the test would detect "
+                "with power 0.8 at those seeds (noncentral t). A row counts as evidence only where A spends no more "
+                "than B (spend per datum per step, within 2 %%; \"matched spend\" when they differ by at most 2 %%). "
+                "Each claim gets one verdict: holds or **fails** when its significant comparisons all point one way, "
+                "\"cannot decide\" when they point both ways or none is significant; a difference whose verdict would "
+                "change with float rounding is noise.%s\n\n",
+            seeds, seeds - 1, seeds >= 2 ? rs_t_quantile(0.975, seeds - 1) : NAN,
+            seeds < 10 ? " With fewer than 10 seeds these verdicts are indicative." : "");
+    fprintf(md, "| claim | A | B | spend/datum/step | A − B [95 %% CI] | p | verdict |\n|---|---|---|---|---|---|---|\n");
+    // the families; allocators in the order of alloc_rank
+    static family fam[16];
+    int n_fam = 0;
+    static const char* allocs[] = {"flops", "neyman", "oracle", "bernoulli", "loss"};
+    int alloc_fam[5];
+    for (int a = 0; a < 5; a++) {
+        alloc_fam[a] = -1;
+        int any = 0;
+        for (int bi = 0; bi < t->n_budgets; bi++) any |= series_by_method(d, k, "lr", allocs[a], t->budgets[bi]) >= 0;
+        if (!any && a >= 1) continue;  // FLOPS always has its line (the paper's claim); the others when present
+        alloc_fam[a] = n_fam;
+        memset(&fam[n_fam], 0, sizeof fam[n_fam]);
+        snprintf(fam[n_fam].name, sizeof fam[n_fam].name, "%s%s ≥ uniform LR at equal budget", a == 0 ? "" : "(supplementary) ",
+                 alloc_title(allocs[a]));
+        n_fam++;
+    }
+    family* f_mezo = &fam[n_fam++];
+    memset(f_mezo, 0, sizeof *f_mezo);
+    snprintf(f_mezo->name, sizeof f_mezo->name, "allocated and uniform LR ≥ MeZO at equal budget");
+    family* f_mezo2 = &fam[n_fam++];
+    memset(f_mezo2, 0, sizeof *f_mezo2);
+    snprintf(f_mezo2->name, sizeof f_mezo2->name, "allocated and uniform LR ≥ MeZO at 2 queries per datum (the paper's MeZO setting)");
     static const char* lr_allocs[] = {"uniform", "flops", "neyman"};
-    fprintf(md, "\n**The paper's directional claims on this task.** Differences are in accuracy points, A − B, "
-                "paired over seeds (mean ± standard error of the paired differences); \"holds\" means A ≥ B on the mean; "
-                "\"significant\" means the difference is outside the 95 %% confidence interval of a paired t-test "
-                "(t with seeds − 1 degrees of freedom: 4.30 for 3 seeds), \"not significant\" that these seeds "
-                "cannot tell the two apart.\n\n");
-    fprintf(md, "| claim | A | B | A − B | verdict |\n|---|---|---|---|---|\n");
-    claim_tally t_flops = {0}, t_neyman = {0}, t_mezo = {0}, t_mezo2 = {0};
     for (int bi = 0; bi < t->n_budgets; bi++) {
         int b = t->budgets[bi];
         int uni = series_by_method(d, k, "lr", "uniform", b);
-        int flops = series_by_method(d, k, "lr", "flops", b);
-        int ney = series_by_method(d, k, "lr", "neyman", b);
-        if (flops >= 0 && uni >= 0) claim_row(md, d, "FLOPS ≥ uniform LR", flops, b, uni, b, &t_flops);
-        if (ney >= 0 && uni >= 0) claim_row(md, d, "Neyman ≥ uniform LR", ney, b, uni, b, &t_neyman);
-    }
-    for (int bi = 0; bi < t->n_budgets; bi++) {
-        int b = t->budgets[bi];
+        for (int a = 0; a < 5; a++) {
+            int s = series_by_method(d, k, "lr", allocs[a], b);
+            if (alloc_fam[a] >= 0 && s >= 0 && uni >= 0) family_add(&fam[alloc_fam[a]], s, b, uni, b);
+        }
         int mezo = series_by_method(d, k, "mezo", NULL, b);
         for (int a = 0; a < 3; a++) {
             int s = series_by_method(d, k, "lr", lr_allocs[a], b);
-            if (s >= 0 && mezo >= 0) claim_row(md, d, "LR ≥ MeZO, equal budget", s, b, mezo, b, &t_mezo);
+            if (s >= 0 && mezo >= 0) family_add(f_mezo, s, b, mezo, b);
         }
     }
     int mezo2 = series_by_method(d, k, "mezo", NULL, 2);
@@ -630,19 +776,230 @@ static void write_claims(FILE* md, const rdata* d, int k) {
             if (b == 2) continue;
             for (int a = 0; a < 3; a++) {
                 int s = series_by_method(d, k, "lr", lr_allocs[a], b);
-                if (s >= 0) claim_row(md, d, "LR ≥ MeZO at 2 queries/datum", s, b, mezo2, 2, &t_mezo2);
+                if (s >= 0) family_add(f_mezo2, s, b, mezo2, 2);
             }
         }
-    fprintf(md, "\nSummary:\n\n");
-    tally_line(md, "FLOPS ≥ uniform LR at equal budget", &t_flops);
-    tally_line(md, "allocated and uniform LR ≥ MeZO at equal budget", &t_mezo);
-    tally_line(md, "allocated and uniform LR ≥ MeZO at 2 queries per datum (the paper's MeZO setting)", &t_mezo2);
-    tally_line(md, "(supplementary) Neyman ≥ uniform LR at equal budget", &t_neyman);
+    // rows go to md as they are evaluated; the verdict lines are gathered and follow the table
+    char* sum_buf = NULL;
+    size_t sum_len = 0;
+    FILE* summary = open_memstream(&sum_buf, &sum_len);
+    if (!summary) {
+        fprintf(stderr, "flbench report: out of memory\n");
+        exit(2);
+    }
+    // the paper's order: FLOPS, LR vs MeZO (both), then the supplementary allocators
+    write_family(md, summary, d, &fam[alloc_fam[0]]);
+    write_family(md, summary, d, f_mezo);
+    write_family(md, summary, d, f_mezo2);
+    for (int a = 1; a < 5; a++)
+        if (alloc_fam[a] >= 0) write_family(md, summary, d, &fam[alloc_fam[a]]);
+    fclose(summary);
+    fprintf(md, "\nVerdicts (one per claim on this task, %d seed%s):\n\n%s", seeds, seeds == 1 ? "" : "s", sum_buf ? sum_buf : "");
+    free(sum_buf);
 }
 
-static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
+// ---------------------------------------------------------------------------------------
+// memory at matched accuracy, and query compression
+
+static FILE* open_plot(const char* plotdir, const char* name, int k);
+
+// The memory a task's comparison reads: the model's own peak (peak_model_mb) where every
+// series has it, else peak device memory on GPU runs, else peak host RSS.
+static field memory_field(const rdata* d, int k, const char** name) {
+    int model = 1, cuda = 0, any = 0;
+    for (long i = 0; i < d->n_cells; i++) {
+        const rcell* c = &d->cells[i];
+        if (c->task != k || strcmp(c->status, "ok")) continue;
+        any = 1;
+        model &= isfinite(c->peak_model);
+        cuda |= !strcmp(fl_csv_field(c->t, c->final_row, "backend"), "cuda") && isfinite(c->peak_dev);
+    }
+    if (any && model) {
+        *name = "peak model memory (peak_model_mb)";
+        return F_MODEL;
+    }
+    if (cuda) {
+        *name = "peak device memory (peak_dev_mb)";
+        return F_DEV;
+    }
+    *name = "peak host memory (peak_rss_mb; the model's own peak is not in this CSV)";
+    return F_RSS;
+}
+
+// The budget of series s with the highest mean accuracy (BP: its one budget), or -1.
+static int best_budget(const rdata* d, int k, int s) {
+    if (!strcmp(d->series[s].method, "bp")) return point_stat(d, s, 1, F_ACC).s.n ? 1 : -1;
+    const rtask* t = &d->tasks[k];
+    int best = -1;
+    double acc = -INFINITY;
+    for (int bi = 0; bi < t->n_budgets; bi++) {
+        point p = point_stat(d, s, t->budgets[bi], F_ACC);
+        if (p.s.n && p.s.mean > acc) {
+            acc = p.s.mean;
+            best = t->budgets[bi];
+        }
+    }
+    return best;
+}
+
+static void write_memory(FILE* md, const rdata* d, int k) {
+    const char* mname;
+    field mf = memory_field(d, k, &mname);
+    fprintf(md, "\n**Memory at matched accuracy.** Each series at its most accurate budget: accuracy (mean ± std over "
+                "seeds), %s and time per step. bp-ckpt is BP with activation checkpointing (method bp, checkpoint=block).\n\n"
+                "| series | b | accuracy (%%) | peak memory (MiB) | ms/step |\n|---|---|---|---|---|\n",
+            mname);
+    int ckpt = -1;
+    for (int g = 0; g < d->n_global; g++) {
+        int s = series_of(d, k, g);
+        if (s < 0) continue;
+        const rseries* x = &d->series[s];
+        if (strcmp(x->method, "bp") && strcmp(x->method, "mezo") && strcmp(x->method, "lr")) continue;
+        int b = best_budget(d, k, s);
+        if (b < 0) continue;
+        if (x->ckpt && ckpt < 0) ckpt = s;
+        point a = point_stat(d, s, b, F_ACC), m = point_stat(d, s, b, mf), st = point_stat(d, s, b, F_STEP);
+        char acc[64], bt[16];
+        fmt_pm(acc, sizeof acc, a.s, 100, 1);
+        if (strcmp(x->method, "bp")) snprintf(bt, sizeof bt, "%d", b);
+        else snprintf(bt, sizeof bt, "–");
+        fprintf(md, "| %s | %s | %s | %.0f | %.2f |\n", x->label, bt, acc, m.s.mean, st.s.mean);
+    }
+    if (ckpt < 0) {
+        fprintf(md, "\nNo bp-ckpt run on this task (method bp with checkpoint=block%s): no checkpointing comparison.\n",
+                d->files_without_ckpt ? "; some CSVs have no checkpoint column, read as none" : "");
+        return;
+    }
+    point ca = point_stat(d, ckpt, 1, F_ACC), cm = point_stat(d, ckpt, 1, mf);
+    fprintf(md, "\nbp-ckpt (%.1f %%, %.0f MiB) against each forward method at its most accurate budget:\n\n", 100 * ca.s.mean,
+            cm.s.mean);
+    for (int g = 0; g < d->n_global; g++) {
+        int s = series_of(d, k, g);
+        if (s < 0 || (strcmp(d->series[s].method, "mezo") && strcmp(d->series[s].method, "lr"))) continue;
+        int b = best_budget(d, k, s);
+        if (b < 0) continue;
+        point a = point_stat(d, s, b, F_ACC), m = point_stat(d, s, b, mf);
+        int reaches = ca.s.mean >= a.s.mean;
+        double ratio = cm.s.mean / m.s.mean;
+        fprintf(md, "- %s (b=%d, %.1f %%, %.0f MiB): bp-ckpt %s its accuracy (%+.1f points) with %s memory (%.2fx)\n",
+                d->series[s].label, b, 100 * a.s.mean, m.s.mean, reaches ? "reaches at least" : "does not reach",
+                100 * (ca.s.mean - a.s.mean), !isfinite(ratio) ? "unknown" : ratio <= 1 ? "less" : "more", ratio);
+    }
+}
+
+static void write_compression(FILE* md, rdata* d, int k, const char* plotdir) {
+    rtask* t = &d->tasks[k];
+    t->n_compress = 0;
+    t->compress_lo = t->n_budgets ? t->budgets[0] : 1;
+    t->compress_hi = t->n_budgets ? t->budgets[t->n_budgets - 1] : 2;
+    FILE* dat = open_plot(plotdir, "compress", k);
+    if (!dat) exit(2);
+    fprintf(dat, "# %s: equivalent uniform-LR budget b' of each series at budget b, with its bootstrap 95 %% interval "
+                 "(NaN outside the swept uniform budgets); one block per series\n",
+            t->title);
+    fprintf(md, "\n**Query compression.** For a series A at budget b, the equivalent uniform budget b' is the uniform-LR "
+                "budget whose mean final accuracy equals A's, interpolated linearly in log2(budget) between the swept "
+                "uniform budgets (\"< min\" or \"> max\" outside them: never extrapolated). b'/b > 1: A reaches that "
+                "accuracy with fewer queries than uniform LR. Intervals: percentile bootstrap 95 %%, %d resamples of the "
+                "seeds (the same drawn seeds for every cell, so the pairing by seed is kept; splitmix64 from seed %llu); "
+                "\"not resolved\" where the interval contains 1. Budgets are nominal (the spends are in the cost table).\n\n",
+            RC_RESAMPLES, (unsigned long long)RC_BOOT_SEED);
+    // uniform LR: the lr-uniform series with the most finished cells
+    int uni = -1, best = 0;
+    for (int s = 0; s < d->n_series; s++) {
+        if (d->series[s].task != k || strcmp(d->series[s].method, "lr") || strcmp(d->series[s].allocator, "uniform")) continue;
+        int n = 0;
+        for (long i = 0; i < d->n_cells; i++) n += d->cells[i].series == s && !strcmp(d->cells[i].status, "ok");
+        if (n > best) {
+            best = n;
+            uni = s;
+        }
+    }
+    // the seeds: every seed with an ok cell in the task (index i of the matrices is seeds[i])
+    long seeds[1024];
+    int n_seeds = 0;
+    for (long i = 0; i < d->n_cells; i++) {
+        const rcell* c = &d->cells[i];
+        if (c->task != k || strcmp(c->status, "ok")) continue;
+        int have = 0;
+        for (int j = 0; j < n_seeds; j++) have |= seeds[j] == c->seed;
+        if (!have && n_seeds < 1024) seeds[n_seeds++] = c->seed;
+    }
+    // accuracies of series s at budget b, by seed (NAN: no ok cell); a repeated seed keeps the first
+    double* mat = fl_malloc((size_t)(d->n_series + 1) * 64 * (size_t)(n_seeds ? n_seeds : 1) * sizeof(double));
+    double ub[64];
+    int m = 0;
+    if (uni >= 0)
+        for (int bi = 0; bi < t->n_budgets; bi++) {
+            double* row = mat + (size_t)m * n_seeds;
+            int any = 0;
+            for (int i = 0; i < n_seeds; i++) row[i] = NAN;
+            for (long c = 0; c < d->n_cells; c++) {
+                const rcell* x = &d->cells[c];
+                if (x->series != uni || x->budget != t->budgets[bi] || strcmp(x->status, "ok") || !isfinite(x->acc)) continue;
+                for (int i = 0; i < n_seeds; i++)
+                    if (seeds[i] == x->seed && isnan(row[i])) row[i] = x->acc, any = 1;
+            }
+            if (any) ub[m++] = t->budgets[bi];
+        }
+    if (m < 2) {
+        fprintf(md, "Not computed: it needs uniform LR at two or more budgets (this task has %d).\n", m);
+        fprintf(dat, "\"\" \"b\" \"b_equiv\" \"b_equiv_lo\" \"b_equiv_hi\"\nNaN NaN NaN NaN\n\n\n");
+        fclose(dat);
+        free(mat);
+        return;
+    }
+    t->compress_lo = ub[0];
+    t->compress_hi = ub[m - 1];
+    // the targets: LR allocators, then MeZO, in the global series order
+    for (int pass = 0; pass < 2; pass++) {
+        rc_series targets[64];
+        double* tb = fl_malloc(64 * 64 * sizeof(double));
+        int n_t = 0;
+        size_t used = (size_t)m * n_seeds;
+        for (int g = 0; g < d->n_global && n_t < 64; g++) {
+            int s = series_of(d, k, g);
+            if (s < 0) continue;
+            const rseries* x = &d->series[s];
+            int want = pass == 0 ? !strcmp(x->method, "lr") && strcmp(x->allocator, "uniform") : !strcmp(x->method, "mezo");
+            if (!want) continue;
+            double* budgets = tb + 64 * n_t;
+            double* acc = mat + used;
+            int nb = 0;
+            for (int bi = 0; bi < t->n_budgets; bi++) {
+                double* row = acc + (size_t)nb * n_seeds;
+                int any = 0;
+                for (int i = 0; i < n_seeds; i++) row[i] = NAN;
+                for (long c = 0; c < d->n_cells; c++) {
+                    const rcell* y = &d->cells[c];
+                    if (y->series != s || y->budget != t->budgets[bi] || strcmp(y->status, "ok") || !isfinite(y->acc)) continue;
+                    for (int i = 0; i < n_seeds; i++)
+                        if (seeds[i] == y->seed && isnan(row[i])) row[i] = y->acc, any = 1;
+                }
+                if (any) budgets[nb++] = t->budgets[bi];
+            }
+            if (!nb) continue;
+            used += (size_t)nb * n_seeds;
+            targets[n_t++] = (rc_series){x->label, nb, budgets, acc};
+        }
+        if (pass == 0) fprintf(md, "LR allocators against uniform LR (%s):\n\n", d->series[uni].label);
+        else fprintf(md, "\nMeZO against uniform LR (MeZO at budget b, the uniform-LR budget with the same accuracy):\n\n");
+        if (n_t) rc_write_task(md, dat, ub, mat, m, targets, n_t, n_seeds);
+        else fprintf(md, "No such series on this task.\n");
+        t->n_compress += n_t;
+        free(tb);
+    }
+    if (!t->n_compress) fprintf(dat, "\"\" \"b\" \"b_equiv\" \"b_equiv_lo\" \"b_equiv_hi\"\nNaN NaN NaN NaN\n\n\n");
+    fclose(dat);
+    free(mat);
+}
+
+static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char* plotdir) {
     const rtask* t = &d->tasks[k];
     fprintf(md, "\n## %d. %s\n\n", k + 1, t->title);
+    int seeds = task_seeds(d, k);
+    fprintf(md, "Seeds: %d (distinct seeds among this task's finished runs)%s.\n\n", seeds,
+            seeds < 10 ? "; with fewer than 10 seeds every verdict below is indicative" : "");
     // BP reference
     for (int s = 0; s < d->n_series; s++) {
         if (d->series[s].task != k || strcmp(d->series[s].method, "bp")) continue;
@@ -683,9 +1040,11 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
     // costs
     fprintf(md, "\nCost per run (mean over seeds): network queries in all (perturbed, clean, pilot and oracle passes), "
                 "the same per datum per step, training wall time (evaluation excluded), time per step, and peak memory "
-                "(host resident set; device memory on GPU runs):\n\n"
-                "| series | b | seeds | queries | queries/datum/step | wall (s) | ms/step | peak RSS (MiB) | peak device (MiB) |\n"
-                "|---|---|---|---|---|---|---|---|---|\n");
+                "(host resident set; device memory on GPU runs; the model's own peak where the CSV has peak_model_mb). "
+                "Spend is spend_per_datum, the queries per datum per step that count against the budget (oracle "
+                "excluded; docs/METHOD.md, \"Spend\"):\n\n"
+                "| series | b | seeds | queries | queries/datum/step | spend/datum/step | wall (s) | ms/step | peak RSS (MiB) | peak device (MiB) | peak model (MiB) |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int g = 0; g < d->n_global; g++) {
         int s = series_of(d, k, g);
         if (s < 0) continue;
@@ -698,14 +1057,23 @@ static void write_task(FILE* md, const rdata* d, int k, const char* figrel) {
             if (!q.n_cells) continue;
             point qpd = point_stat(d, s, bs[b], F_QPD), w = point_stat(d, s, bs[b], F_WALL);
             point st = point_stat(d, s, bs[b], F_STEP), rss = point_stat(d, s, bs[b], F_RSS), dev = point_stat(d, s, bs[b], F_DEV);
-            char bt[16];
+            point sp = point_stat(d, s, bs[b], F_SPEND), mod = point_stat(d, s, bs[b], F_MODEL);
+            char bt[16], spt[32], modt[32];
             if (strcmp(d->series[s].method, "bp")) snprintf(bt, sizeof bt, "%d", bs[b]);
             else snprintf(bt, sizeof bt, "–");
-            fprintf(md, "| %s | %s | %d/%d | %.3g | %.2f | %.1f | %.2f | %.0f | %.0f |\n", d->series[s].label, bt, q.n_ok,
-                    q.n_cells, q.s.mean, qpd.s.mean, w.s.mean, st.s.mean, rss.s.mean, dev.s.mean);
+            if (sp.s.n) snprintf(spt, sizeof spt, "%.2f", sp.s.mean);
+            else snprintf(spt, sizeof spt, "unknown");
+            if (mod.s.n) snprintf(modt, sizeof modt, "%.0f", mod.s.mean);
+            else snprintf(modt, sizeof modt, "–");
+            fprintf(md, "| %s | %s | %d/%d | %.3g | %.2f | %s | %.1f | %.2f | %.0f | %.0f | %s |\n", d->series[s].label, bt, q.n_ok,
+                    q.n_cells, q.s.mean, qpd.s.mean, spt, w.s.mean, st.s.mean, rss.s.mean, dev.s.mean, modt);
         }
     }
-    if (forward_series) write_claims(md, d, k);
+    if (forward_series) {
+        write_memory(md, d, k);
+        write_claims(md, d, k);
+        write_compression(md, d, k, plotdir);
+    }
     if (!forward_series) return;
     int panel = 0;  // figure panels are the tasks with forward methods (write_plotdata)
     for (int j = 0; j <= k; j++) {
@@ -868,6 +1236,13 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
     fprintf(meta, "array task_series[%d]   # the 0-based block indices holding data, per task\n", d->n_tasks ? d->n_tasks : 1);
     fprintf(meta, "array task_allocs[%d]   # the same for the allocation histograms\n", d->n_tasks ? d->n_tasks : 1);
     fprintf(meta, "array task_scatter[%d]  # and the scatter plots (only data with a proxy value)\n", d->n_tasks ? d->n_tasks : 1);
+    // query compression (compress_K.dat, report_compress.c): blocks and the swept uniform budgets
+    fprintf(meta, "array compress_n[%d]\narray compress_lo[%d]\narray compress_hi[%d]\n", d->n_tasks ? d->n_tasks : 1,
+            d->n_tasks ? d->n_tasks : 1, d->n_tasks ? d->n_tasks : 1);
+    for (int k = 0; k < d->n_tasks; k++)
+        fprintf(meta, "compress_n[%d] = %d; compress_lo[%d] = %g; compress_hi[%d] = %g\n", k + 1, d->tasks[k].n_compress, k + 1,
+                d->tasks[k].compress_lo > 0 ? d->tasks[k].compress_lo : 1, k + 1,
+                d->tasks[k].compress_hi > d->tasks[k].compress_lo ? d->tasks[k].compress_hi : 2 * (d->tasks[k].compress_lo > 0 ? d->tasks[k].compress_lo : 1));
     fprintf(meta, "nalloc = %d\narray alloc_name[%d]\n", N_ALLOC_PLOTS, N_ALLOC_PLOTS);
     for (int a = 0; a < N_ALLOC_PLOTS; a++) fprintf(meta, "alloc_name[%d] = \"%s\"\n", a + 1, alloc_names[a]);
     int bp_index = -1;
@@ -1201,12 +1576,23 @@ int fl_cmd_report(int argc, char** argv) {
         fprintf(md, "\n- **note**: %ld cells share series, budget and seed with another cell (old rows of an edited "
                     "configuration?); they are all counted as seeds",
                 d.n_clashes);
+    if (d.files_without_spend)
+        fprintf(md, "\n- **note**: %d input CSV%s no `spend_per_datum` column (an older schema): their spends are unknown, "
+                    "and no comparison resting on them counts as evidence",
+                d.files_without_spend, d.files_without_spend == 1 ? " has" : "s have");
+    if (d.files_without_nonuni)
+        fprintf(md, "\n- **note**: %d input CSV%s no `alloc_nonuniform_frac` column: whether an allocator left the uniform "
+                    "allocation is read from n_lo and n_hi there",
+                d.files_without_nonuni, d.files_without_nonuni == 1 ? " has" : "s have");
+    if (d.files_without_ckpt)
+        fprintf(md, "\n- **note**: %d input CSV%s no `checkpoint` column: their BP runs are read as without checkpointing",
+                d.files_without_ckpt, d.files_without_ckpt == 1 ? " has" : "s have");
     fprintf(md, "\n- tasks:");
     for (int k = 0; k < d.n_tasks; k++) fprintf(md, " %d. %s%s", k + 1, d.tasks[k].title, k + 1 < d.n_tasks ? ";" : "");
     fprintf(md, "\n");
     sw_table_free(&revs);
     sw_table_free(&devs);
-    for (int k = 0; k < d.n_tasks; k++) write_task(md, &d, k, figrel);
+    for (int k = 0; k < d.n_tasks; k++) write_task(md, &d, k, figrel, plotdir);
     fprintf(md, "\n## Estimator quality (variance, bias and cost against the true gradient)\n\n");
     if (!fl_report_variance || fl_report_variance(md, dir, plotdir) != 0)
         fprintf(md, "No estimator-quality results in this folder (they come from `flbench variance`).\n");

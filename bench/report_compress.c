@@ -79,7 +79,12 @@ rc_estimate rc_compress(const double* budgets, const double* acc_u, int m, const
         rs_sort(ratios, e.n_valid);
         e.lo = rs_quantile_sorted(ratios, e.n_valid, 0.025);
         e.hi = rs_quantile_sorted(ratios, e.n_valid, 0.975);
-        e.resolved = e.where != RC_UNKNOWN && !(e.lo <= 1 && e.hi >= 1);
+        // an end outside the swept range bounds the ratio only on one side: -inf means below
+        // budgets[0] / b, +inf above budgets[m-1] / b
+        double lo_min = e.lo == INFINITY ? budgets[m - 1] / b : e.lo;   // the interval's smallest possible value
+        double hi_max = e.hi == -INFINITY ? budgets[0] / b : e.hi;      // and its largest
+        if (e.where != RC_UNKNOWN) e.resolved = lo_min > 1 || (e.lo == INFINITY && lo_min >= 1) ? 1
+                                              : hi_max < 1 || (e.hi == -INFINITY && hi_max <= 1) ? -1 : 0;
     }
     free(drawn);
     free(means);
@@ -133,20 +138,27 @@ void rc_write_task(FILE* md, FILE* dat, const double* ubudgets, const double* ac
                     sum += acc_t[i];
                     k++;
                 }
-            char ratio[96], equiv[48];
+            char ratio[128], equiv[48];
             rc_format(ratio, sizeof ratio, &e, b_min, b_max);
             if (e.where == RC_BELOW) snprintf(equiv, sizeof equiv, "< min (%g)", b_min);
             else if (e.where == RC_ABOVE) snprintf(equiv, sizeof equiv, "> max (%g)", b_max);
             else snprintf(equiv, sizeof equiv, "%.2f", e.equiv);
             const char* verdict = !e.n_valid ? "not resolved (no resample)"
+                                  : !e.resolved && (isinf(e.lo) || isinf(e.hi))
+                                      ? "not resolved (the interval may contain 1: it reaches outside the swept budgets)"
                                   : !e.resolved ? "not resolved (the interval contains 1)"
-                                  : e.lo > 1 ? "fewer queries than uniform LR"
+                                  : e.resolved > 0 ? "fewer queries than uniform LR"
                                              : "more queries than uniform LR";
             fprintf(md, "| %s | %g | %.1f | %s | %s | %s |\n", t->label, b, 100 * sum / k, equiv, ratio, verdict);
             // plot data: b' and its interval in budget units; outside the swept range: NaN
             double pt = isfinite(e.equiv) ? e.equiv : NAN;
             double lo = isfinite(e.lo) ? e.lo * b : NAN, hi = isfinite(e.hi) ? e.hi * b : NAN;
-            fprintf(dat, "%g %.6g %.6g %.6g\n", b, pt, lo, hi);
+            fprintf(dat, "%g", b);
+            double cols[3] = {pt, lo, hi};
+            for (int c = 0; c < 3; c++)
+                if (isfinite(cols[c])) fprintf(dat, " %.6g", cols[c]);
+                else fprintf(dat, " NaN");
+            fprintf(dat, "\n");
             rows++;
         }
         if (!rows) fprintf(dat, "NaN NaN NaN NaN\n");

@@ -85,7 +85,7 @@ typedef struct {
     double equiv;             // b' from the means over seeds (+-inf outside, NAN unknown)
     int where;                // RC_INSIDE, RC_BELOW, RC_ABOVE, RC_UNKNOWN
     double ratio, lo, hi;     // b'/b and its percentile bootstrap 95 % interval (may be +-inf)
-    int resolved;             // 1 when the interval excludes 1
+    int resolved;             // 1: the interval lies above 1 (A needs fewer queries), -1: below 1, 0: not resolved
     int n_valid;              // resamples with a defined b' (a resample with no seed of some cell is dropped)
 } rc_estimate;
 

@@ -182,6 +182,16 @@ static void test_bootstrap_compression(void) {
     char txt[96];
     rc_format(txt, sizeof txt, &e3, 4, 32);
     CHECK(e3.where == RC_ABOVE && e3.resolved && !strcmp(txt, "> 4.00 [> 4.00, > 4.00]"), "case 3: %s", txt);
+    // below every uniform accuracy at b = 2 < 4: b'/b < 2 says nothing about 1 (not resolved);
+    // at b = 8 the same accuracies give b'/b < 0.5, resolved below 1
+    const double low[5] = {0.50, 0.51, 0.49, 0.50, 0.52};
+    rc_estimate el = rc_compress(bud, acc_u, 4, low, 2, 5, 2000, 20250101ull);
+    rc_format(txt, sizeof txt, &el, 4, 32);
+    CHECK(el.where == RC_BELOW && el.resolved == 0 && !strcmp(txt, "< 2.00 [< 2.00, < 2.00]"), "below at b=2: %s, resolved %d", txt,
+          el.resolved);
+    el = rc_compress(bud, acc_u, 4, low, 8, 5, 2000, 20250101ull);
+    CHECK(el.resolved == -1, "below at b=8: resolved %d, want -1", el.resolved);
+    CHECK(e.resolved == 1 && e3.resolved == 1, "resolved above 1: %d %d", e.resolved, e3.resolved);
     // negative control: the same target accuracies in another seed order (the pairing with the
     // uniform cells broken) give another interval, which the check above rejects:
     // Python reference 1.2348602892430653, 1.80250092522166
