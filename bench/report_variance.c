@@ -8,7 +8,10 @@
 //   - the estimator variants (pairs, baselines, weightings) at one budget: bias against its
 //     standard error, so a biased variant shows it;
 //   - the flops ablation (frozen parameter subsets).
-// Plot data (DIR/plotdata/var_*.dat) feeds plots/var_*.gp.
+// Then, from DIR/track/*.track.csv (`train --track-variance`), the variance ratio along
+// training beside the accuracy difference of the sweeps in DIR, and which of three causes
+// explains a variance reduction that does not show in accuracy (track_section below).
+// Plot data (DIR/plotdata/var_*.dat, track_ratio.dat) feeds plots/var_*.gp, plots/track_ratio.gp.
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
@@ -99,7 +102,7 @@ static double slope(const vrow* rows, int n, const char* study, const char* allo
 
 static int cmp_int(const void* a, const void* b) { return *(const int*)a - *(const int*)b; }
 
-int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
+static int variance_section(FILE* md, const char* dir, const char* plotdir) {
     char vdir[1100];
     snprintf(vdir, sizeof vdir, "%s/variance", dir);
     vrow* rows = fl_calloc(MAX_ROWS, sizeof(vrow));
@@ -262,6 +265,275 @@ int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
     if (meta) fclose(meta);
     free(rows);
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Variance during training (docs/METHOD.md): DIR/track/*.track.csv beside the sweeps' accuracy.
+
+#define MAX_TRACK 20000
+#define MAX_SERIES 64
+
+typedef struct {
+    char task[400], method[16], alloc[32], key[300];
+    int budget, epoch, epochs, shots;
+    long step;
+    unsigned long long seed;
+    double ratio, ratio_se, gain;
+    char dataset[128], model[128];
+} trow;
+
+static int load_track(const char* dir, trow* rows, int* n) {
+    DIR* d = opendir(dir);
+    if (!d) return 0;
+    struct dirent* de;
+    int files = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 11 || strcmp(de->d_name + l - 10, ".track.csv")) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        fl_csv t;
+        fl_err err;
+        if (fl_csv_read(path, &t, &err)) { fprintf(stderr, "flbench report: %s\n", err.msg); continue; }
+        if (fl_csv_col(&t, "ratio_se") < 0 || fl_csv_col(&t, "predicted_gain") < 0) { fl_csv_free(&t); continue; }
+        files++;
+        for (long r = 0; r < t.n_rows && *n < MAX_TRACK; r++) {
+            trow v;
+            memset(&v, 0, sizeof v);
+            snprintf(v.dataset, sizeof v.dataset, "%s", fl_csv_field(&t, r, "dataset"));
+            snprintf(v.model, sizeof v.model, "%s", fl_csv_field(&t, r, "model"));
+            v.shots = atoi(fl_csv_field(&t, r, "shots"));
+            v.epochs = atoi(fl_csv_field(&t, r, "epochs"));
+            if (v.shots) snprintf(v.task, sizeof v.task, "%s, %s, %d shots, %d epochs", v.dataset, v.model, v.shots, v.epochs);
+            else snprintf(v.task, sizeof v.task, "%s, %s, full training set, %d epochs", v.dataset, v.model, v.epochs);
+            snprintf(v.method, sizeof v.method, "%s", fl_csv_field(&t, r, "method"));
+            snprintf(v.alloc, sizeof v.alloc, "%s", fl_csv_field(&t, r, "allocator"));
+            snprintf(v.key, sizeof v.key, "%s", fl_csv_field(&t, r, "cell_key"));
+            v.budget = atoi(fl_csv_field(&t, r, "budget"));
+            v.epoch = atoi(fl_csv_field(&t, r, "epoch"));
+            v.step = atol(fl_csv_field(&t, r, "step"));
+            v.seed = strtoull(fl_csv_field(&t, r, "seed"), NULL, 10);
+            v.ratio = atof(fl_csv_field(&t, r, "ratio"));
+            v.ratio_se = atof(fl_csv_field(&t, r, "ratio_se"));
+            v.gain = atof(fl_csv_field(&t, r, "predicted_gain"));
+            if (!isfinite(v.ratio) || !isfinite(v.gain)) continue;
+            if (atoi(fl_csv_field(&t, r, "budget_alloc")) != v.budget) continue;  // controls
+            // a rerun appends again: the last row of each (cell, seed, step) counts
+            int j = 0;
+            for (; j < *n; j++)
+                if (rows[j].step == v.step && rows[j].seed == v.seed && !strcmp(rows[j].key, v.key)) break;
+            rows[j] = v;
+            if (j == *n) (*n)++;
+        }
+        fl_csv_free(&t);
+    }
+    closedir(d);
+    return files;
+}
+
+// Final test accuracy per seed of (task, method, allocator, budget), from the results CSVs in
+// dir (last-epoch rows with status ok). Fills acc[seed] (NaN where absent) for seeds < max_seed.
+static void final_accuracy(const fl_csv* tabs, int nt, const trow* like, const char* alloc, double* acc, int max_seed) {
+    for (int s = 0; s < max_seed; s++) acc[s] = NAN;
+    for (int k = 0; k < nt; k++) {
+        const fl_csv* t = &tabs[k];
+        for (long r = 0; r < t->n_rows; r++) {
+            if (strcmp(fl_csv_field(t, r, "status"), "ok") || strcmp(fl_csv_field(t, r, "method"), like->method) ||
+                strcmp(fl_csv_field(t, r, "allocator"), alloc) || strcmp(fl_csv_field(t, r, "dataset"), like->dataset) ||
+                strcmp(fl_csv_field(t, r, "model"), like->model) || atoi(fl_csv_field(t, r, "shots")) != like->shots ||
+                atoi(fl_csv_field(t, r, "budget")) != like->budget)
+                continue;
+            int epochs = atoi(fl_csv_field(t, r, "epochs"));
+            if (epochs != like->epochs || atoi(fl_csv_field(t, r, "epoch")) != epochs) continue;
+            const char* a = fl_csv_field(t, r, "test_acc");
+            long seed = atol(fl_csv_field(t, r, "seed"));
+            if (a[0] && seed >= 0 && seed < max_seed) acc[seed] = atof(a);
+        }
+    }
+}
+
+static void mean_se(const double* x, int n, double* mean, double* se) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) { s += x[i]; s2 += x[i] * x[i]; }
+    *mean = n ? s / n : NAN;
+    *se = n > 1 ? sqrt(fmax(s2 / n - *mean * *mean, 0) * n / (n - 1) / n) : NAN;
+}
+
+static int track_section(FILE* md, const char* dir, const char* plotdir) {
+    char tdir[1100];
+    snprintf(tdir, sizeof tdir, "%s/track", dir);
+    trow* rows = fl_calloc(MAX_TRACK, sizeof(trow));
+    int n = 0;
+    if (!load_track(tdir, rows, &n) || n == 0) { free(rows); return -1; }
+    // the sweeps' results CSVs in dir
+    fl_csv tabs[64];
+    int nt = 0;
+    DIR* d = opendir(dir);
+    struct dirent* de;
+    while (d && (de = readdir(d)) && nt < 64) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".csv")) continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        fl_err err;
+        if (fl_csv_read(path, &tabs[nt], &err)) continue;
+        if (fl_csv_check_results_header(&tabs[nt], &err)) { fl_csv_free(&tabs[nt]); continue; }
+        nt++;
+    }
+    if (d) closedir(d);
+    fprintf(md, "\n### Variance during training\n\n"
+                "From `flbench train --track-variance` (CSV in `track/`, schema results/SCHEMA_TRACK.md): every few\n"
+                "steps, on the step's own batch at the parameters before its update, the relative MSE of the run's\n"
+                "allocator against uniform's at the same budget (`ratio`, below 1: less variance), and the gain\n"
+                "(sum sqrt v_i)^2 / (B sum v_i) predicted from per-datum variances measured on that batch. Mean and\n"
+                "standard error over the tracked steps of each epoch (and over seeds). Accuracy: final test accuracy\n"
+                "of the same allocator minus uniform's at the same budget in the sweeps of this folder, mean over\n"
+                "the seeds both have (standard error of the paired differences).\n");
+    // series: (task, method, allocator, budget)
+    int series[MAX_SERIES], ns = 0;
+    for (int i = 0; i < n && ns < MAX_SERIES; i++) {
+        int seen = 0;
+        for (int k = 0; k < ns && !seen; k++) {
+            const trow* u = &rows[series[k]];
+            seen = !strcmp(u->task, rows[i].task) && !strcmp(u->method, rows[i].method) &&
+                   !strcmp(u->alloc, rows[i].alloc) && u->budget == rows[i].budget;
+        }
+        if (!seen) series[ns++] = i;
+    }
+    char path[1300];
+    snprintf(path, sizeof path, "%s/track_ratio.dat", plotdir);
+    FILE* pf = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/track_meta.gp", plotdir);
+    FILE* meta = fopen(path, "w");
+    if (pf) fprintf(pf, "# ratio to uniform against epoch; one block per series (track_meta.gp); columns: epoch mean se steps epochs\n");
+    if (meta) fprintf(meta, "# series of plots/track_ratio.gp\nntrack = %d\n", ns);
+    double* x = fl_malloc((size_t)n * sizeof(double));
+    for (int k = 0; k < ns; k++) {
+        const trow* s0 = &rows[series[k]];
+        fprintf(md, "\n**%s: %s-%s, budget %d.**\n\n| epoch | ratio to uniform | tracked steps |\n|---|---|---|\n",
+                s0->task, s0->method, s0->alloc, s0->budget);
+        if (meta) {
+            char title[500];
+            snprintf(title, sizeof title, "%.*s %s-%s b=%d", (int)strcspn(s0->model, ","), s0->model, s0->method,
+                     s0->alloc, s0->budget);
+            for (char* c = title; *c; c++) if (*c == '"' || *c == '_') *c = ' ';
+            fprintf(meta, "ttitle%d = \"%s\"\n", k + 1, title);
+        }
+        if (pf) fprintf(pf, "\n\n# %d %s-%s budget %d %s\n", k + 1, s0->method, s0->alloc, s0->budget, s0->task);
+        long max_step = 0, min_step = -1;
+        int max_epoch = 0;
+        double all_s = 0;
+        int all_n = 0;
+        for (int i = 0; i < n; i++) {
+            const trow* v = &rows[i];
+            if (strcmp(v->task, s0->task) || strcmp(v->method, s0->method) || strcmp(v->alloc, s0->alloc) || v->budget != s0->budget) continue;
+            if (v->step > max_step) max_step = v->step;
+            if (min_step < 0 || v->step < min_step) min_step = v->step;
+            if (v->epoch > max_epoch) max_epoch = v->epoch;
+            all_s += v->ratio;
+            all_n++;
+        }
+        for (int ep = 1; ep <= max_epoch; ep++) {
+            int m = 0;
+            for (int i = 0; i < n; i++) {
+                const trow* v = &rows[i];
+                if (!strcmp(v->task, s0->task) && !strcmp(v->method, s0->method) && !strcmp(v->alloc, s0->alloc) &&
+                    v->budget == s0->budget && v->epoch == ep)
+                    x[m++] = v->ratio;
+            }
+            if (!m) continue;
+            double mu, se;
+            mean_se(x, m, &mu, &se);
+            if (isfinite(se)) fprintf(md, "| %d | %.3f +- %.3f | %d |\n", ep, mu, se, m);
+            else fprintf(md, "| %d | %.3f | %d |\n", ep, mu, m);
+            if (pf) fprintf(pf, "%d %.6g %.6g %d %d\n", ep, mu, isfinite(se) ? se : 0.0, m, s0->epochs);
+        }
+        // predicted gain at the start (first tracked step) and the middle (the step nearest half way)
+        long mid_target = max_step / 2, mid_step = min_step;
+        for (int i = 0; i < n; i++) {
+            const trow* v = &rows[i];
+            if (!strcmp(v->task, s0->task) && !strcmp(v->alloc, s0->alloc) && v->budget == s0->budget &&
+                labs(v->step - mid_target) < labs(mid_step - mid_target))
+                mid_step = v->step;
+        }
+        double g_start = 0, g_mid = 0;
+        int n_start = 0, n_mid = 0;
+        for (int i = 0; i < n; i++) {
+            const trow* v = &rows[i];
+            if (strcmp(v->task, s0->task) || strcmp(v->method, s0->method) || strcmp(v->alloc, s0->alloc) || v->budget != s0->budget) continue;
+            if (v->step == min_step) { g_start += v->gain; n_start++; }
+            if (v->step == mid_step) { g_mid += v->gain; n_mid++; }
+        }
+        g_start /= n_start > 0 ? n_start : 1;
+        g_mid /= n_mid > 0 ? n_mid : 1;
+        double r_all = all_s / (all_n ? all_n : 1);
+        double r_se;
+        {
+            int m = 0;
+            for (int i = 0; i < n; i++) {
+                const trow* v = &rows[i];
+                if (!strcmp(v->task, s0->task) && !strcmp(v->method, s0->method) && !strcmp(v->alloc, s0->alloc) && v->budget == s0->budget)
+                    x[m++] = v->ratio;
+            }
+            double mu;
+            mean_se(x, m, &mu, &r_se);
+        }
+        // accuracy: allocator minus uniform, paired by seed
+        enum { MAX_SEED = 256 };
+        double acc_a[MAX_SEED], acc_u[MAX_SEED], diff[MAX_SEED];
+        final_accuracy(tabs, nt, s0, s0->alloc, acc_a, MAX_SEED);
+        final_accuracy(tabs, nt, s0, "uniform", acc_u, MAX_SEED);
+        int nd = 0;
+        for (int sd = 0; sd < MAX_SEED; sd++)
+            if (isfinite(acc_a[sd]) && isfinite(acc_u[sd])) diff[nd++] = 100.0 * (acc_a[sd] - acc_u[sd]);
+        double dm = NAN, dse = NAN;
+        if (nd) mean_se(diff, nd, &dm, &dse);
+        fprintf(md, "\nPredicted gain at the first tracked step (%ld): %.3f; at the middle of training (step %ld): %.3f. "
+                    "Ratio over all %d tracked steps: %.3f +- %.3f.",
+                min_step, g_start, mid_step, g_mid, all_n, r_all, isfinite(r_se) ? r_se : 0.0);
+        int acc_flat = 0;
+        if (nd >= 2 && isfinite(dse)) {
+            fprintf(md, " Final accuracy %s minus uniform at budget %d: %+.2f +- %.2f points (%d seeds).", s0->alloc,
+                    s0->budget, dm, dse, nd);
+            acc_flat = fabs(dm) <= 2 * dse;
+        } else if (nd == 1) {
+            fprintf(md, " Final accuracy %s minus uniform at budget %d: %+.2f points (1 seed).", s0->alloc, s0->budget, dm);
+        } else {
+            fprintf(md, " No matching accuracy of %s and uniform at budget %d in this folder's sweeps.", s0->alloc, s0->budget);
+        }
+        // which cause: thresholds are a 10% variance change (docs/METHOD.md, "Variance during training")
+        const double near1 = 0.9;
+        fprintf(md, "\n\n- ");
+        if (g_mid >= near1 && g_start >= near1)
+            fprintf(md, "**No headroom**: the predicted gain stays near 1 (%.2f at the start, %.2f half way): the per-datum "
+                        "variances are too similar for any allocation to reduce the variance much on this task.\n", g_start, g_mid);
+        else if (r_all >= near1 || (isfinite(r_se) && r_all + 2 * r_se >= 1))
+            fprintf(md, "**The reduction does not hold along training**: there is headroom (predicted gain %.2f half way) "
+                        "but the ratio during training is %.2f +- %.2f, near 1: a reduction measured at one checkpoint is not "
+                        "what this allocator delivers on the real trajectory.\n", g_mid, r_all, isfinite(r_se) ? r_se : 0.0);
+        else if (nd >= 2 && acc_flat)
+            fprintf(md, "**Not sensitive to gradient variance**: the ratio stays well below 1 (%.2f) along training, and "
+                        "accuracy does not move beyond seed noise (%+.2f +- %.2f points): less variance does not buy "
+                        "accuracy on this task at this budget.\n", r_all, dm, dse);
+        else if (nd >= 2)
+            fprintf(md, "The variance reduction holds along training (ratio %.2f) and accuracy moves with it "
+                        "(%+.2f +- %.2f points): none of the three causes applies.\n", r_all, dm, dse);
+        else
+            fprintf(md, "The variance reduction holds along training (ratio %.2f); without the accuracy of both "
+                        "allocators in this folder, the three causes cannot be told apart.\n", r_all);
+    }
+    free(x);
+    if (pf) fclose(pf);
+    if (meta) fclose(meta);
+    for (int k = 0; k < nt; k++) fl_csv_free(&tabs[k]);
+    free(rows);
+    return 0;
+}
+
+int fl_report_variance(FILE* md, const char* dir, const char* plotdir) {
+    int vrc = variance_section(md, dir, plotdir);
+    int trc = track_section(md, dir, plotdir);
+    return vrc == 0 || trc == 0 ? 0 : -1;
 }
 
 // A folder with estimator-quality results only: REPORT.md with that section alone.

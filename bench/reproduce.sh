@@ -78,6 +78,31 @@ variance() {
     study mlp_flops_freeze_intercept $MLP --method lr --allocators flops --flops-freeze intercept --budgets 16
 }
 
+# track OUT EVERY_MLP EVERY_VIT REPS MLP_SHOTS VIT_EPOCHS: the variance ratio along training
+# (train --track-variance, docs/METHOD.md "Variance during training") into OUT/track/, for the
+# report's estimator-quality section: the default MLP task (bench/configs/fmnist_mlp*.inc)
+# with lr-neyman and lr-flops at budget 16, and the few-shot ViT task with lr-neyman, seed 0.
+# Measured on the 2-core machine: about 1 min 45 s (default), 20 s (quick).
+track() {
+    td=$1/track; every_mlp=$2; every_vit=$3; reps=$4; mlp_shots=$5; vit_epochs=$6
+    mkdir -p "$td"
+    vit="${FMNIST_VIT:-vit-tiny:patch=7,dim=64,depth=4,heads=4,mlp=128}"
+    tracked() {  # NAME EVERY OPTIONS...
+        name=$1; every=$2; shift 2
+        [ -f "$td/$name.done" ] && { echo "reproduce.sh: variance tracking $name done"; return; }
+        rm -f "$td/$name.csv" "$td/$name.track.csv"
+        echo "reproduce.sh: variance tracking $name"
+        "$B" train "$@" --seed 0 --out "$td/$name.csv" --track-variance "$every" --track-reps "$reps" --quiet --no-progress &&
+            touch "$td/$name.done"
+    }
+    MLP="--model mlp:784-64-64-10 --shots $mlp_shots --batch 128 --optim adam --eval-batch 2000 --epochs 2 --lr 1e-3 --method lr --budget 16"
+    VIT="--model $vit --weights $ckpt --classes 5-9 --shots 16 --batch 16 --optim adam --eval-batch 1000 --epochs $vit_epochs \
+        --eval-every $vit_epochs --lr 1e-2 --method lr --scope attn:last:2 --budget 16"
+    tracked mlp-lr-neyman "$every_mlp" $MLP --allocator neyman
+    tracked mlp-lr-flops "$every_mlp" $MLP --allocator flops
+    tracked vit-lr-neyman "$every_vit" $VIT --allocator neyman
+}
+
 t0=$(date +%s)
 case "${1:-default}" in
 plots)
@@ -94,6 +119,7 @@ default)
     "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
     "$B" sweep bench/configs/fmnist_mlp_noisy.conf --out "$out"
     variance "$out" 50 3 4,8,16,32,64
+    track "$out" 25 10 20 0 30
     plots "$out" results/figures
     ;;
 quick)
@@ -104,6 +130,7 @@ quick)
     "$B" sweep bench/configs/quick_fmnist_mlp_noisy.conf --out "$out"
     ckpt=results/reproduce/cache/quick-fmnist04-vit.safetensors
     variance "$out" 20 1 4,16,64
+    track "$out" 10 10 10 600 10
     plots "$out" "$out/figures"
     ;;
 paper)

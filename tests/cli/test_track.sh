@@ -49,6 +49,20 @@ set -- $gap
 check track_oracle_near_prediction "$(awk -v r="$1" -v p="$2" 'BEGIN{print (r < 1.3 * p && r > 0.7 * p) ? 1 : 0}')" "mean ratio $1, predicted (integer) $2"
 check track_oracle_finite "$(finite "$T/o.track.csv")" "every value finite"
 
+# the report: the section with its per-epoch table, a verdict among the three causes, plot data
+mkdir -p "$T/rep/track"
+cp "$T/o.track.csv" "$T/rep/track/"
+cp "$T/o.csv" "$T/rep/runs.csv"
+$B train --model mlp:784-64-10 --shots 100 --seed 3 --weights "$T/ck.safetensors" --batch 50 --lr 1e-3 --epochs 1 --quiet \
+    --budget 16 --out "$T/u1.csv" || echo "FAIL track_report_uniform_runs"
+tail -n +2 "$T/u1.csv" >> "$T/rep/runs.csv"
+$B report "$T/rep" --figures "$T/rep/figs" >/dev/null 2>&1 || echo "FAIL track_report_runs"
+if grep -q "### Variance during training" "$T/rep/REPORT.md" && grep -q "| 1 | 0\.[0-9]* +- 0\.[0-9]* |" "$T/rep/REPORT.md" &&
+   grep -q -e "No headroom" -e "does not hold" -e "Not sensitive" -e "none of the three" -e "cannot be told apart" "$T/rep/REPORT.md" &&
+   grep -q "oracle minus uniform" "$T/rep/REPORT.md" && [ -s "$T/rep/plotdata/track_ratio.dat" ]; then
+    echo "PASS track_report_section"
+else echo "FAIL track_report_section: no variance-during-training section with its table, accuracy and verdict"; fi
+
 # 3. tracking leaves the run unchanged: the training CSV's columns other than timing and
 # memory are identical with and without it (same --out name, so config and cell_key match),
 # for an allocator with learned state (flops), one with proxies (neyman), and MeZO
