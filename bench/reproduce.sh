@@ -82,7 +82,7 @@ variance() {
 # (train --track-variance, docs/METHOD.md "Variance during training") into OUT/track/, for the
 # report's estimator-quality section: the default MLP task (bench/configs/fmnist_mlp*.inc)
 # with lr-neyman and lr-flops at budget 16, and the few-shot ViT task with lr-neyman, seed 0.
-# Measured on the 2-core machine: about 1 min 45 s (default), 20 s (quick).
+# Measured on the 2-core machine: 63 s (default: EVERY 25 and 10, 20 reps), 11 s (quick).
 track() {
     td=$1/track; every_mlp=$2; every_vit=$3; reps=$4; mlp_shots=$5; vit_epochs=$6
     mkdir -p "$td"
