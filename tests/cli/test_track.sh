@@ -66,7 +66,7 @@ else echo "FAIL track_report_section: no variance-during-training section with i
 # 3. tracking leaves the run unchanged: the training CSV's columns other than timing and
 # memory are identical with and without it (same --out name, so config and cell_key match),
 # for an allocator with learned state (flops), one with proxies (neyman), and MeZO
-strip() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i!~/^(timestamp|wall_s|step_ms|t_[a-z]*_ms|peak_rss_mb|peak_dev_mb)$/) k[i]=1}
+strip() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i!~/^(timestamp|wall_s|step_ms|t_[a-z]*_ms|peak_rss_mb|peak_dev_mb|peak_model_mb)$/) k[i]=1}
     {s=""; for(i=1;i<=NF;i++) if(k[i]) s=s $i ","; print s}' "$1"; }
 for run in "lr flops 16" "lr neyman 16" "mezo neyman 8"; do
     set -- $run
