@@ -38,6 +38,8 @@ static int lr_needs_clean(const fl_engine* e, int first_visit) {
     return e->o.baseline == FL_BASE_CLEAN || (fl_allocator_needs(e->alloc) & FL_NEEDS_LOSS) || first_visit;
 }
 static long lr_overhead(const fl_engine* e, int B, int first_visit) {
+    unsigned needs = fl_allocator_needs(e->alloc);
+    first_visit = first_visit && (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
     int pilot = (fl_allocator_needs(e->alloc) & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT;
     int n_min = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
     return (lr_needs_clean(e, first_visit) ? B : 0) + (pilot ? (long)n_min * B : 0);

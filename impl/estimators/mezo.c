@@ -22,7 +22,8 @@ enum { S_CLEAN = 3, S_PROXY, S_N, S_IDX, S_LAB, S_XSUB, S_LP, S_LM, S_C, S_CSQ, 
 // on their first visit (engine.c, fl_proxy_fill_from_loss); the pilot's direction (2 queries).
 static long mezo_overhead(const fl_engine* e, int B, int first_visit) {
     unsigned needs = fl_allocator_needs(e->alloc);
-    int clean = (needs & FL_NEEDS_LOSS) || first_visit;
+    int prev = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
+    int clean = (needs & FL_NEEDS_LOSS) || (first_visit && prev);
     int pilot = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT;
     return (clean ? B : 0) + (pilot ? 2L * B : 0);
 }

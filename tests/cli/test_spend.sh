@@ -37,6 +37,7 @@ while IFS='|' read -r name opts budget slack; do
 done <<'CASES'
 bp|--method bp|1|0
 mezo_uniform|--method mezo --allocator uniform|8|0
+mezo_2q|--method mezo --allocator uniform|2|0
 mezo_uniform_odd|--method mezo --allocator uniform|9|0
 mezo_neyman|--method mezo --allocator neyman|8|1
 mezo_loss|--method mezo --allocator loss|8|1
