@@ -1014,7 +1014,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
     for (int s = 0; s < d->n_series; s++) forward_series += d->series[s].task == k && strcmp(d->series[s].method, "bp");
     if (!forward_series) fprintf(md, "Only BP ran on this task (a pretraining run, for instance): no comparison to make.\n");
     else fprintf(md, "Accuracy on the %s split (%%, mean ± sample std over seeds), by query budget "
-                "(perturbed queries per datum per step):\n\n| series |",
+                "(network queries per datum per step that the run may spend, clean pass and pilot included: docs/METHOD.md, \"Spend\"):\n\n| series |",
             strstr(t->title, "(validation split)") ? "validation" : "test");
     for (int b = 0; forward_series && b < t->n_budgets; b++) fprintf(md, " b=%d |", t->budgets[b]);
     if (forward_series) fprintf(md, "\n|---|");

@@ -78,13 +78,13 @@ variance() {
     study mlp_flops_freeze_intercept $MLP --method lr --allocators flops --flops-freeze intercept --budgets 16
 }
 
-# track OUT EVERY_MLP EVERY_VIT REPS MLP_SHOTS VIT_EPOCHS: the variance ratio along training
+# track OUT EVERY_MLP EVERY_VIT REPS MLP_SHOTS VIT_EPOCHS NOISY_SHOTS NOISY_EPOCHS: the variance ratio along training
 # (train --track-variance, docs/METHOD.md "Variance during training") into OUT/track/, for the
 # report's estimator-quality section: the default MLP task (bench/configs/fmnist_mlp*.inc)
-# with lr-neyman and lr-flops at budget 16, and the few-shot ViT task with lr-neyman, seed 0.
+# with lr-neyman and lr-flops at budget 16, the few-shot ViT task and the noisy-label task with lr-neyman, seed 0.
 # Measured on the 2-core machine: 63 s (default: EVERY 25 and 10, 20 reps), 11 s (quick).
 track() {
-    td=$1/track; every_mlp=$2; every_vit=$3; reps=$4; mlp_shots=$5; vit_epochs=$6
+    td=$1/track; every_mlp=$2; every_vit=$3; reps=$4; mlp_shots=$5; vit_epochs=$6; noisy_shots=$7; noisy_epochs=$8
     mkdir -p "$td"
     vit="${FMNIST_VIT:-vit-tiny:patch=7,dim=64,depth=4,heads=4,mlp=128}"
     tracked() {  # NAME EVERY OPTIONS...
@@ -101,6 +101,10 @@ track() {
     tracked mlp-lr-neyman "$every_mlp" $MLP --allocator neyman
     tracked mlp-lr-flops "$every_mlp" $MLP --allocator flops
     tracked vit-lr-neyman "$every_vit" $VIT --allocator neyman
+    # the noisy-label task (fmnist_mlp_noisy.conf): headroom by construction
+    NOISY="--model mlp:784-64-64-10 --shots $noisy_shots --label-noise 0.3 --batch 128 --optim adam --eval-batch 2000 \
+        --epochs $noisy_epochs --lr 1e-3 --method lr --budget 16"
+    tracked noisy-lr-neyman "$every_mlp" $NOISY --allocator neyman
 }
 
 t0=$(date +%s)
@@ -119,7 +123,7 @@ default)
     "$B" sweep bench/configs/fmnist_mlp.conf --out "$out"
     "$B" sweep bench/configs/fmnist_mlp_noisy.conf --out "$out"
     variance "$out" 50 3 4,8,16,32,64
-    track "$out" 25 10 20 0 30
+    track "$out" 25 10 20 0 30 1000 3
     plots "$out" results/figures
     ;;
 quick)
@@ -130,7 +134,7 @@ quick)
     "$B" sweep bench/configs/quick_fmnist_mlp_noisy.conf --out "$out"
     ckpt=results/reproduce/cache/quick-fmnist04-vit.safetensors
     variance "$out" 20 1 4,16,64
-    track "$out" 10 10 10 600 10
+    track "$out" 10 10 10 600 10 300 2
     plots "$out" "$out/figures"
     ;;
 paper)
