@@ -9,8 +9,9 @@
 #   make plots        gnuplot figures from results/*.csv
 #   make cuda         build with the CUDA backend (nvcc, cuBLAS, NVTX)
 #   make deps         install missing Debian packages (does nothing when all are present)
-# Sources are found by wildcard: a new .c file under impl/ or datasets/ joins libfl.a, a new
-# tests/unit/test_*.c becomes a test executable, with no edit here.
+# Sources are found by wildcard: a new .c file under impl/ or datasets/ joins libfl.a, one under
+# bench/ or bench/run/ joins the harness archive libflbench.a, a new tests/unit/test_*.c becomes
+# a test executable, with no edit here. The floors (docs/DESIGN.md) are checked by ci/check_layers.
 
 CC      ?= gcc
 ARCH    ?= -march=x86-64-v3
@@ -34,7 +35,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=co
 .DEFAULT_GOAL := all
 BUILD   := build
 LIB_SRC := $(wildcard impl/*/*.c) $(wildcard datasets/*.c)
-CLI_SRC := $(wildcard bench/*.c)
+CLI_SRC := $(filter-out bench/flbench.c,$(wildcard bench/*.c)) $(wildcard bench/run/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 CU_SRC  := $(wildcard impl/backend/cuda/*.cu)
 
@@ -52,19 +53,21 @@ endif
 
 LIB_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(LIB_SRC)) $(CU_OBJ)
 CLI_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(CLI_SRC))
+MAIN_OBJ := $(OBJDIR)/bench/flbench.o
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 LIBFL   := $(BUILD)/libfl.a
+LIBHARNESS := $(BUILD)/libflbench.a
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 $(BUILD)/git_rev: FORCE
 	@mkdir -p $(BUILD); echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
-$(OBJDIR)/impl/run/schema.o: $(BUILD)/git_rev
-$(OBJDIR)/impl/run/schema.o: CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
+$(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
+$(OBJDIR)/bench/run/schema.o: CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
 .PHONY: all deps FORCE test reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers
-all: $(BUILD)/flbench $(LIBFL)
+all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
 deps: $(DEPS_STAMP)
@@ -97,19 +100,22 @@ $(LIBFL): $(LIB_OBJ) $(BUILD)/variant
 	@rm -f $@
 	ar rcs $@ $(filter %.o,$^)
 
+# The harness (bench/, bench/run/): the commands, the train loop, the studies, the schema.
+$(LIBHARNESS): $(CLI_OBJ) $(BUILD)/variant
+	@rm -f $@
+	ar rcs $@ $(filter %.o,$^)
+LINK_LIBS = $(LIBHARNESS) $(LIBFL)
+
 # The GPU benchmark program of bench/gpu_check.sh (cuBLAS rates, timed steps): make WITH_CUDA=1 build/bench_gpu
-$(BUILD)/bench_gpu: bench/gpu/bench_gpu.c $(LIBFL) | $(DEPS_STAMP)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(WHOLE) $(LDLIBS)
+$(BUILD)/bench_gpu: bench/gpu/bench_gpu.c $(LIBHARNESS) $(LIBFL) | $(DEPS_STAMP)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
-# --whole-archive: the CLI and the tests reach some subcommands and models through weak
-# symbols, which alone would not pull their objects out of the archive.
-WHOLE = -Wl,--whole-archive $(LIBFL) -Wl,--no-whole-archive
-$(BUILD)/flbench: $(CLI_OBJ) $(LIBFL)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(WHOLE) $(LDLIBS)
+$(BUILD)/flbench: $(MAIN_OBJ) $(LIBHARNESS) $(LIBFL)
+	$(CC) $(CFLAGS) -o $@ $(MAIN_OBJ) $(LINK_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBFL) tests/test.h | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBHARNESS) $(LIBFL) tests/test.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(WHOLE) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
 tests-build: $(TEST_BIN) $(BUILD)/flbench
 

@@ -30,7 +30,7 @@
 #include "../impl/models/model.h"
 #include "../impl/estimators/estimator.h"
 #include "../impl/optim/optim.h"
-#include "../impl/run/schema.h"
+#include "run/schema.h"
 #include "../impl/kernels/philox.h"
 
 // ---------------------------------------------------------------------------------------

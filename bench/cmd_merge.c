@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include "args.h"
 #include "sweep.h"
-#include "../impl/run/schema.h"
+#include "run/schema.h"
 
 #define MAX_SHOWN 20
 

@@ -20,10 +20,9 @@
 #include "report_stats.h"
 #include "sweep.h"
 
-// The estimator-quality section (issue 7) lives in its own file when built; weak so that the
-// report works without it. It appends a Markdown section for DIR to md and may write plot data
-// into plotdir; returns 0, or -1 when it has nothing to say.
-int fl_report_variance(FILE* md, const char* dir, const char* plotdir) __attribute__((weak));
+// The estimator-quality section (report_variance.c). It appends a Markdown section for DIR to
+// md and may write plot data into plotdir; returns 0, or -1 when it has nothing to say.
+int fl_report_variance(FILE* md, const char* dir, const char* plotdir);
 int fl_report_variance_only(const char* dir);  // report_variance.c
 
 #define MAX_EPOCHS 4096
@@ -1594,7 +1593,7 @@ int fl_cmd_report(int argc, char** argv) {
     sw_table_free(&devs);
     for (int k = 0; k < d.n_tasks; k++) write_task(md, &d, k, figrel, plotdir);
     fprintf(md, "\n## Estimator quality (variance, bias and cost against the true gradient)\n\n");
-    if (!fl_report_variance || fl_report_variance(md, dir, plotdir) != 0)
+    if (fl_report_variance(md, dir, plotdir) != 0)
         fprintf(md, "No estimator-quality results in this folder (they come from `flbench variance`).\n");
     write_cells(md, &d);
     int werr = ferror(md);

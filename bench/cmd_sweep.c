@@ -29,7 +29,7 @@
 #include "args.h"
 #include "cli.h"
 #include "sweep.h"
-#include "../impl/run/schema.h"
+#include "run/schema.h"
 
 #if defined(__has_include)
 #if __has_include("../impl/core/nvtx.h")

@@ -6,8 +6,8 @@
 #include <cblas.h>
 #include "args.h"
 #include "cli.h"
-#include "../impl/run/train.h"
-#include "../impl/run/track.h"
+#include "run/train.h"
+#include "run/track.h"
 
 // Parses "lo-hi" into a class range.
 static int parse_classes(const char* s, int* lo, int* hi) {

@@ -1,11 +1,11 @@
-// cmd_variance.c: `flbench variance`: the estimator-quality study (impl/run/variance.c).
+// cmd_variance.c: `flbench variance`: the estimator-quality study (bench/run/variance.c).
 // Takes every train option (data, model, weights, method, scope, LR variants, flops options)
 // plus the study's own, listed below.
 #include <stdio.h>
 #include <string.h>
 #include "args.h"
 #include "cli.h"
-#include "../impl/run/variance.h"
+#include "run/variance.h"
 
 void fl_variance_schema_markdown(FILE* f);
 

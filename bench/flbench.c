@@ -4,16 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "cli.h"
-#include "../impl/run/schema.h"
+#include "run/schema.h"
 
-// Subcommands living in other parts of the tree are weak so that a partial build still links.
-int fl_cmd_data(int argc, char** argv) __attribute__((weak));
-int fl_cmd_sweep(int argc, char** argv) __attribute__((weak));
-int fl_cmd_merge(int argc, char** argv) __attribute__((weak));
-int fl_cmd_report(int argc, char** argv) __attribute__((weak));
-int fl_cmd_variance(int argc, char** argv) __attribute__((weak));
-int fl_cmd_model(int argc, char** argv) __attribute__((weak));
-int fl_cmd_bench(int argc, char** argv) __attribute__((weak));
 
 static int cmd_schema(int argc, char** argv) {
     fl_schema_markdown(stdout);

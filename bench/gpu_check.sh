@@ -59,7 +59,7 @@ DEPS=/tmp/flbench-gpudeps
 rm -rf "$DEPS" && mkdir -p "$DEPS/lib" "$DEPS/include"
 if [ -f .gpudeps/deps.tar.gz ]; then tar -C "$DEPS" -xzf .gpudeps/deps.tar.gz && echo "unpacked .gpudeps"
 else echo "WARNING: .gpudeps/deps.tar.gz missing (run sh bench/gpu/make_gpudeps.sh here and carry .gpudeps)"; fi
-cd "$DEPS/lib" && for l in libopenblas.so.0 libcsv.so.3 libcjson.so.1 libjpeg.so.62 libpng16.so.16; do
+cd "$DEPS/lib" && for l in libopenblas.so.0 libcsv.so.3 libcjson.so.1 libjpeg.so.62 libpng16.so.16 libgsl.so.27; do
     [ -f "$l" ] && ln -sf "$l" "${l%%.so*}.so"; done
 [ -f libpng16.so.16 ] && ln -sf libpng16.so.16 libpng.so
 cd - >/dev/null
@@ -104,8 +104,11 @@ fallback_build() {  # the Makefile's rules by hand, for an image without make
         echo "$CUDA_HOME/bin/nvcc $NF $x -c $f -o build/fb/$(basename "$f").o"
     done | xargs -P 4 -I{} sh -c '{}' || return 1
     rm -f build/libfl.a && ar rcs build/libfl.a build/fb/*.o || return 1
+    mkdir -p build/fbh
+    for f in bench/*.c bench/run/*.c; do [ "$f" = bench/flbench.c ] || echo "gcc $CF -c $f -o build/fbh/$(echo "$f" | tr / _).o"; done | xargs -P 16 -I{} sh -c '{}' || return 1
+    rm -f build/libflbench.a && ar rcs build/libflbench.a build/fbh/*.o || return 1
     matio_stub
-    local LL="-Wl,--whole-archive build/libfl.a -Wl,--no-whole-archive -L$CUDA_LIB -lcublas -lcudart -lstdc++ -lopenblas -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp"
+    local LL="build/libflbench.a build/libfl.a -L$CUDA_LIB -lcublas -lcudart -lstdc++ -lopenblas -lgsl -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp"
     fl gcc $CF -o build/tests/test_cuda tests/unit/test_cuda.c $LL && fl gcc $CF -o build/bench_gpu bench/gpu/bench_gpu.c $LL
 }
 tb=$(date +%s)

@@ -18,7 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
-#include "../impl/run/csvread.h"
+#include "run/csvread.h"
 
 #define MAX_ROWS 20000
 

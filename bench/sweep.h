@@ -15,8 +15,8 @@
 //   include FILE                            the lines of FILE (relative to this file)
 #pragma once
 #include <stdint.h>
-#include "../impl/run/train.h"
-#include "../impl/run/csvread.h"
+#include "run/train.h"
+#include "run/csvread.h"
 
 // ---------------------------------------------------------------------------------------
 // option maps: ordered (name, value) lists; setting an existing name replaces its value

@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include "sweep.h"
-#include "../impl/run/schema.h"
+#include "run/schema.h"
 
 char* sw_strdup(const char* s) {
     size_t n = strlen(s) + 1;

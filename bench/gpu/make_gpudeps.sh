@@ -4,7 +4,8 @@
 # has nvcc and PyTorch but not these -dev packages, and no network to install them.
 #   include/  cblas.h (OpenBLAS, OpenMP build), csv.h, cjson/, jpeglib.h, png.h, matio.h, zlib.h
 #   lib/      libopenblas.so.0 (+ libgfortran.so.5, libquadmath.so.0), libcsv.so.3,
-#             libcjson.so.1, libjpeg.so.62, libpng16.so.16
+#             libcjson.so.1, libjpeg.so.62, libpng16.so.16, libgsl.so.27 (+ libgslcblas.so.0);
+#             gsl/ headers (the report's t quantiles)
 # Not packed: zlib (every image has libz.so.1; gpu_check.sh links to it) and libmatio (its
 # HDF5/curl dependencies are large; gpu_check.sh builds a stub, since the GPU check reads no
 # .mat file). .gpudeps/ is ignored through .git/info/exclude; name it in the run's carry list.
@@ -20,9 +21,10 @@ cp -L "$ob/cblas.h" "$ob/openblas_config.h" /usr/include/csv.h /usr/include/jpeg
       /usr/include/pnglibconf.h /usr/include/matio.h /usr/include/matio_pubconf.h /usr/include/zlib.h \
       /usr/include/zconf.h "$tmp/include/"
 cp -L /usr/include/cjson/cJSON.h "$tmp/include/cjson/"
+cp -rL /usr/include/gsl "$tmp/include/"
 L=/usr/lib/x86_64-linux-gnu
 cp -L "$L/openblas-openmp/libopenblas.so.0" "$L/libgfortran.so.5" "$L/libquadmath.so.0" "$L/libcsv.so.3" \
-      "$L/libcjson.so.1" "$L/libjpeg.so.62" "$L/libpng16.so.16" "$tmp/lib/"
+      "$L/libcjson.so.1" "$L/libjpeg.so.62" "$L/libpng16.so.16" "$L/libgsl.so.27" "$L/libgslcblas.so.0" "$tmp/lib/"
 mkdir -p .gpudeps
 tar -C "$tmp" -czf .gpudeps/deps.tar.gz include lib
 ex=$(git rev-parse --git-path info/exclude)

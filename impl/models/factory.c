@@ -1,12 +1,10 @@
 // factory.c: builds a model from its command-line specification.
 //   mlp                    input-256-256-classes, ReLU
 //   mlp:784-512-512-10     explicit widths (first = input size, last = classes)
-//   (vit-* specifications are added by vit.c through fl_vit_from_spec)
+//   vit-*                  vit.c, fl_vit_from_spec
 #include <string.h>
 #include "model.h"
-
-fl_model* fl_vit_from_spec(const fl_ops* ops, const char* spec, int channels, int height, int width,
-                           int n_classes, fl_err* err) __attribute__((weak));
+#include "vit.h"
 
 fl_model* fl_model_create(const fl_ops* ops, const char* spec, const char* act, int channels,
                           int height, int width, int n_classes, fl_err* err) {
@@ -25,13 +23,7 @@ fl_model* fl_model_create(const fl_ops* ops, const char* spec, const char* act, 
         }
         return m;
     }
-    if (!strncmp(spec, "vit", 3)) {
-        if (!fl_vit_from_spec) {
-            fl_fail(err, "--model %s: this build has no ViT", spec);
-            return NULL;
-        }
-        return fl_vit_from_spec(ops, spec, channels, height, width, n_classes, err);
-    }
+    if (!strncmp(spec, "vit", 3)) return fl_vit_from_spec(ops, spec, channels, height, width, n_classes, err);
     fl_fail(err, "--model: unknown model '%s' (expected mlp, mlp:W0-W1-...-C, vit-tiny, vit-b16, vit-l16 or vit:...)", spec);
     return NULL;
 }

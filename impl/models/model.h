@@ -20,7 +20,7 @@
 #pragma once
 #include <stdint.h>
 #include "../core/common.h"
-#include "../core/params.h"
+#include "../backend/params.h"
 #include "../backend/ops.h"
 
 #ifdef __cplusplus

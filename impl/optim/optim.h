@@ -2,7 +2,7 @@
 // Adam (0.9, 0.999, 1e-8 by default) or SGD with momentum; decoupled weight decay; global
 // gradient-norm clipping; the StepLR schedule (lr * gamma^floor(epoch / step_size)).
 #pragma once
-#include "../core/params.h"
+#include "../backend/params.h"
 
 #ifdef __cplusplus
 extern "C" {

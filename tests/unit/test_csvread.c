@@ -1,8 +1,8 @@
-// test_csvread.c: the CSV reader of impl/run/csvread.h: quoting, line numbers and byte
+// test_csvread.c: the CSV reader of bench/run/csvread.h: quoting, line numbers and byte
 // ranges of rows, a torn last line, and errors that name the file and line.
 #include "../test.h"
-#include "../../impl/run/csvread.h"
-#include "../../impl/run/schema.h"
+#include "../../bench/run/csvread.h"
+#include "../../bench/run/schema.h"
 
 static const char* write_file(const char* name, const char* text) {
     static char path[4][512];

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "../test.h"
-#include "../../impl/run/schema.h"
-#include "../../impl/run/csvread.h"
+#include "../../bench/run/schema.h"
+#include "../../bench/run/csvread.h"
 
 #define FLBENCH "build/flbench"
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "../test.h"
-#include "../../impl/run/csvread.h"
+#include "../../bench/run/csvread.h"
 
 #define FLBENCH "build/flbench"
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"

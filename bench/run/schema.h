@@ -4,7 +4,7 @@
 // Rows are appended atomically: the whole line is formatted first, then written with one
 // write() on an O_APPEND descriptor under an exclusive flock, then fsync'd.
 #pragma once
-#include "../core/common.h"
+#include "../../impl/core/common.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,9 +2,9 @@
 // and one results row per epoch. Used by `flbench train` and by every sweep cell.
 #pragma once
 #include <stdint.h>
-#include "../core/common.h"
-#include "../estimators/estimator.h"
-#include "../allocators/allocator.h"
+#include "../../impl/core/common.h"
+#include "../../impl/estimators/estimator.h"
+#include "../../impl/allocators/allocator.h"
 
 #ifdef __cplusplus
 extern "C" {

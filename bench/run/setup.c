@@ -2,8 +2,8 @@
 #include <string.h>
 #include <math.h>
 #include "setup.h"
-#include "../models/vit.h"
-#include "../kernels/philox.h"
+#include "../../impl/models/vit.h"
+#include "../../impl/kernels/philox.h"
 
 int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);  // data.c
 

@@ -7,7 +7,7 @@
 //     the integer allocation with its floors (docs/METHOD.md, "The allocation problem").
 #pragma once
 #include <stddef.h>
-#include "../estimators/estimator.h"
+#include "../../impl/estimators/estimator.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,7 +6,7 @@
 // A file whose last line has no newline was cut short by a killed writer (every flbench
 // writer ends its lines with '\n'): that last record is not returned; torn_tail says so.
 #pragma once
-#include "../core/common.h"
+#include "../../impl/core/common.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,7 +39,7 @@ const char* fl_csv_get(const fl_csv* t, long r, int c);
 // Field of row r by column name ("" when the column is absent).
 const char* fl_csv_field(const fl_csv* t, long r, const char* name);
 
-// Checks that the header is the results schema of impl/run/schema.h. Returns 0, or -1 with
+// Checks that the header is the results schema of bench/run/schema.h. Returns 0, or -1 with
 // err naming the file and the first column that differs.
 int fl_csv_check_results_header(const fl_csv* t, fl_err* err);
 

@@ -10,10 +10,10 @@
 #include "schema.h"
 #include "setup.h"
 #include "track.h"
-#include "../optim/optim.h"
-#include "../models/model.h"
-#include "../kernels/philox.h"
-#include "../core/nvtx.h"
+#include "../../impl/optim/optim.h"
+#include "../../impl/models/model.h"
+#include "../../impl/kernels/philox.h"
+#include "../../impl/core/nvtx.h"
 #include "../../datasets/dataset.h"
 
 

@@ -3,7 +3,7 @@
 // loaded, LR scope set). Used by train (train.c) and variance (variance.c).
 #pragma once
 #include "train.h"
-#include "../models/model.h"
+#include "../../impl/models/model.h"
 #include "../../datasets/dataset.h"
 
 typedef struct fl_setup {

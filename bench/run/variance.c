@@ -19,7 +19,7 @@
 #include "setup.h"
 #include "schema.h"
 #include "gradcmp.h"
-#include "../kernels/philox.h"
+#include "../../impl/kernels/philox.h"
 
 static const fl_column var_columns[] = {
     {"schema", "", "schema version of this row"},
