@@ -131,15 +131,6 @@ static const workload workloads[] = {
     {"W3", "vit-b16", 3, 224, 224, 10, 4, 8, "attn:last:4", 5, 1},  // minutes per step set on 2 cores
 };
 
-static int cmp_double(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double* v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Peak resident memory of one measurement: the kernel's high-water mark (VmHWM) is reset by
 // writing 5 to /proc/self/clear_refs before it. Where that fails, the process-wide peak.
 static int hwm_reset_ok;
@@ -264,10 +255,10 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     if (!rc) {
         double tot = 0;
         for (int k = 0; k < reps; k++) tot += t[k];
-        r->step_med = median(t, reps);
+        r->step_med = fl_median(t, reps);
         r->step_min = t[0];
         r->step_max = t[reps - 1];
-        r->floor_med = pr->floor ? median(fl, reps) : NAN;
+        r->floor_med = pr->floor ? fl_median(fl, reps) : NAN;
         r->gflop = rec_flops() * 1e-9;
         for (int p = 0; p < 5; p++) r->share[p] = tot > 0 ? phase[p] / tot : 0;
         r->rss = peak_rss_since_reset();

@@ -1442,18 +1442,6 @@ static int write_plotdata(const rdata* d, const char* dir, const char* plotdir, 
 // ---------------------------------------------------------------------------------------
 // the command
 
-static int mkdir_p(const char* path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char* p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
 
 // The path of `to` relative to the folder `from` (both existing).
 static void relative_path(const char* from, const char* to, char* out, size_t len) {
@@ -1520,7 +1508,7 @@ int fl_cmd_report(int argc, char** argv) {
     organise(&d);
     char plotdir[1200];
     snprintf(plotdir, sizeof plotdir, "%s/plotdata", dir);
-    if (mkdir_p(plotdir) || mkdir_p(figdir)) {
+    if (fl_mkdirs(plotdir, NULL) || fl_mkdirs(figdir, NULL)) {
         fprintf(stderr, "flbench report: cannot create %s or %s: %s\n", plotdir, figdir, strerror(errno));
         return 2;
     }

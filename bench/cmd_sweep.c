@@ -44,18 +44,6 @@
 // `flbench data` (datasets/cmd_data.c): used to list missing datasets before a sweep runs.
 int fl_cmd_data(int argc, char** argv);
 
-static int mkdir_p(const char* path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char* p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
 
 static int file_exists(const char* p) {
     struct stat st;
@@ -443,7 +431,7 @@ static int run_cell(const run_ctx* x, const sw_cell* cell, char* status_out, siz
         char* slash = strrchr(dir, '/');
         if (!slash || slash == dir) continue;
         *slash = 0;
-        if (mkdir_p(dir)) return fl_fail(err, "%s %s: cannot create the folder %s: %s", cell->argv[i], cell->argv[i + 1], dir, strerror(errno));
+        if (fl_mkdirs(dir, NULL)) return fl_fail(err, "%s %s: cannot create the folder %s: %s", cell->argv[i], cell->argv[i + 1], dir, strerror(errno));
     }
     // the child: this binary, `sweep --cell TMP KEY -- OPTIONS`; /proc/self/exe runs the very
     // file this sweep started from even when `make` has replaced build/flbench since, so every
@@ -678,7 +666,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         char d1[1100], d2[1100];
         snprintf(d1, sizeof d1, "%s/logs", out_dir);
         snprintf(d2, sizeof d2, "%s/.tmp", out_dir);
-        if (mkdir_p(out_dir) || mkdir_p(d1) || mkdir_p(d2)) {
+        if (fl_mkdirs(out_dir, NULL) || fl_mkdirs(d1, NULL) || fl_mkdirs(d2, NULL)) {
             fprintf(stderr, "flbench sweep: --out %s: cannot create the directory: %s\n", out_dir, strerror(errno));
             status = 1;
             goto done;

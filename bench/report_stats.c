@@ -11,6 +11,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_roots.h>
 #include "report_stats.h"
+#include "../impl/core/common.h"
 
 double rs_t_quantile(double p, double df) {
     if (!(df > 0) || !(p > 0 && p < 1)) return NAN;
@@ -171,12 +172,7 @@ uint64_t rs_splitmix64(uint64_t* state) {
 
 int rs_draw_index(uint64_t* state, int n) { return (int)(rs_splitmix64(state) % (uint64_t)n); }
 
-static int cmp_double(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return (x > y) - (x < y);
-}
-
-void rs_sort(double* x, int n) { qsort(x, (size_t)n, sizeof(double), cmp_double); }
+void rs_sort(double* x, int n) { fl_sort_doubles(x, n); }
 
 double rs_quantile_sorted(const double* x, int n, double p) {
     if (n < 1) return NAN;

@@ -135,5 +135,6 @@ int sw_append_block(const char* path, const char* header_line, const char* block
 char* sw_strdup(const char* s);
 
 // FNV-1a 64-bit.
-uint64_t sw_fnv1a(const char* s, uint64_t h);
+// The start of the cell keys' FNV-1a hash (fl_fnv1a_str). It is one digit short of FNV's
+// offset basis (FL_FNV1A_INIT); kept, because the cell ids of existing results depend on it.
 #define SW_FNV_INIT 1469598103934665603ull

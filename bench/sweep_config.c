@@ -49,14 +49,6 @@ void sw_map_free(sw_map* m) {
     memset(m, 0, sizeof *m);
 }
 
-uint64_t sw_fnv1a(const char* s, uint64_t h) {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 // ---------------------------------------------------------------------------------------
 // checking options with `flbench train`'s parser
 
@@ -567,10 +559,10 @@ static uint64_t hash_options(const sw_map* m) {
     uint64_t h = SW_FNV_INIT;
     for (int i = 0; i < m->n; i++) {
         if (hash_excluded(s[i].name)) continue;
-        h = sw_fnv1a(s[i].name, h);
-        h = sw_fnv1a("=", h);
-        h = sw_fnv1a(s[i].value, h);
-        h = sw_fnv1a("\n", h);
+        h = fl_fnv1a_str(h, s[i].name);
+        h = fl_fnv1a_str(h, "=");
+        h = fl_fnv1a_str(h, s[i].value);
+        h = fl_fnv1a_str(h, "\n");
     }
     free(s);
     return h;

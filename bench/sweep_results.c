@@ -52,7 +52,7 @@ long* sw_table_slot(sw_table* t, const char* key, int* created) {
         long* vals = fl_calloc((size_t)cap, sizeof(long));
         for (long i = 0; i < t->cap; i++) {
             if (!t->keys[i]) continue;
-            uint64_t h = sw_fnv1a(t->keys[i], SW_FNV_INIT) % (uint64_t)cap;
+            uint64_t h = fl_fnv1a_str(SW_FNV_INIT, t->keys[i]) % (uint64_t)cap;
             while (keys[h]) h = (h + 1) % (uint64_t)cap;
             keys[h] = t->keys[i];
             vals[h] = t->vals[i];
@@ -63,7 +63,7 @@ long* sw_table_slot(sw_table* t, const char* key, int* created) {
         t->vals = vals;
         t->cap = cap;
     }
-    uint64_t h = sw_fnv1a(key, SW_FNV_INIT) % (uint64_t)t->cap;
+    uint64_t h = fl_fnv1a_str(SW_FNV_INIT, key) % (uint64_t)t->cap;
     while (t->keys[h]) {
         if (!strcmp(t->keys[h], key)) {
             if (created) *created = 0;
@@ -80,7 +80,7 @@ long* sw_table_slot(sw_table* t, const char* key, int* created) {
 
 long sw_table_get(const sw_table* t, const char* key) {
     if (!t->cap) return -1;
-    uint64_t h = sw_fnv1a(key, SW_FNV_INIT) % (uint64_t)t->cap;
+    uint64_t h = fl_fnv1a_str(SW_FNV_INIT, key) % (uint64_t)t->cap;
     while (t->keys[h]) {
         if (!strcmp(t->keys[h], key)) return t->vals[h];
         h = (h + 1) % (uint64_t)t->cap;

@@ -128,11 +128,7 @@ int fl_list_dir(const char* dir, int want_dirs, char*** names, int64_t* n, fl_er
 void fl_free_names(char** names, int64_t n);
 int fl_is_dir(const char* path);
 int fl_is_file(const char* path);
-// mkdir -p.
-int fl_mkdirs(const char* path, fl_err* err);
-// FNV-1a 64.
-uint64_t fl_fnv1a(uint64_t h, const void* data, size_t len);
-#define FL_FNV_OFFSET 0xcbf29ce484222325ull
+#define FL_FNV_OFFSET FL_FNV1A_INIT  // fl_fnv1a, fl_mkdirs: impl/core/common.h
 
 // Array-dataset loaders that also report which file each record came from, for item names:
 // records [first[f], first[f+1]) come from files[f].

@@ -90,27 +90,3 @@ void fl_free_names(char** names, int64_t n) {
     free(names);
 }
 
-int fl_mkdirs(const char* path, fl_err* err) {
-    char tmp[2048];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    size_t len = strlen(tmp);
-    for (size_t i = 1; i <= len; i++) {
-        if (tmp[i] == '/' || tmp[i] == 0) {
-            char saved = tmp[i];
-            tmp[i] = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-                return fl_fail(err, "%s: cannot create the folder: %m", tmp);
-            tmp[i] = saved;
-        }
-    }
-    return 0;
-}
-
-uint64_t fl_fnv1a(uint64_t h, const void* data, size_t len) {
-    const unsigned char* p = (const unsigned char*)data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}

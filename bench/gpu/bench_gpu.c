@@ -31,15 +31,6 @@ static const char* arg(int argc, char** argv, const char* name, const char* def)
     return v;
 }
 
-static int cmp_double(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double* v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // n floats of backend memory filled with scale * normals, drawn where the memory is (the
 // backend's own Philox noise op: no host loop over gigabytes).
 static float* dev_randn(const fl_ops* ops, long n, uint32_t seed, float scale) {
@@ -85,7 +76,7 @@ static int cmd_gemm(const fl_ops* ops, const char* csv) {
                 ops->sync();
                 t[r] = fl_now() - t0;
             }
-            double ms = 1e3 * median(t, reps);
+            double ms = 1e3 * fl_median(t, reps);
             double rate = flop / (ms * 1e-3) * 1e-9;
             if (!tf32 && rate > best_fp32) best_fp32 = rate;
             printf("%-40s %6s %10.3f %10.1f\n", g->name, tf32 ? "tf32" : "fp32", ms, rate);
@@ -183,7 +174,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
             }
         flop = f;  // the same every step (uniform allocation)
     }
-    double ms = 1e3 * median(t, steps);
+    double ms = 1e3 * fl_median(t, steps);
     double rate = flop / (ms * 1e-3) * 1e-9;
     char detail[512];
     snprintf(detail, sizeof detail,

@@ -39,12 +39,6 @@ void fl_train_cfg_default(fl_train_cfg* c) {
     c->progress = -1;
 }
 
-static uint64_t fnv1a(const char* s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
-    return h;
-}
-
 // Uniform integer in [0, n) from Philox (seed, stream "SHUF", epoch, draw).
 static int64_t rand_below(uint64_t seed, uint32_t epoch, uint64_t draw, int64_t n) {
     fl_u32x4 c = {{(uint32_t)draw, (uint32_t)(draw >> 32), epoch, 0x53485546u}};
@@ -210,7 +204,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     snprintf(res->status, sizeof res->status, "failed");
     char key[300];
     if (cfg->cell_key[0]) snprintf(key, sizeof key, "%s", cfg->cell_key);
-    else snprintf(key, sizeof key, "train:%016llx", (unsigned long long)fnv1a(cfg->config_str));
+    else snprintf(key, sizeof key, "train:%016llx", (unsigned long long)fl_fnv1a_str(1469598103934665603ull, cfg->config_str));
     int rc = -1;
     fl_setup S;
     memset(&S, 0, sizeof S);

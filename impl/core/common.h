@@ -54,6 +54,19 @@ double fl_now(void);
 // Peak resident set size of this process in MiB.
 double fl_peak_rss_mb(void);
 
+// Creates a folder and its missing parents (mkdir -p). Returns 0, or -1 with err (nullable;
+// errno is kept) naming the folder that could not be made.
+int fl_mkdirs(const char* path, fl_err* err);
+
+// FNV-1a, 64 bits: h folded with len bytes of data. Start from FL_FNV1A_INIT.
+#define FL_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t fl_fnv1a(uint64_t h, const void* data, size_t len);
+uint64_t fl_fnv1a_str(uint64_t h, const char* s);  // without the terminating 0
+
+// Sorts n doubles ascending in place; the median of n >= 1 doubles (sorts them).
+void fl_sort_doubles(double* x, int n);
+double fl_median(double* x, int n);
+
 #ifdef __cplusplus
 }
 #endif
