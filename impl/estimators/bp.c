@@ -63,4 +63,6 @@ static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     return 0;
 }
 
-const fl_estimator_vt fl_est_bp = {.name = "bp", .overhead = bp_overhead, .alloc_total = bp_alloc_total, .grad = bp_grad};
+const fl_estimator_vt fl_est_bp = {.name = "bp", .help = "backpropagation: the exact gradient, the reference",
+                                   .perturbs = FL_PERTURB_NONE, .unit = NULL, .unit_queries = 1,
+                                   .overhead = bp_overhead, .alloc_total = bp_alloc_total, .grad = bp_grad};

@@ -1,5 +1,6 @@
 // engine.c: what the estimators share: the registry, scratch memory, the clean pass, chunk
 // sizing, running the allocator, and the previous-visit proxy table.
+#include <stdio.h>
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
@@ -22,7 +23,25 @@ const fl_estimator_vt* fl_estimator_find(const char* name) {
     return NULL;
 }
 
-const char* fl_estimator_names(void) { return "bp, mezo, lr"; }
+int fl_estimator_count(void) { return N_ESTIMATORS; }
+
+const fl_estimator_vt* fl_estimator_at(int i) { return i >= 0 && i < N_ESTIMATORS ? estimators[i] : NULL; }
+
+const char* fl_estimator_names(void) {
+    static char names[256];
+    if (!names[0])
+        for (int i = 0; i < N_ESTIMATORS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", estimators[i]->name);
+    return names;
+}
+
+static int perturbs(const char* name, fl_perturbation p) {
+    const fl_estimator_vt* v = name ? fl_estimator_find(name) : NULL;
+    return v && v->perturbs == p;
+}
+int fl_method_is_exact(const char* name) { return perturbs(name, FL_PERTURB_NONE); }
+int fl_method_perturbs_layers(const char* name) { return perturbs(name, FL_PERTURB_LAYERS); }
+int fl_method_perturbs_weights(const char* name) { return perturbs(name, FL_PERTURB_WEIGHTS); }
 
 fl_est_opts fl_est_opts_default(void) {
     fl_est_opts o;

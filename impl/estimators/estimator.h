@@ -69,8 +69,18 @@ typedef struct fl_step_stats {
 
 typedef struct fl_engine fl_engine;
 
+// What an estimator perturbs: nothing (the exact gradient, the reference every forward-only
+// estimator is compared with), the outputs of layers (noise per query; scopes, pairs,
+// baselines and a learned sigma apply), or the weights (directions in parameter space, rebuilt
+// from the seed: no gradient buffer is kept).
+typedef enum { FL_PERTURB_NONE, FL_PERTURB_LAYERS, FL_PERTURB_WEIGHTS } fl_perturbation;
+
 typedef struct fl_estimator_vt {
     const char* name;
+    const char* help;         // one line, for --help and the report
+    fl_perturbation perturbs;
+    const char* unit;         // what the allocation hands out ("query", "direction"); NULL: none
+    int unit_queries;         // network queries per unit
     // The spend rule (docs/METHOD.md, "Spend"): a step of B data may spend budget * B network
     // queries. `overhead` gives the queries spent before the allocation (clean pass, pilot) for
     // a batch of B, where first_visit says some datum has no previous-visit proxy yet.
@@ -109,9 +119,17 @@ struct fl_engine {
     struct fl_scratch* s;
 };
 
-// The estimator registry.
-const fl_estimator_vt* fl_estimator_find(const char* name);
-const char* fl_estimator_names(void);
+// The estimator registry (engine.c): one line per estimator. The harness asks it, never the
+// method's name, what an estimator is.
+const fl_estimator_vt* fl_estimator_find(const char* name);  // NULL when unknown
+int fl_estimator_count(void);
+const fl_estimator_vt* fl_estimator_at(int i);               // 0 <= i < fl_estimator_count()
+const char* fl_estimator_names(void);                        // "bp, mezo, lr"
+// Traits by name, for results that name a method (a CSV row): unknown names are forward-only
+// estimators without these traits.
+int fl_method_is_exact(const char* name);            // the reference (bp)
+int fl_method_perturbs_layers(const char* name);     // lr: scope, pairs, baseline, sigma apply
+int fl_method_perturbs_weights(const char* name);    // mezo: directions from the seed
 
 // Creates an engine: method name, allocator name (ignored for bp), dataset size (for the
 // previous-visit table), seed. Sets the trainable flags of log-sigma tensors for the method.

@@ -595,4 +595,6 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     return 0;
 }
 
-const fl_estimator_vt fl_est_lr = {.name = "lr", .overhead = lr_overhead, .alloc_total = lr_alloc_total, .grad = lr_grad};
+const fl_estimator_vt fl_est_lr = {.name = "lr", .help = "likelihood ratio: Gaussian noise on layer outputs, same-datum pairs",
+                                   .perturbs = FL_PERTURB_LAYERS, .unit = "query", .unit_queries = 1,
+                                   .overhead = lr_overhead, .alloc_total = lr_alloc_total, .grad = lr_grad};

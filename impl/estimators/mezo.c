@@ -206,4 +206,6 @@ int fl_mezo_oracle(fl_engine* e, const fl_batch* b, int directions, float* v_out
     return 0;
 }
 
-const fl_estimator_vt fl_est_mezo = {.name = "mezo", .overhead = mezo_overhead, .alloc_total = mezo_alloc_total, .grad = mezo_grad};
+const fl_estimator_vt fl_est_mezo = {.name = "mezo", .help = "MeZO: SPSA weight perturbation, two-sided (2 queries per direction)",
+                                     .perturbs = FL_PERTURB_WEIGHTS, .unit = "direction", .unit_queries = 2,
+                                     .overhead = mezo_overhead, .alloc_total = mezo_alloc_total, .grad = mezo_grad};
