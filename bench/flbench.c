@@ -1,6 +1,7 @@
 // flbench.c: the command line. Dispatches to one subcommand per file of bench/.
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "cli.h"
@@ -30,21 +31,54 @@ static void usage(const command* cmds, int n) {
         if (cmds[i].fn) printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
 
-// OpenMP threads that spin while waiting steal the CPU from real work whenever the machine
-// is shared: on this 2-core machine with other processes busy, a MeZO training step
+// Two settings that must be in the environment before the libraries load (libgomp and OpenBLAS
+// read them at load time, before main), so flbench sets them and re-executes itself once:
+//
+// OMP_WAIT_POLICY. OpenMP threads that spin while waiting steal the CPU from real work whenever
+// the machine is shared: on a 2-core machine with other processes busy, a MeZO training step
 // (budget 8, batch 64) took 100 ms with the default spinning and 16-20 ms with passive
-// waiting; with little else running, passive waiting cost 0-7% on W1 (flbench bench). libgomp reads OMP_WAIT_POLICY when it loads,
-// before main, so when the user has not chosen a policy flbench sets "passive" and
-// re-executes itself once. Set OMP_WAIT_POLICY yourself to override.
-static void default_wait_policy(char** argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("FLBENCH_REEXEC")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
+// waiting; with little else running, passive waiting cost 0-7% on W1 (flbench bench). When the
+// user has not chosen a policy, flbench sets "passive".
+//
+// OPENBLAS_CORETYPE. OpenBLAS picks its kernels from the CPU's model number, and a release
+// older than the CPU falls back to its generic SSE3 kernels ("Prescott"): Debian 12's 0.3.21
+// does so on Intel Xeons of model 207 (Emerald Rapids), which have AVX-512. There a MeZO run of
+// the default MLP (mlp:784-64-64-10, batch 128, budget 32, 1000 shots, 1 epoch, 1 thread) took
+// 3.24 s with the fallback and 1.94 s with the SkylakeX kernels, measured by timing the same
+// `flbench train` command with OPENBLAS_CORETYPE set each way. When OpenBLAS reports the
+// fallback on a CPU with AVX-512F or AVX2, flbench names the matching kernels (SkylakeX,
+// Haswell). Set OPENBLAS_CORETYPE yourself to override (ci/perf_check pins it).
+char* openblas_get_corename(void);
+
+static const char* openblas_core_for_this_cpu(void) {
+    if (getenv("OPENBLAS_CORETYPE")) return NULL;
+    const char* core = openblas_get_corename();
+    if (!core || strcasecmp(core, "prescott")) return NULL;  // OpenBLAS knows this CPU
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2")) return "Haswell";
+    return NULL;
+}
+
+static void runtime_environment(char** argv) {
+    if (getenv("FLBENCH_REEXEC")) return;
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        again = 1;
+    }
+    const char* core = openblas_core_for_this_cpu();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        again = 1;
+    }
+    if (!again) return;
     setenv("FLBENCH_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
 }
 
 int main(int argc, char** argv) {
-    default_wait_policy(argv);
+    runtime_environment(argv);
     const command cmds[] = {
         {"train", fl_cmd_train, "train one configuration; one CSV row per epoch"},
         {"sweep", fl_cmd_sweep, "run the cells of a sweep configuration (resumable, shardable)"},
