@@ -195,6 +195,36 @@ __attribute__((noinline)) int fl_bench_counted_step(step_ctx* c, fl_err* err) {
     return bench_step(c, err);
 }
 
+// A benchmark method is an estimator of the registry, or ESTIMATOR-ALLOCATOR (lr-flops): the
+// estimator with that allocator (uniform otherwise).
+static void bench_method_split(const char* method, char est[32], char alloc[32]) {
+    const char* dash = strchr(method, '-');
+    size_t n = dash ? (size_t)(dash - method) : strlen(method);
+    snprintf(est, 32, "%.*s", (int)(n < 31 ? n : 31), method);
+    snprintf(alloc, 32, "%s", dash ? dash + 1 : "uniform");
+}
+
+static int bench_method_ok(const char* method) {
+    char est[32], alloc[32];
+    bench_method_split(method, est, alloc);
+    const fl_estimator_vt* v = fl_estimator_find(est);
+    if (!v) return 0;
+    if (!strchr(method, '-')) return 1;
+    return v->perturbs != FL_PERTURB_NONE && fl_allocator_find(alloc) != NULL;
+}
+
+// Perturbed queries per datum of a step: the workload's budget q for estimators that perturb
+// layer outputs, one unit (MeZO: a direction, 2 queries; the paper's MeZO setting) for those
+// that perturb weights, one clean pass for the exact one.
+static long bench_perturbed_queries(const fl_estimator_vt* v, int q) {
+    switch (v->perturbs) {
+    case FL_PERTURB_LAYERS: return q;
+    case FL_PERTURB_WEIGHTS: return v->unit_queries;
+    case FL_PERTURB_NONE: break;
+    }
+    return 1;
+}
+
 // One (workload, method) measurement. method: bp, mezo (2 queries/datum), lr, lr-flops.
 static int measure(const workload* w, const char* method, int budget, int B, const protocol* pr,
                    result* r, fl_err* err) {
@@ -209,18 +239,21 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     if (!m) return -1;
     fl_model_init_weights(m, 1);
     fl_model_init_sigma(m, 1e-3f);
-    const char* est = !strncmp(method, "lr", 2) ? "lr" : method;
-    const char* alloc = !strcmp(method, "lr-flops") ? "flops" : "uniform";
-    if (!strcmp(est, "lr") && fl_model_set_scope(m, w->scope, err)) { fl_model_free(m); return -1; }
+    char est[32], alloc[32];
+    bench_method_split(method, est, alloc);
+    const fl_estimator_vt* v = fl_estimator_find(est);
+    if (v->perturbs == FL_PERTURB_LAYERS && fl_model_set_scope(m, w->scope, err)) { fl_model_free(m); return -1; }
     fl_est_opts eo = fl_est_opts_default();
-    // a workload is defined by its perturbed queries per datum (W1: 32); the spend rule
-    // (docs/METHOD.md, "Spend") counts the clean pass of the LR baseline in the budget too
-    eo.budget = !strcmp(method, "mezo") ? 2 : budget + (eo.baseline == FL_BASE_CLEAN ? 1 : 0);
+    eo.budget = 1 << 20;  // set below, once the engine knows its prelude's queries
     eo.max_rows = pr->max_rows;
     fl_alloc_opts ao = fl_alloc_opts_default();
-    if (!strcmp(est, "mezo")) fl_params_drop_grad(&m->params);  // as train does
     fl_engine* e = fl_engine_new(ops, m, est, alloc, &ao, &eo, B, 7, err);
     if (!e) { fl_model_free(m); return -1; }
+    // a workload is defined by its perturbed queries per datum (W1: 32); the spend rule
+    // (docs/METHOD.md, "Spend") counts the prelude's queries (the LR baseline's clean pass) in
+    // the budget too
+    e->o.budget = (int)(bench_perturbed_queries(v, budget) + fl_engine_overhead(e, B, 0) / B);
+    if (v->directions) fl_params_drop_grad(&m->params);  // as train does
     fl_optim opt;
     if (fl_optim_init(&opt, &m->params, "adam", 1e-4f, err)) { fl_engine_free(e); fl_model_free(m); return -1; }
     opt.step_size = 0;
@@ -383,8 +416,9 @@ int fl_cmd_bench(int argc, char** argv) {
         char list[64];
         snprintf(list, sizeof list, "%s", methods);
         for (char* meth = strtok(list, ","); meth; meth = strtok(NULL, ","))
-            if (strcmp(meth, "bp") && strcmp(meth, "mezo") && strcmp(meth, "lr") && strcmp(meth, "lr-flops")) {
-                fprintf(stderr, "flbench bench: --methods: expected bp, mezo, lr or lr-flops, found '%s'\n", meth);
+            if (!bench_method_ok(meth)) {
+                fprintf(stderr, "flbench bench: --methods: expected an estimator (%s) or ESTIMATOR-ALLOCATOR "
+                        "(lr-flops), found '%s'\n", fl_estimator_names(), meth);
                 return 2;
             }
     }
@@ -417,15 +451,18 @@ int fl_cmd_bench(int argc, char** argv) {
         char* save = NULL;
         int skipped = 0;
         for (char* meth = strtok_r(list, ",", &save); meth && !skipped; meth = strtok_r(NULL, ",", &save)) {
-            int is_lr = !strncmp(meth, "lr", 2);
-            for (int bi = 0; bi < (is_lr ? n_budgets : 1) && !skipped; bi++) {
+            char est[32], alloc[32];
+            bench_method_split(meth, est, alloc);
+            const fl_estimator_vt* v = fl_estimator_find(est);
+            int sweeps_budgets = v->perturbs == FL_PERTURB_LAYERS;
+            for (int bi = 0; bi < (sweeps_budgets ? n_budgets : 1) && !skipped; bi++) {
                 for (int ti = 0; ti < n_threads; ti++) {
                     if (threads[ti] > 0) { omp_set_num_threads(threads[ti]); openblas_set_num_threads(threads[ti]); }
                     int nthr = omp_get_max_threads();
                     int q = budgets[bi] > 0 ? budgets[bi] : w->budget;
                     result r;
                     memset(&r, 0, sizeof r);
-                    int qq = !strcmp(meth, "mezo") ? 2 : !strcmp(meth, "bp") ? 1 : q;
+                    int qq = bench_perturbed_queries(v, q);
                     double load = -1;  // the machine's load when the measurement starts (shared machines)
                     if (getloadavg(&load, 1) != 1) load = -1;
                     if (measure(w, meth, q, B, &pr, &r, &err)) {

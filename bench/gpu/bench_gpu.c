@@ -120,18 +120,24 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     if (!m) { printf("SKIP %s: %s\n", what, err.msg); return 3; }  // 3: this model cannot be built here
     if (strncmp(spec, "vit", 3)) fl_model_init_weights(m, 1);  // a ViT is initialised when built
     fl_model_init_sigma(m, 1e-3f);
-    if (!strcmp(method, "lr") && fl_model_set_scope(m, scope, &err)) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
-    fl_est_opts eo = fl_est_opts_default();
-    // --budget is the perturbed queries per datum of the workload (the paper's 20); the spend
-    // rule (docs/METHOD.md, "Spend") counts LR's clean pass in the engine's budget too
-    eo.budget = !strcmp(method, "lr") && eo.baseline == FL_BASE_CLEAN ? budget + 1 : budget;
-    fl_alloc_opts ao = fl_alloc_opts_default();
-    // "infer": clean forwards only, with the optimizer state allocated and no gradient buffer:
-    // the memory MeZO must stay within 1.1x of (issue 4)
+    // "infer" (this benchmark's mode, not an estimator): clean forwards only, with the optimizer
+    // state allocated and no gradient buffer: the memory MeZO must stay within 1.1x of
     int infer = !strcmp(method, "infer");
-    if (!strcmp(method, "mezo") || infer) fl_params_drop_grad(&m->params);  // as train does
-    fl_engine* e = fl_engine_new(ops, m, infer ? "bp" : method, "uniform", &ao, &eo, B, 7, &err);
+    const char* est = infer ? fl_estimator_reference() : method;
+    const fl_estimator_vt* v = fl_estimator_find(est);
+    if (!v) { fprintf(stderr, "bench_gpu step: --method: expected infer or %s, found '%s'\n", fl_estimator_names(), method); return 2; }
+    int layers = v->perturbs == FL_PERTURB_LAYERS;
+    if (layers && fl_model_set_scope(m, scope, &err)) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
+    fl_est_opts eo = fl_est_opts_default();
+    eo.budget = 1 << 20;  // set below, once the engine knows its prelude's queries
+    fl_alloc_opts ao = fl_alloc_opts_default();
+    fl_engine* e = fl_engine_new(ops, m, est, "uniform", &ao, &eo, B, 7, &err);
     if (!e) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
+    // --budget is the perturbed queries per datum of the workload (the paper's 20); the spend
+    // rule (docs/METHOD.md, "Spend") counts the prelude's queries (LR's clean pass) in the
+    // engine's budget too
+    e->o.budget = (int)(budget + fl_engine_overhead(e, B, 0) / B);
+    if (v->directions || infer) fl_params_drop_grad(&m->params);  // as train does
     fl_optim opt;
     if (fl_optim_init(&opt, &m->params, "adam", 1e-4f, &err)) { printf("SKIP %s: %s\n", what, err.msg); return 3; }
     long in = (long)C * H * H;
@@ -142,13 +148,15 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     int32_t* y = fl_ops_upload_new(ops, yh, (size_t)B * sizeof(int32_t));
     fl_batch b = {.B = B, .x = x, .y = y, .y_host = yh, .index = idx};
     double t[64], ph[4] = {0, 0, 0, 0}, flop = 0.0;
+    float* infer_loss = NULL;  // (B) the inference mode's losses
     for (int s = 0; s <= steps; s++) {  // step 0 is the warm-up
         ops->sync();
         double t0 = fl_now();
         fl_step_stats st;
         memset(&st, 0, sizeof st);
         if (infer) {
-            float* loss = fl_scratch_dev(e, 60, (size_t)B * sizeof(float));
+            if (!infer_loss) infer_loss = ops->alloc((size_t)B * sizeof(float));
+            float* loss = infer_loss;
             m->vt->reserve(m, B, B);
             fl_fwd fw = {.x = x, .B = B, .Q = B, .labels = y, .loss = loss};
             m->vt->forward(m, &fw);
@@ -164,8 +172,8 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
         t[s - 1] = dt;
         ph[0] += st.t_clean; ph[1] += st.t_alloc; ph[2] += st.t_forward; ph[3] += st.t_grad;
         double f = st.flops;
-        if (!strcmp(method, "bp")) f *= 3.0;  // forward + two backward products per layer
-        if (!strcmp(method, "lr"))
+        if (v->perturbs == FL_PERTURB_NONE && !infer) f *= 3.0;  // forward + two backward products per layer
+        if (layers)
             for (int l = 0; l < m->n_lin; l++) {
                 const fl_linear* L = &m->lin[l];
                 if (!L->perturbed) continue;
@@ -179,7 +187,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     char detail[512];
     snprintf(detail, sizeof detail,
              "%s %s scope %s budget %d batch %d image %d math %s; median of %d steps after 1 warm-up; per step: clean %.1f ms alloc %.1f forward %.1f grad %.1f",
-             spec, method, !strcmp(method, "lr") ? scope : "-", budget, B, H, tf32 ? "tf32" : "fp32", steps,
+             spec, method, layers ? scope : "-", budget, B, H, tf32 ? "tf32" : "fp32", steps,
              1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps);
     printf("%-28s %10.2f ms %10.1f GFLOP/s  ratio %s%.3f  peak %.0f MB  (%s)\n", what, ms, rate, ref > 0 ? "" : "n/a ",
            ref > 0 ? rate / ref : 0.0, ops->peak_mem_mb(), detail);
@@ -191,6 +199,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
     fclose(f);
     fl_optim_free(&opt, &m->params);
     fl_engine_free(e);
+    if (infer_loss) ops->free(infer_loss);
     ops->free(x);
     ops->free(y);
     fl_model_free(m);

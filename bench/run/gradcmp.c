@@ -9,7 +9,7 @@ void fl_grad_mask_build(const fl_model* m, const char* method, fl_grad_mask* mk)
     const fl_params* p = &m->params;
     for (int i = 0; i < m->n_lin; i++) {
         const fl_linear* L = &m->lin[i];
-        if (!strcmp(method, "lr") && !L->perturbed) continue;
+        if (fl_method_perturbs_layers(method) && !L->perturbed) continue;
         int ids[2] = {L->w, L->b};
         for (int k = 0; k < 2 && mk->n < FL_GRAD_MASK_MAX; k++) {
             if (!p->t[ids[k]].trainable) continue;
@@ -19,7 +19,7 @@ void fl_grad_mask_build(const fl_model* m, const char* method, fl_grad_mask* mk)
             mk->n++;
         }
     }
-    if (!strcmp(method, "mezo"))  // every other trainable tensor too (embeddings, norms)
+    if (fl_method_perturbs_weights(method))  // every other trainable tensor too (embeddings, norms)
         for (int t = 0; t < p->n && mk->n < FL_GRAD_MASK_MAX; t++) {
             const fl_tensor* T = &p->t[t];
             if (!T->trainable || T->kind == FL_KIND_WEIGHT || T->kind == FL_KIND_BIAS || T->kind == FL_KIND_LOGSIGMA) continue;
@@ -46,8 +46,7 @@ double fl_dot(const double* a, const double* b, size_t n) {
 int fl_measure_v(fl_engine* oracle, const char* method, const fl_batch* b, int queries, float* v_out,
                  fl_err* err) {
     fl_step_stats st;
-    return !strcmp(method, "lr") ? fl_lr_oracle(oracle, b, queries, v_out, &st, err)
-                                 : fl_mezo_oracle(oracle, b, queries / 2, v_out, &st, err);
+    return fl_engine_oracle(oracle, b, queries, v_out, &st, err);
 }
 
 double fl_predicted_gain(const float* v, int B) {

@@ -2,7 +2,7 @@
 // estimator-quality study (variance.c) and the tracking of variance during training (track.c).
 //   - the compared part of the parameter buffer (weights and biases the estimator perturbs);
 //   - reading params.grad over it as doubles;
-//   - the per-datum variances v_i measured with the oracle (fl_lr_oracle / fl_mezo_oracle);
+//   - the per-datum variances v_i measured with the oracle (fl_engine_oracle);
 //   - the variance ratio against uniform that Neyman allocation can reach, continuous and for
 //     the integer allocation with its floors (docs/METHOD.md, "The allocation problem").
 #pragma once

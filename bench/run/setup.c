@@ -53,7 +53,7 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
     memset(s, 0, sizeof *s);
     snprintf(status, 24, "failed");
     // checked here, not by the parser: a sweep checks each line's options on their own
-    if (cfg->checkpoint != FL_CKPT_NONE && strcmp(cfg->method, "bp"))
+    if (cfg->checkpoint != FL_CKPT_NONE && !fl_method_is_exact(cfg->method))
         return fl_fail(err, "--checkpoint block: only --method bp keeps activations to recompute (found --method %s)",
                        cfg->method);
     s->ops = fl_ops_by_name(cfg->backend, err);
@@ -123,7 +123,7 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
             fprintf(stderr, "flbench: note: %s has no classifier head for %d classes; the head is initialised from seed %llu\n",
                     cfg->weights, s->m->n_classes, (unsigned long long)cfg->seed);
     }
-    if (!strcmp(cfg->method, "lr") && fl_model_set_scope(s->m, cfg->scope, err)) goto fail;
+    if (fl_method_perturbs_layers(cfg->method) && fl_model_set_scope(s->m, cfg->scope, err)) goto fail;
     return 0;
 fail:
     fl_setup_close(s);

@@ -106,8 +106,9 @@ int fl_track_check(const fl_train_cfg* cfg, fl_err* err) {
     if (cfg->track_budget < 0) return fl_fail(err, "--track-budget %d: expected a positive budget", cfg->track_budget);
     if (!cfg->track_out[0] && !cfg->out[0])
         return fl_fail(err, "--track-variance: nowhere to write; give --track-out FILE or --out FILE");
-    if (strcmp(cfg->method, "lr") && strcmp(cfg->method, "mezo"))
-        return fl_fail(err, "--track-variance: --method %s has no variance to track (lr or mezo)", cfg->method);
+    if (!fl_estimator_find(cfg->method) || fl_method_is_exact(cfg->method))
+        return fl_fail(err, "--track-variance: --method %s has no variance to track (%s)", cfg->method,
+                       fl_estimator_names_forward());
     return 0;
 }
 
@@ -167,7 +168,7 @@ fl_track* fl_track_new(const fl_train_cfg* cfg, fl_setup* S, const fl_engine* ru
     fl_est_opts eb = cfg->eo;
     eb.budget = 2;
     int64_t n = S->train.n;
-    t->bp = fl_engine_new(S->ops, t->m, "bp", "uniform", &cfg->ao, &eb, n, s ^ ((uint64_t)KEY_BP << 32), err);
+    t->bp = fl_engine_new(S->ops, t->m, fl_estimator_reference(), "uniform", &cfg->ao, &eb, n, s ^ ((uint64_t)KEY_BP << 32), err);
     if (t->bp) t->oracle = fl_engine_new(S->ops, t->m, cfg->method, "uniform", &cfg->ao, &eo, n, s ^ ((uint64_t)KEY_ORACLE << 32), err);
     if (t->oracle) t->alloc = fl_engine_new(S->ops, t->m, cfg->method, cfg->allocator, &cfg->ao, &ea, n, s ^ ((uint64_t)KEY_ALLOC << 32), err);
     if (t->alloc) t->uniform = fl_engine_new(S->ops, t->m, cfg->method, "uniform", &cfg->ao, &eo, n, s ^ ((uint64_t)KEY_UNIFORM << 32), err);
@@ -318,7 +319,7 @@ int fl_track_step(fl_track* t, const fl_engine* run, const fl_batch* b, int epoc
     long q_oracle = (long)t->cfg->eo.oracle_queries * B;
     double gain = fl_predicted_gain(t->v, B);
     int n_min, even;
-    long N = fl_engine_alloc_total(t->uniform, B, t->uniform->est->overhead(t->uniform, B, 0), &n_min, &even);
+    long N = fl_engine_alloc_total(t->uniform, B, fl_engine_overhead(t->uniform, B, 0), &n_min, &even);
     double gain_int = fl_predicted_gain_int(t->v, B, N, n_min, even);
     if (measure_side(t, t->alloc, run, b, g2, &A, err)) goto done;
     if (measure_side(t, t->uniform, NULL, b, g2, &U, err)) goto done;

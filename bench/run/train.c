@@ -123,7 +123,7 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     char ts[32];
     time_t now = time(NULL);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    int is_bp = !strcmp(cfg->method, "bp");
+    int is_bp = fl_method_is_exact(cfg->method);
     fl_row_set(row, "schema", "%d", FL_SCHEMA_VERSION);
     fl_row_set(row, "cell_key", "%s", key);
     fl_row_set(row, "status", "%s", status);
@@ -146,9 +146,9 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "steps", "%ld", ra->steps);
     fl_row_set(row, "lr", "%g", (double)cfg->lr);
     fl_row_set(row, "optimizer", "%s", cfg->optim);
-    fl_row_set(row, "scope", "%s", !strcmp(cfg->method, "lr") ? cfg->scope : "-");
-    fl_row_set(row, "pairing", "%s", !strcmp(cfg->method, "lr") ? pairing_name(cfg->eo.pairing) : "-");
-    fl_row_set(row, "baseline", "%s", !strcmp(cfg->method, "lr") ? baseline_name(cfg->eo.baseline) : "-");
+    fl_row_set(row, "scope", "%s", fl_method_perturbs_layers(cfg->method) ? cfg->scope : "-");
+    fl_row_set(row, "pairing", "%s", fl_method_perturbs_layers(cfg->method) ? pairing_name(cfg->eo.pairing) : "-");
+    fl_row_set(row, "baseline", "%s", fl_method_perturbs_layers(cfg->method) ? baseline_name(cfg->eo.baseline) : "-");
     fl_row_set(row, "weighting", "%s", cfg->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
     fl_row_set(row, "proxy", "%s", cfg->eo.proxy == FL_PROXY_PREV ? "prev" : "pilot");
     fl_row_set(row, "sigma0", "%g", (double)cfg->eo.sigma0);
@@ -231,10 +231,11 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     int64_t* ev_idx = S.ev_idx;
     int64_t n_tr = S.n_tr, n_ev = S.n_ev;
     const char* dataset_desc = S.dataset_desc;
-    // MeZO trains without a gradient buffer: inference memory plus optimizer state
-    if (!strcmp(cfg->method, "mezo")) fl_params_drop_grad(&m->params);
     e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
     if (!e) goto fail;
+    // an estimate kept as directions (MeZO) trains without a gradient buffer: inference memory
+    // plus optimizer state
+    if (e->est->directions) fl_params_drop_grad(&m->params);
     if (fl_optim_init(&opt, &m->params, cfg->optim, cfg->lr, err)) goto fail;
     if (cfg->track_every && !(track = fl_track_new(cfg, &S, e, key, err))) goto fail;
     opt.weight_decay = cfg->weight_decay;

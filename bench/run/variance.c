@@ -3,7 +3,7 @@
 // For each of NB fixed batches at a fixed model state:
 //   g = the BP gradient of the batch-mean loss (over the compared tensors, below);
 //   v_i = per-datum variance of one query's contribution, measured with many extra queries
-//         (fl_lr_oracle / fl_mezo_oracle), giving the predicted variance ratio of PAPER.md
+//         (the estimator's oracle, fl_engine_oracle), giving the predicted variance ratio of PAPER.md
 //         section 4, (sum_i sqrt v_i)^2 / (B sum_i v_i), and the same ratio for the integer
 //         allocation with its floors (what neyman/oracle can actually reach at that budget);
 //   for every budget and allocator: `warmup` unmeasured estimates per batch (they fill the
@@ -132,7 +132,7 @@ static int write_row(const ctx* x, const char* alloc, int budget, const char* ba
     snprintf(v[k++], 600, "%s", pairing_name(t->eo.pairing));
     snprintf(v[k++], 600, "%s", baseline_name(t->eo.baseline));
     snprintf(v[k++], 600, "%s", t->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
-    snprintf(v[k++], 600, "%s", !strcmp(t->method, "lr") ? t->scope : "-");
+    snprintf(v[k++], 600, "%s", fl_method_perturbs_layers(t->method) ? t->scope : "-");
     snprintf(v[k++], 600, "%s", alloc);
     snprintf(v[k++], 600, "%s", !strcmp(alloc, "flops") ? x->freeze : "");
     snprintf(v[k++], 600, "%d", budget);
@@ -171,8 +171,10 @@ static int write_row(const ctx* x, const char* alloc, int budget, const char* ba
 
 int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     const fl_train_cfg* t = &c->t;
-    if (strcmp(t->method, "lr") && strcmp(t->method, "mezo"))
-        return fl_fail(err, "--method %s: the variance study compares lr or mezo estimates with BP", t->method);
+    const fl_estimator_vt* evt = fl_estimator_find(t->method);
+    if (!evt || evt->perturbs == FL_PERTURB_NONE)
+        return fl_fail(err, "--method %s: the variance study compares a forward-only estimate (%s) with BP", t->method,
+                       fl_estimator_names_forward());
     if (c->reps < 2) return fl_fail(err, "--reps %d: need at least 2 estimates per cell", c->reps);
     if (c->batches < 1) return fl_fail(err, "--batches %d: need at least one batch", c->batches);
     int budgets[32];
@@ -240,10 +242,10 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     strftime(x.ts, sizeof x.ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     char vlabel[64];
     if (c->variant[0]) snprintf(vlabel, sizeof vlabel, "%s", c->variant);
-    else if (!strcmp(t->method, "lr"))
+    else if (evt->perturbs == FL_PERTURB_LAYERS)
         snprintf(vlabel, sizeof vlabel, "%s/%s/%s", pairing_name(t->eo.pairing), baseline_name(t->eo.baseline),
                  t->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
-    else snprintf(vlabel, sizeof vlabel, "mezo/%s", t->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
+    else snprintf(vlabel, sizeof vlabel, "%s/%s", evt->name, t->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
     x.variant = vlabel;
     unsigned fr = t->ao.flops_freeze;
     snprintf(x.freeze, sizeof x.freeze, "%s%s%s%s", fr & FL_FLOPS_SLOPE ? "slope;" : "", fr & FL_FLOPS_INTERCEPT ? "intercept;" : "",
@@ -258,7 +260,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     {
         fl_est_opts eo = t->eo;
         eo.budget = 8;  // unused by bp and by the oracle; above every estimator's minimum
-        fl_engine* e = fl_engine_new(ops, m, "bp", "uniform", &t->ao, &eo, S.train.n, t->seed, err);
+        fl_engine* e = fl_engine_new(ops, m, fl_estimator_reference(), "uniform", &t->ao, &eo, S.train.n, t->seed, err);
         if (!e) goto done;
         fl_engine* eo_e = fl_engine_new(ops, m, t->method, "uniform", &t->ao, &eo, S.train.n, t->seed ^ 0x0ac1e, err);
         if (!eo_e) { fl_engine_free(e); goto done; }
@@ -284,7 +286,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
             if (!e) goto done;
             // predicted ratios for this budget, from the measured v_i
             int n_min, even;
-            long N = fl_engine_alloc_total(e, B, e->est->overhead(e, B, 0), &n_min, &even);  // the steady state: every datum seen
+            long N = fl_engine_alloc_total(e, B, fl_engine_overhead(e, B, 0), &n_min, &even);  // the steady state: every datum seen
             fl_step_stats st;
             for (int w = 0; w < c->warmup; w++)
                 for (int b = 0; b < NB; b++)

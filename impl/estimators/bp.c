@@ -1,4 +1,4 @@
-// bp.c: exact backpropagation (PAPER.md section 3.1), the reference estimator.
+// bp.c: exact backpropagation (docs/METHOD.md, "Estimators"), the reference estimator.
 // One clean forward of the batch (B queries), then BP of the batch-mean loss. With activation
 // checkpointing (m->checkpoint, docs/METHOD.md "BP") the model recomputes every block's forward
 // inside backward: not a query (the same clean evaluation again), but forward GEMM work, so
@@ -7,7 +7,22 @@
 #include "estimator.h"
 #include "../core/nvtx.h"
 
-enum { SLOT_LOSS = 1, SLOT_DLOSS = 2 };
+// The workspace: per-datum losses and their gradient 1/B (host and backend).
+typedef struct {
+    fl_host_buf loss, dloss_h;
+    fl_dev_buf loss_d, dloss;
+} bp_ws;
+
+static void* bp_ws_new(fl_engine* e) { return fl_calloc(1, sizeof(bp_ws)); }
+
+static void bp_ws_free(fl_engine* e, void* p) {
+    bp_ws* w = p;
+    fl_host_buf_free(&w->loss);
+    fl_host_buf_free(&w->dloss_h);
+    fl_dev_buf_free(e->ops, &w->loss_d);
+    fl_dev_buf_free(e->ops, &w->dloss);
+    free(w);
+}
 
 // Forward GEMM FLOPs a checkpointed backward recomputes for B data: the whole clean forward
 // but the layers outside the blocks (the ViT's patch embedding, the classifier).
@@ -21,27 +36,27 @@ static double recompute_flops(const fl_model* m, int B) {
     return flops;
 }
 
-// bp allocates nothing: one clean query per datum
-static long bp_overhead(const fl_engine* e, int B, int first_visit) { return B; }
+// bp allocates nothing: one clean query per datum (engine.c, fl_engine_overhead)
 static long bp_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
     *n_min = 1;
     *even = 0;
     return queries;
 }
 
-static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
+static int bp_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
+    bp_ws* w = e->ws;
     int B = b->B;
-    float* loss_h = fl_scratch_host(e, SLOT_LOSS, (size_t)B * sizeof(float));
+    float* loss_h = fl_host_grow(&w->loss, (size_t)B * sizeof(float));
     double t0 = fl_now();
     FL_NVTX_PUSH("clean pass");
-    fl_clean_forward(e, b, loss_h, FL_KEEP_BP);
+    fl_clean_forward(e, b, &w->loss_d, loss_h, FL_KEEP_BP);
     FL_NVTX_POP();
     double t1 = fl_now();
     // d(mean loss)/d(loss_r) = 1/B
-    float* dloss_h = fl_scratch_host(e, SLOT_DLOSS, (size_t)B * sizeof(float));
+    float* dloss_h = fl_host_grow(&w->dloss_h, (size_t)B * sizeof(float));
     for (int i = 0; i < B; i++) dloss_h[i] = 1.0f / (float)B;
-    float* dloss = fl_scratch_dev(e, SLOT_DLOSS, (size_t)B * sizeof(float));
+    float* dloss = fl_dev_grow(e->ops, &w->dloss, (size_t)B * sizeof(float));
     e->ops->upload(dloss, dloss_h, (size_t)B * sizeof(float));
     FL_NVTX_PUSH("BP gradient");
     m->vt->backward(m, dloss);
@@ -63,6 +78,9 @@ static int bp_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     return 0;
 }
 
-const fl_estimator_vt fl_est_bp = {.name = "bp", .help = "backpropagation: the exact gradient, the reference",
-                                   .perturbs = FL_PERTURB_NONE, .unit = NULL, .unit_queries = 1,
-                                   .overhead = bp_overhead, .alloc_total = bp_alloc_total, .grad = bp_grad};
+const fl_estimator_vt fl_est_bp = {
+    .name = "bp", .help = "backpropagation: the exact gradient, the reference",
+    .perturbs = FL_PERTURB_NONE, .unit = NULL, .unit_queries = 1,
+    .workspace_new = bp_ws_new, .workspace_free = bp_ws_free,
+    .alloc_total = bp_alloc_total, .step = bp_step,
+};

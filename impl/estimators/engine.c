@@ -1,5 +1,6 @@
-// engine.c: what the estimators share: the registry, scratch memory, the clean pass, chunk
-// sizing, running the allocator, and the previous-visit proxy table.
+// engine.c: what the estimators share: the registry, the step's prelude (clean pass, proxy,
+// oracle, allocation; docs/DESIGN.md, "The estimator seam"), grown buffers, chunk sizing and the
+// previous-visit proxy table.
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
@@ -35,6 +36,22 @@ const char* fl_estimator_names(void) {
     return names;
 }
 
+const char* fl_estimator_names_forward(void) {
+    static char names[256];
+    if (!names[0])
+        for (int i = 0; i < N_ESTIMATORS; i++)
+            if (estimators[i]->perturbs != FL_PERTURB_NONE)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", estimators[i]->name);
+    return names;
+}
+
+const char* fl_estimator_reference(void) {
+    for (int i = 0; i < N_ESTIMATORS; i++)
+        if (estimators[i]->perturbs == FL_PERTURB_NONE) return estimators[i]->name;
+    FL_CHECK(0, "the estimator table has no exact estimator");
+    return NULL;
+}
+
 static int perturbs(const char* name, fl_perturbation p) {
     const fl_estimator_vt* v = name ? fl_estimator_find(name) : NULL;
     return v && v->perturbs == p;
@@ -61,36 +78,36 @@ fl_est_opts fl_est_opts_default(void) {
 }
 
 // ---------------------------------------------------------------------------------------
-// scratch: numbered slots of host and backend memory, grown on demand
+// buffers grown on demand (the fields of the estimators' workspaces)
 
-#define N_SLOTS 64
-typedef struct fl_scratch {
-    void* host[N_SLOTS];
-    size_t host_bytes[N_SLOTS];
-    void* dev[N_SLOTS];
-    size_t dev_bytes[N_SLOTS];
-} fl_scratch;
-
-void* fl_scratch_host(fl_engine* e, int slot, size_t bytes) {
-    FL_CHECK(slot >= 0 && slot < N_SLOTS, "scratch slot %d out of range", slot);
-    fl_scratch* s = e->s;
-    if (bytes > s->host_bytes[slot]) {
-        free(s->host[slot]);
-        s->host[slot] = fl_malloc(bytes);
-        s->host_bytes[slot] = bytes;
+void* fl_host_grow(fl_host_buf* b, size_t bytes) {
+    if (bytes > b->bytes) {
+        free(b->p);
+        b->p = fl_malloc(bytes);
+        b->bytes = bytes;
     }
-    return s->host[slot];
+    return b->p;
 }
 
-void* fl_scratch_dev(fl_engine* e, int slot, size_t bytes) {
-    FL_CHECK(slot >= 0 && slot < N_SLOTS, "scratch slot %d out of range", slot);
-    fl_scratch* s = e->s;
-    if (bytes > s->dev_bytes[slot]) {
-        if (s->dev[slot]) e->ops->free(s->dev[slot]);
-        s->dev[slot] = e->ops->alloc(bytes);
-        s->dev_bytes[slot] = bytes;
+void* fl_dev_grow(const fl_ops* ops, fl_dev_buf* b, size_t bytes) {
+    if (bytes > b->bytes) {
+        if (b->p) ops->free(b->p);
+        b->p = ops->alloc(bytes);
+        b->bytes = bytes;
     }
-    return s->dev[slot];
+    return b->p;
+}
+
+void fl_host_buf_free(fl_host_buf* b) {
+    free(b->p);
+    b->p = NULL;
+    b->bytes = 0;
+}
+
+void fl_dev_buf_free(const fl_ops* ops, fl_dev_buf* b) {
+    if (b->p) ops->free(b->p);
+    b->p = NULL;
+    b->bytes = 0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -107,6 +124,7 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
         fl_fail(err, "--budget: expected a positive number of queries per datum, found %d", eo->budget);
         return NULL;
     }
+    if (est->check && est->check(eo, err)) return NULL;
     fl_engine* e = fl_calloc(1, sizeof(fl_engine));
     e->ops = ops;
     e->model = model;
@@ -114,14 +132,14 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
     e->est = est;
     e->key0 = (uint32_t)seed;
     e->key1 = (uint32_t)(seed >> 32);
-    e->s = fl_calloc(1, sizeof(fl_scratch));
     e->proxy_n = dataset_size;
     e->proxy_table = fl_malloc((size_t)(dataset_size > 0 ? dataset_size : 1) * sizeof(float));
     for (int64_t i = 0; i < dataset_size; i++) e->proxy_table[i] = NAN;
-    // log sigma is a parameter only of the LR estimator
+    // log sigma is a parameter only of estimators that perturb layer outputs
     fl_params_set_trainable_kind(&model->params, FL_KIND_LOGSIGMA,
-                                 !strcmp(method, "lr") && eo->learn_sigma);
-    if (strcmp(method, "bp") != 0) {
+                                 est->perturbs == FL_PERTURB_LAYERS && eo->learn_sigma);
+    if (est->workspace_new) e->ws = est->workspace_new(e);
+    if (est->perturbs != FL_PERTURB_NONE) {
         fl_alloc_opts a = *ao;
         int n_min, even;
         est->alloc_total(e, 0, &n_min, &even);
@@ -134,10 +152,10 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
         }
         // the spend rule on the worst case, one datum on its first visit: what is left after
         // the clean pass and the pilot must buy the minimum allocation
-        long over = est->overhead(e, 1, 1);
+        long over = fl_engine_overhead(e, 1, 1);
         long N = fl_engine_alloc_total(e, 1, over, &n_min, &even);
         if (N < n_min) {
-            long need = over + (long)n_min * (!strcmp(method, "mezo") ? 2 : 1);
+            long need = over + (long)n_min * est->unit_queries;
             fl_fail(err, "--budget %d: %s needs at least %ld queries per datum per step here "
                     "(%ld before the allocation: clean pass and pilot; docs/METHOD.md, \"Spend\")",
                     eo->budget, method, need, over);
@@ -145,19 +163,19 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
             return NULL;
         }
     }
-        return e;
+    return e;
 }
 
 void fl_engine_free(fl_engine* e) {
     if (!e) return;
     if (e->alloc) fl_allocator_free(e->alloc);
-    if (e->s) {
-        for (int i = 0; i < N_SLOTS; i++) {
-            free(e->s->host[i]);
-            if (e->s->dev[i]) e->ops->free(e->s->dev[i]);
-        }
-        free(e->s);
-    }
+    if (e->ws && e->est->workspace_free) e->est->workspace_free(e, e->ws);
+    fl_host_buf_free(&e->clean);
+    fl_host_buf_free(&e->proxy);
+    fl_host_buf_free(&e->fresh);
+    fl_host_buf_free(&e->oracle_v);
+    fl_host_buf_free(&e->n);
+    fl_dev_buf_free(e->ops, &e->clean_d);
     free(e->proxy_table);
     free(e->last_n);
     free(e->last_proxy);
@@ -167,33 +185,14 @@ void fl_engine_free(fl_engine* e) {
     free(e);
 }
 
-int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
-    memset(st, 0, sizeof *st);
-    fl_params_zero_grad(&e->model->params);
-    if (b->B > e->last_B) {
-        e->last_n = fl_realloc(e->last_n, (size_t)b->B * sizeof(int));
-        e->last_proxy = fl_realloc(e->last_proxy, (size_t)b->B * sizeof(float));
-        e->last_loss = fl_realloc(e->last_loss, (size_t)b->B * sizeof(float));
-        e->last_oracle = fl_realloc(e->last_oracle, (size_t)b->B * sizeof(float));
-    }
-    e->last_B = b->B;
-    for (int i = 0; i < b->B; i++) {
-        e->last_n[i] = 0;
-        e->last_proxy[i] = e->last_loss[i] = e->last_oracle[i] = NAN;
-    }
-    int rc = e->est->grad(e, b, st, err);
-    e->step++;
-    return rc;
-}
-
 // ---------------------------------------------------------------------------------------
+// the step's prelude
 
-// scratch slots of this file (0; bp uses 1 and 2; the other estimators number theirs from 3)
-enum { SLOT_CLEAN_LOSS = 0, SLOT_CLEAN_HOST = 0 };  // one backend slot, one host slot
+static int engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err);
 
-void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep) {
+void fl_clean_forward(fl_engine* e, const fl_batch* b, fl_dev_buf* loss_d, float* loss_host, int keep) {
     fl_model* m = e->model;
-    float* loss = fl_scratch_dev(e, SLOT_CLEAN_LOSS, (size_t)b->B * sizeof(float));
+    float* loss = fl_dev_grow(e->ops, loss_d, (size_t)b->B * sizeof(float));
     m->vt->reserve(m, b->B, b->B);
     fl_fwd f = {.x = b->x, .B = b->B, .Q = b->B, .row_datum = NULL, .labels = b->y,
                 .noise = NULL, .keep = keep, .loss = loss, .argmax = NULL};
@@ -201,18 +200,121 @@ void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int kee
     e->ops->download(loss_host, loss, (size_t)b->B * sizeof(float));
 }
 
-float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st) {
+// The clean pass, accounted: per-datum loss (host, B), its queries, FLOPs and time in st, and
+// the losses recorded for logs.
+static float* clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st) {
     fl_model* m = e->model;
-    float* clean = fl_scratch_host(e, SLOT_CLEAN_HOST, (size_t)b->B * sizeof(float));
+    float* clean = fl_host_grow(&e->clean, (size_t)b->B * sizeof(float));
     double t0 = fl_now();
     FL_NVTX_PUSH("clean pass");
-    fl_clean_forward(e, b, clean, 0);
+    fl_clean_forward(e, b, &e->clean_d, clean, 0);
     FL_NVTX_POP();
     st->t_clean += fl_now() - t0;
     st->queries_clean = b->B;
     st->flops += m->vt->forward_flops(m, b->B, b->B, 0);
     for (int i = 0; i < b->B; i++) e->last_loss[i] = clean[i];
     return clean;
+}
+
+// What the prelude runs before the allocation: a clean pass (the estimator's reason, the
+// allocator's loss, a first-visit proxy) and a pilot (--proxy pilot).
+static int prelude_clean(const fl_engine* e, int first_visit) {
+    unsigned needs = fl_allocator_needs(e->alloc);
+    int prev = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
+    return (e->est->needs_clean && e->est->needs_clean(e)) || (needs & FL_NEEDS_LOSS) || (first_visit && prev);
+}
+static int prelude_pilot(const fl_engine* e) {
+    return (fl_allocator_needs(e->alloc) & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT && e->est->pilot;
+}
+
+long fl_engine_overhead(const fl_engine* e, int B, int first_visit) {
+    if (e->est->perturbs == FL_PERTURB_NONE) return B;  // one clean query per datum, no allocation
+    return (prelude_clean(e, first_visit) ? B : 0) + (prelude_pilot(e) ? e->est->pilot_queries(e, B) : 0);
+}
+
+int fl_engine_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                     fl_err* err) {
+    if (!e->est->oracle) return fl_fail(err, "--allocator oracle: method %s has no oracle", e->est->name);
+    return e->est->oracle(e, b, queries, v_out, st, err);
+}
+
+int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
+    memset(st, 0, sizeof *st);
+    fl_params_zero_grad(&e->model->params);
+    int B = b->B;
+    if (B > e->last_B) {
+        e->last_n = fl_realloc(e->last_n, (size_t)B * sizeof(int));
+        e->last_proxy = fl_realloc(e->last_proxy, (size_t)B * sizeof(float));
+        e->last_loss = fl_realloc(e->last_loss, (size_t)B * sizeof(float));
+        e->last_oracle = fl_realloc(e->last_oracle, (size_t)B * sizeof(float));
+    }
+    e->last_B = B;
+    for (int i = 0; i < B; i++) {
+        e->last_n[i] = 0;
+        e->last_proxy[i] = e->last_loss[i] = e->last_oracle[i] = NAN;
+    }
+    const fl_estimator_vt* est = e->est;
+    int rc = 0;
+    if (est->begin) est->begin(e, b);
+    if (est->perturbs == FL_PERTURB_NONE) {  // exact: no allocation, the step is the clean pass
+        fl_step_plan plan = {0};
+        rc = est->step(e, b, &plan, st, err);
+        e->step++;
+        return rc;
+    }
+    unsigned needs = fl_allocator_needs(e->alloc);
+    // 1. clean pass
+    float* clean = NULL;
+    int first_visit = fl_proxy_first_visit(e, b);
+    if (prelude_clean(e, first_visit)) clean = clean_pass(e, b, st);
+    // 2. proxy: previous visit (a first visit's from the clean loss), or a pilot
+    float* proxy = NULL;
+    if (needs & FL_NEEDS_PROXY) {
+        proxy = fl_host_grow(&e->proxy, (size_t)B * sizeof(float));
+        if (e->o.proxy == FL_PROXY_PILOT) {
+            if (!est->pilot) { rc = fl_fail(err, "--proxy pilot: method %s has no pilot", est->name); goto done; }
+            if ((rc = est->pilot(e, b, clean, proxy, st, err))) goto done;
+        } else {
+            fl_proxy_lookup(e, b, proxy);
+            if (first_visit) fl_proxy_fill_from_loss(B, clean, proxy);
+        }
+        for (int i = 0; i < B; i++) e->last_proxy[i] = proxy[i];
+    }
+    // 3. oracle variances (benchmark-only upper bound)
+    float* oracle = NULL;
+    if (needs & FL_NEEDS_ORACLE) {
+        oracle = fl_host_grow(&e->oracle_v, (size_t)B * sizeof(float));
+        if ((rc = fl_engine_oracle(e, b, e->o.oracle_queries, oracle, st, err))) goto done;
+        for (int i = 0; i < B; i++) e->last_oracle[i] = oracle[i];
+    }
+    // 4. allocation of what is left of the step's budget * B queries
+    int n_min, even;
+    long N = fl_engine_alloc_total(e, B, st->queries_clean + st->queries_pilot, &n_min, &even);
+    int* n = fl_host_grow(&e->n, (size_t)B * sizeof(int));
+    fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = proxy, .oracle_v = oracle,
+                         .epoch = e->epoch, .step = e->step};
+    FL_NVTX_PUSH("allocation");
+    rc = engine_allocate(e, &in, n, st, err);
+    FL_NVTX_POP();
+    if (rc) goto done;
+    // 5. the estimator's step, and the proxy of this visit
+    int want_proxy = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
+    long total = 0;
+    for (int i = 0; i < B; i++) total += n[i];
+    fl_step_plan plan = {.n = n, .N = total, .clean = clean,
+                         .fresh_proxy = want_proxy ? fl_host_grow(&e->fresh, (size_t)B * sizeof(float)) : NULL};
+    if ((rc = est->step(e, b, &plan, st, err))) goto done;
+    if (want_proxy) fl_proxy_store(e, b, plan.fresh_proxy);
+    // 6. accounting: the clean loss where there is one
+    if (clean) {
+        double s = 0.0;
+        for (int i = 0; i < B; i++) s += clean[i];
+        st->loss = s / B;
+    }
+    st->queries += st->queries_clean + st->queries_pilot + st->queries_oracle;
+done:
+    e->step++;
+    return rc;
 }
 
 int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query) {
@@ -247,7 +349,8 @@ static int allocation_is_nonuniform(const fl_allocator* a, const fl_alloc_input*
     return differs;
 }
 
-int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err) {
+// Runs the allocator and records the stats.
+static int engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err) {
     double t0 = fl_now();
     int rc = fl_allocator_run(e->alloc, in, n, err);
     st->t_alloc += fl_now() - t0;
@@ -320,6 +423,6 @@ void fl_proxy_fill_from_loss(int B, const float* clean, float* proxy) {
 double fl_engine_apply(fl_engine* e, fl_optim* o, int epoch) {
     fl_params* p = &e->model->params;
     if (p->grad) return fl_optim_step(o, p, epoch);
-    FL_CHECK(e->dir_K > 0, "fl_engine_apply: no gradient buffer and no MeZO directions");
-    return fl_optim_step_dirs(o, p, epoch, e->dir_K, e->dir_s, e->key0, e->key1, FL_STREAM_MEZO, e->dir_step);
+    FL_CHECK(e->dir_K > 0, "fl_engine_apply: no gradient buffer and no directions");
+    return fl_optim_step_dirs(o, p, epoch, e->dir_K, e->dir_s, e->key0, e->key1, e->dir_stream, e->dir_step);
 }

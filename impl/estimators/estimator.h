@@ -69,27 +69,64 @@ typedef struct fl_step_stats {
 
 typedef struct fl_engine fl_engine;
 
+// A buffer grown on demand, in host or backend memory: the fields of the estimators' typed
+// workspaces. fl_host_grow / fl_dev_grow return at least `bytes` (never freed until the
+// workspace is).
+typedef struct { void* p; size_t bytes; } fl_host_buf;
+typedef struct { void* p; size_t bytes; } fl_dev_buf;
+void* fl_host_grow(fl_host_buf* b, size_t bytes);
+void* fl_dev_grow(const fl_ops* ops, fl_dev_buf* b, size_t bytes);
+void fl_host_buf_free(fl_host_buf* b);
+void fl_dev_buf_free(const fl_ops* ops, fl_dev_buf* b);
+
 // What an estimator perturbs: nothing (the exact gradient, the reference every forward-only
 // estimator is compared with), the outputs of layers (noise per query; scopes, pairs,
-// baselines and a learned sigma apply), or the weights (directions in parameter space, rebuilt
-// from the seed: no gradient buffer is kept).
+// baselines and a learned sigma apply), or the weights (directions in parameter space).
 typedef enum { FL_PERTURB_NONE, FL_PERTURB_LAYERS, FL_PERTURB_WEIGHTS } fl_perturbation;
 
+// What the engine's prelude hands an estimator's step (docs/DESIGN.md, "The estimator seam").
+typedef struct fl_step_plan {
+    const int* n;             // (B) the allocation, in the estimator's unit; NULL: exact estimator
+    long N;                   // sum of n
+    const float* clean;       // (B) host: clean losses when the prelude ran a clean pass, else NULL
+    float* fresh_proxy;       // (B) host: the step writes this visit's proxy here; NULL: not wanted
+} fl_step_plan;
+
+// One estimator: its traits, what the prelude asks of it, and its step. Every hook but step,
+// alloc_total and the traits is nullable.
 typedef struct fl_estimator_vt {
     const char* name;
     const char* help;         // one line, for --help and the report
     fl_perturbation perturbs;
     const char* unit;         // what the allocation hands out ("query", "direction"); NULL: none
     int unit_queries;         // network queries per unit
-    // The spend rule (docs/METHOD.md, "Spend"): a step of B data may spend budget * B network
-    // queries. `overhead` gives the queries spent before the allocation (clean pass, pilot) for
-    // a batch of B, where first_visit says some datum has no previous-visit proxy yet.
-    long (*overhead)(const fl_engine* e, int B, int first_visit);
+    int directions;           // 1: the estimate is kept as directions rebuilt from the seed
+                              // (fl_engine_apply), so training drops the gradient buffer
+    // Option checks beyond what the parser can know: 0, or -1 with err.
+    int (*check)(const fl_est_opts* o, fl_err* err);
+    // The estimator's typed workspace: made with the engine, freed with it.
+    void* (*workspace_new)(fl_engine* e);
+    void (*workspace_free)(fl_engine* e, void* ws);
+    // First thing of every step.
+    void (*begin)(fl_engine* e, const fl_batch* b);
+    // The estimator's own reason for a clean pass this step (lr: the clean baseline). The
+    // prelude adds the allocator's: the loss it reads, a first-visit proxy.
+    int (*needs_clean)(const fl_engine* e);
+    // --proxy pilot: the queries the pilot spends on B data, and the pilot (proxy: B, host).
+    long (*pilot_queries)(const fl_engine* e, int B);
+    int (*pilot)(fl_engine* e, const fl_batch* b, const float* clean, float* proxy, fl_step_stats* st,
+                 fl_err* err);
+    // Per-datum variance v_i of one unit's contribution (Var of datum i's estimate = v_i / n_i),
+    // measured with `queries` extra network queries per datum, counted in st->queries_oracle.
+    int (*oracle)(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                  fl_err* err);
     // The allocation problem: what `queries` perturbed queries buy, as the total N in the
-    // estimator's unit (queries for lr, directions of 2 queries for mezo), and the per-datum
-    // minimum and evenness.
+    // estimator's unit, and the per-datum minimum and evenness (docs/METHOD.md, "Spend").
     long (*alloc_total)(const fl_engine* e, long queries, int* n_min, int* even);
-    int (*grad)(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err);
+    // The step: the estimate into params.grad (and the directions, if any), its perturbed
+    // queries added to st->queries, FLOPs and phase times; st->loss and last_loss when no
+    // clean pass ran.
+    int (*step)(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err);
 } fl_estimator_vt;
 
 struct fl_engine {
@@ -110,13 +147,14 @@ struct fl_engine {
     float* last_proxy;
     float* last_loss;
     float* last_oracle;
-    // MeZO's last estimate as directions: g = sum_k dir_s[k] z_k (Philox row k, stream
-    // FL_STREAM_MEZO, step dir_step); dir_K = 0 for the other estimators
+    // the last estimate as directions (estimators with the `directions` trait, directions.h):
+    // g = sum_k dir_s[k] z_k (Philox row k, stream dir_stream, step dir_step); dir_K = 0 otherwise
     int dir_K;
     float* dir_s;             // (dir_K) backend memory
-    uint32_t dir_step;
-    // scratch, grown on demand (see engine.c)
-    struct fl_scratch* s;
+    uint32_t dir_step, dir_stream;
+    void* ws;                 // the estimator's workspace (est->workspace_new)
+    fl_host_buf clean, proxy, fresh, oracle_v, n;  // the prelude's per-datum arrays (B)
+    fl_dev_buf clean_d;                             // the clean pass's losses (B)
 };
 
 // The estimator registry (engine.c): one line per estimator. The harness asks it, never the
@@ -125,6 +163,8 @@ const fl_estimator_vt* fl_estimator_find(const char* name);  // NULL when unknow
 int fl_estimator_count(void);
 const fl_estimator_vt* fl_estimator_at(int i);               // 0 <= i < fl_estimator_count()
 const char* fl_estimator_names(void);                        // "bp, mezo, lr"
+const char* fl_estimator_names_forward(void);                // the forward-only ones: "mezo, lr"
+const char* fl_estimator_reference(void);                    // the exact one's name: "bp"
 // Traits by name, for results that name a method (a CSV row): unknown names are forward-only
 // estimators without these traits.
 int fl_method_is_exact(const char* name);            // the reference (bp)
@@ -146,24 +186,19 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
 struct fl_optim;
 double fl_engine_apply(fl_engine* e, struct fl_optim* o, int epoch);
 
-// --- helpers shared by the estimators (engine.c) ---
-// Host scratch of at least n elements, by slot (never freed until the engine is).
-void* fl_scratch_host(fl_engine* e, int slot, size_t bytes);
-// Backend scratch likewise.
-void* fl_scratch_dev(fl_engine* e, int slot, size_t bytes);
-// Clean forward of the batch: per-datum loss into host `loss` (B). Keeps BP or LR state if asked.
-void fl_clean_forward(fl_engine* e, const fl_batch* b, float* loss_host, int keep);
-// The clean pass of an estimator, accounted: per-datum loss (host, B, valid until the next
-// call), its queries, FLOPs and time in st, and the losses recorded for logs.
-float* fl_clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st);
+// --- what the estimators share (engine.c) ---
+// Clean forward of the batch: per-datum loss into host `loss` (B), through the backend buffer
+// loss_d. Keeps BP or LR state if asked (FL_KEEP_*).
+void fl_clean_forward(fl_engine* e, const fl_batch* b, fl_dev_buf* loss_d, float* loss_host, int keep);
 // Query rows that fit in memory at once for this model (>= 1), with extra_bytes_per_query
 // more per row that the estimator itself keeps (lr.c: the kept noise).
 int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query);
 // The allocation total of a step of B data after `spent` queries (clean pass, pilot):
 // alloc_total(budget * B - spent), so that the step spends at most budget * B.
 long fl_engine_alloc_total(const fl_engine* e, int B, long spent, int* n_min, int* even);
-// Runs the allocator (or the uniform rule when e->alloc is NULL) and records the stats.
-int fl_engine_allocate(fl_engine* e, const fl_alloc_input* in, int* n, fl_step_stats* st, fl_err* err);
+// The queries the prelude spends before the allocation for B data (clean pass, pilot), where
+// first_visit says some datum has no previous-visit proxy yet.
+long fl_engine_overhead(const fl_engine* e, int B, int first_visit);
 // Fills proxy (B) from the previous-visit table (NaN where unseen); stores new values.
 void fl_proxy_lookup(fl_engine* e, const fl_batch* b, float* proxy);
 void fl_proxy_store(fl_engine* e, const fl_batch* b, const float* proxy);
@@ -173,15 +208,9 @@ int fl_proxy_first_visit(const fl_engine* e, const fl_batch* b);
 // squared error of the true class's probability, scaled to the known entries (docs/METHOD.md,
 // "Proxy"). Costs no query: the clean pass is counted in the spend.
 void fl_proxy_fill_from_loss(int B, const float* clean, float* proxy);
-
-// Per-datum variance v_i of one query's contribution (Var of datum i's estimate = v_i / n_i),
-// measured with `queries` extra queries per datum (oracle; counted in st->queries_oracle).
-// lr: trace of the covariance of the W and b parts over the perturbed layers; mezo: E[c^2]
-// scaled as the per-direction estimate's variance.
-int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
-                 fl_err* err);
-int fl_mezo_oracle(fl_engine* e, const fl_batch* b, int directions, float* v_out,
-                   fl_step_stats* st, fl_err* err);
+// The oracle of e's estimator: v_i (B) with `queries` extra network queries per datum.
+int fl_engine_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                     fl_err* err);
 
 #ifdef __cplusplus
 }

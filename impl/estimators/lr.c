@@ -1,5 +1,5 @@
-// lr.c: the likelihood-ratio estimator with noise on layer outputs (PAPER.md section 3.3),
-// with uniform or allocated queries (sections 3.4 and 4).
+// lr.c: the likelihood-ratio estimator with noise on layer outputs, with uniform or allocated
+// queries (docs/METHOD.md, "Estimators" and "The allocation problem").
 //
 // For every perturbed layer, output z = W x + b becomes z + sigma (.) eps, eps ~ N(0, I), one
 // eps per token of each query row. With per-row loss L_r, weight w_r and baseline b_r:
@@ -8,7 +8,7 @@
 //   gb = sum_r coef_r eps_r / sigma          = column sums of G
 //   gs = sum_r coef_r (eps_r^2 - 1)          (gradient for log sigma)
 // w_r = 1/(B n_i) for the rows of datum i makes the estimate unbiased for any allocation
-// (section 3.4); the authors' equal-row weighting 1/N is kept as a named variant.
+// (docs/METHOD.md); the authors' equal-row weighting 1/N is kept as a named variant.
 // Antithetic pairs (eps, -eps) are on the same datum (rows 2p and 2p+1 of its queries); the
 // authors' cross-datum pairing (row r with row r + R/2) is a named variant.
 // Baselines: the datum's clean loss (one noise-free pass, B queries), the mean of the datum's
@@ -21,29 +21,53 @@
 #include "estimator.h"
 #include "../core/nvtx.h"
 
-// scratch slots (engine.c); host and backend slots are separate arrays
-enum {
-    S_CLEAN = 3, S_PROXY, S_PROXY_NEW, S_N, S_ROWD, S_LAB, S_QCODE, S_COEF, S_LOSS, S_G, S_GD,
-    S_SQ, S_ENERGY, S_MSQ, S_SIGMA, S_OFFL, S_ORACLE_V, S_PAIRG, S_GW, S_GMEAN,
-    S_ROWS = 24,  // 4 slots: a rowset's off, datum, label, qcode
-    S_ORACLE_ROWS = 28,  // 4 slots: the oracle's rowset
-    S_O_CLEAN = 32, S_O_N, S_O_SUM, S_O_LOSS, S_O_UNIT, S_O_MEAN,
-    S_UOFF, S_XF, S_KEEP, S_UDAT,
-};
+// The host buffers of one rowset (see rowset below).
+typedef struct { fl_host_buf off, datum, label, qcode; } rowset_bufs;
 
-// Before the allocation: the clean pass (the clean baseline, the loss an allocator reads, or
-// the proxy of data on their first visit: engine.c, fl_proxy_fill_from_loss), and a pilot of
-// n_min queries per datum with --proxy pilot.
-static int lr_needs_clean(const fl_engine* e, int first_visit) {
-    return e->o.baseline == FL_BASE_CLEAN || (fl_allocator_needs(e->alloc) & FL_NEEDS_LOSS) || first_visit;
+// The workspace, grown on demand. B: the batch; R: its query rows; C: a chunk's query rows;
+// T: tokens per row; the o_* buffers are the oracle's.
+typedef struct {
+    rowset_bufs rows, oracle_rows;     // the step's (and the pilot's) rowset, the oracle's
+    fl_host_buf pilot_n;               // (B) the pilot's allocation
+    fl_host_buf msq, energy;           // (B) the proxy's two factors per datum
+    fl_host_buf sigma, sq;             // (dout) a layer's sigma; (C T) its inputs' row sums
+    fl_host_buf loss;                  // (R) per-row losses
+    fl_host_buf rowd, offl, coef;      // (C) row -> datum, (B+1) chunk offsets, (C) coefficients
+    fl_host_buf uoff, udat;            // (C+1) units' query offsets, (B+1) data's first units
+    fl_host_buf o_clean, o_n, o_sum, o_loss, o_unit, o_mean;  // the oracle's per datum / row / unit
+    fl_dev_buf rowd_d, lab_d, qcode_d, coef_d, loss_d, offl_d;  // a chunk's rows (C) and offsets
+    fl_dev_buf uoff_d, udat_d;         // (C+1), (B+1)
+    fl_dev_buf sq_d;                   // (C T) row sums of squares
+    fl_dev_buf g_d, gd_d, xf_d;        // G (C T, dout), G summed per datum, folded inputs
+    fl_dev_buf keep_d;                 // the normals the forward keeps (units T, dout) per layer
+    fl_dev_buf pairg_d, gw_d, gmean_d; // the oracle's unit sums, unit and mean gradients
+    fl_dev_buf o_clean_d;              // the oracle's clean losses (B)
+} lr_ws;
+
+static void* lr_ws_new(fl_engine* e) { return fl_calloc(1, sizeof(lr_ws)); }
+
+static void lr_ws_free(fl_engine* e, void* p) {
+    lr_ws* w = p;
+    fl_host_buf* h[] = {&w->rows.off, &w->rows.datum, &w->rows.label, &w->rows.qcode, &w->oracle_rows.off,
+                        &w->oracle_rows.datum, &w->oracle_rows.label, &w->oracle_rows.qcode, &w->pilot_n,
+                        &w->msq, &w->energy, &w->sigma, &w->sq, &w->loss, &w->rowd, &w->offl, &w->coef,
+                        &w->uoff, &w->udat, &w->o_clean, &w->o_n, &w->o_sum, &w->o_loss, &w->o_unit, &w->o_mean};
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) fl_host_buf_free(h[i]);
+    fl_dev_buf* d[] = {&w->rowd_d, &w->lab_d, &w->qcode_d, &w->coef_d, &w->loss_d, &w->offl_d, &w->uoff_d,
+                       &w->udat_d, &w->sq_d, &w->g_d, &w->gd_d, &w->xf_d, &w->keep_d, &w->pairg_d, &w->gw_d,
+                       &w->gmean_d, &w->o_clean_d};
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) fl_dev_buf_free(e->ops, d[i]);
+    free(w);
 }
-static long lr_overhead(const fl_engine* e, int B, int first_visit) {
-    unsigned needs = fl_allocator_needs(e->alloc);
-    first_visit = first_visit && (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
-    int pilot = (fl_allocator_needs(e->alloc) & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PILOT;
-    int n_min = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
-    return (lr_needs_clean(e, first_visit) ? B : 0) + (pilot ? (long)n_min * B : 0);
-}
+
+// The estimator's own clean pass: the clean baseline (engine.c adds the allocator's reasons:
+// the loss it reads, the proxy of data on their first visit, fl_proxy_fill_from_loss).
+static int lr_needs_clean(const fl_engine* e) { return e->o.baseline == FL_BASE_CLEAN; }
+
+// --proxy pilot: n_min queries per datum.
+static long lr_pilot_queries(const fl_engine* e, int B) { return (long)(e->o.pairing == FL_PAIR_SAME ? 2 : 1) * B; }
+
+static void lr_begin(fl_engine* e, const fl_batch* b) { fl_model_refresh_sigma(e->model); }
 
 // One query is one unit; with same-datum pairs the total is rounded down to whole pairs.
 static long lr_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
@@ -64,16 +88,16 @@ typedef struct {
     int group;         // rows per independent unit: 2 with same-datum pairs, else 1
 } rowset;
 
-static void build_rows(fl_engine* e, const fl_batch* b, const int* n, rowset* rs, int slot_base) {
+static void build_rows(fl_engine* e, const fl_batch* b, const int* n, rowset* rs, rowset_bufs* bufs) {
     int B = b->B;
     long R = 0;
     for (int i = 0; i < B; i++) R += n[i];
     rs->B = B;
     rs->R = R;
-    rs->off = fl_scratch_host(e, slot_base + 0, (size_t)(B + 1) * sizeof(int32_t));
-    rs->datum = fl_scratch_host(e, slot_base + 1, (size_t)R * sizeof(int32_t));
-    rs->label = fl_scratch_host(e, slot_base + 2, (size_t)R * sizeof(int32_t));
-    rs->qcode = fl_scratch_host(e, slot_base + 3, (size_t)R * sizeof(int32_t));
+    rs->off = fl_host_grow(&bufs->off, (size_t)(B + 1) * sizeof(int32_t));
+    rs->datum = fl_host_grow(&bufs->datum, (size_t)R * sizeof(int32_t));
+    rs->label = fl_host_grow(&bufs->label, (size_t)R * sizeof(int32_t));
+    rs->qcode = fl_host_grow(&bufs->qcode, (size_t)R * sizeof(int32_t));
     rs->group = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
     rs->off[0] = 0;
     for (int i = 0; i < B; i++) rs->off[i + 1] = rs->off[i] + n[i];
@@ -114,7 +138,8 @@ static float row_baseline(const fl_engine* e, const float* L, long r, long lo, l
 
 // sum_c 1/sigma_c^2 of a layer: the noise factor's energy, for the proxy.
 static double inv_sigma_energy(fl_engine* e, fl_linear* L) {
-    float* s = fl_scratch_host(e, S_SIGMA, (size_t)L->dout * sizeof(float));
+    lr_ws* ws = e->ws;
+    float* s = fl_host_grow(&ws->sigma, (size_t)L->dout * sizeof(float));
     e->ops->download(s, L->sigma, (size_t)L->dout * sizeof(float));
     double acc = 0.0;
     for (int c = 0; c < L->dout; c++) acc += 1.0 / ((double)s[c] * s[c]);
@@ -125,6 +150,7 @@ static double inv_sigma_energy(fl_engine* e, fl_linear* L) {
 // energy[i] += S_l * mean over the datum's query rows of sum over tokens (|x|^2 + 1).
 // Layers that share their input (a ViT's q, k and v) share its row sums: computed once.
 static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, double* energy) {
+    lr_ws* ws = e->ws;
     fl_model* m = e->model;
     const float* last_input = NULL;
     int last_rows = 0, last_din = 0;
@@ -133,8 +159,8 @@ static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, dou
         if (!L->perturbed) continue;
         int T = fl_linear_tokens(m, L);
         double S = inv_sigma_energy(e, L);
-        float* sq_d = fl_scratch_dev(e, S_SQ, (size_t)L->in_rows * sizeof(float));
-        float* sq = fl_scratch_host(e, S_SQ, (size_t)L->in_rows * sizeof(float));
+        float* sq_d = fl_dev_grow(e->ops, &ws->sq_d, (size_t)L->in_rows * sizeof(float));
+        float* sq = fl_host_grow(&ws->sq, (size_t)L->in_rows * sizeof(float));
         if (L->input != last_input || L->in_rows != last_rows || L->din != last_din) {
             e->ops->row_sumsq(sq_d, L->input, L->in_rows, L->din);
             e->ops->download(sq, sq_d, (size_t)L->in_rows * sizeof(float));
@@ -186,12 +212,13 @@ static size_t keep_bytes_per_query(fl_engine* e) {
 // the forward keeps them (fl_linear.keep_eps) for layer_grad, which would otherwise draw the
 // same normals again. The forward keeps them only where it adds the noise itself (model.c).
 static void keep_noise(fl_engine* e, int units) {
+    lr_ws* ws = e->ws;
     fl_model* m = e->model;
     if (!keep_bytes_per_query(e)) return;
     size_t total = 0;
     for (int l = 0; l < m->n_lin; l++)
         if (m->lin[l].perturbed) total += (size_t)units * fl_linear_tokens(m, &m->lin[l]) * m->lin[l].dout;
-    float* buf = fl_scratch_dev(e, S_KEEP, total * sizeof(float));
+    float* buf = fl_dev_grow(e->ops, &ws->keep_d, total * sizeof(float));
     for (int l = 0; l < m->n_lin; l++) {
         fl_linear* L = &m->lin[l];
         if (!L->perturbed) continue;
@@ -218,6 +245,7 @@ typedef struct {
 //   - otherwise G row by row.
 static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl_noise* nz_tmpl,
                        int Bc, int Qc, const int32_t* off_local_d, unit_plan* up) {
+    lr_ws* ws = e->ws;
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
     int T = fl_linear_tokens(m, L);
@@ -235,10 +263,10 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
             E = L->keep_eps;
             ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 0);
         } else {
-            E = fl_scratch_dev(e, S_G, (size_t)urows * L->dout * sizeof(float));
+            E = fl_dev_grow(e->ops, &ws->g_d, (size_t)urows * L->dout * sizeof(float));
             ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
         }
-        float* Xf = fl_scratch_dev(e, S_XF, (size_t)urows * L->din * sizeof(float));
+        float* Xf = fl_dev_grow(e->ops, &ws->xf_d, (size_t)urows * L->din * sizeof(float));
         if (up->folded != L->input || up->folded_T != T || up->folded_din != L->din) {
             ops->lr_unit_fold(Xf, L->input, coef_d, &nz, up->uoff_d, up->units, L->din);
             up->folded = L->input;
@@ -252,18 +280,18 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
     if (L->per_datum && L->eps_kept) {
         float* E = L->keep_eps;
         ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 1);
-        float* Gd = fl_scratch_dev(e, S_GD, (size_t)Bc * T * L->dout * sizeof(float));
+        float* Gd = fl_dev_grow(e->ops, &ws->gd_d, (size_t)Bc * T * L->dout * sizeof(float));
         ops->segment_sum(Gd, E, up->udat_d, Bc, (long)T * L->dout);
         // gW (dout, din) += Gd^T (dout, Bc T) X (Bc T, din)
         ops->gemm(1, 0, L->dout, L->din, Bc * T, 1.0f, Gd, L->dout, L->input, L->din, 1.0f, gW, L->din);
         return;
     }
-    float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
+    float* G = fl_dev_grow(e->ops, &ws->g_d, (size_t)rows * L->dout * sizeof(float));
     ops->lr_grad(G, gs, coef_d, L->sigma, &nz, rows, L->dout);
     const float* Gm = G;
     int grows = rows;
     if (L->per_datum) {
-        float* Gd = fl_scratch_dev(e, S_GD, (size_t)Bc * T * L->dout * sizeof(float));
+        float* Gd = fl_dev_grow(e->ops, &ws->gd_d, (size_t)Bc * T * L->dout * sizeof(float));
         ops->segment_sum(Gd, G, off_local_d, Bc, (long)T * L->dout);
         Gm = Gd;
         grows = Bc * T;
@@ -284,6 +312,7 @@ typedef struct {
 static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint32_t stream_base,
                         int do_grad, const float* clean, float* row_loss, double* msq,
                         double* energy, pass_out* out, fl_step_stats* st) {
+    lr_ws* ws = e->ws;
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
     int B = b->B;
@@ -294,19 +323,19 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
     if (chunk < max_n) chunk = max_n;  // a datum's queries always share a chunk (baselines)
     if ((long)chunk > N) chunk = (int)N;
     m->vt->reserve(m, B, chunk);
-    int32_t* rowd_d = fl_scratch_dev(e, S_ROWD, (size_t)chunk * sizeof(int32_t));
-    int32_t* lab_d = fl_scratch_dev(e, S_LAB, (size_t)chunk * sizeof(int32_t));
-    int32_t* qc_d = fl_scratch_dev(e, S_QCODE, (size_t)chunk * sizeof(int32_t));
-    float* coef_d = fl_scratch_dev(e, S_COEF, (size_t)chunk * sizeof(float));
-    float* loss_d = fl_scratch_dev(e, S_LOSS, (size_t)chunk * sizeof(float));
-    int32_t* offl_d = fl_scratch_dev(e, S_OFFL, (size_t)(B + 1) * sizeof(int32_t));
-    int32_t* rowd_h = fl_scratch_host(e, S_ROWD, (size_t)chunk * sizeof(int32_t));
-    int32_t* offl_h = fl_scratch_host(e, S_OFFL, (size_t)(B + 1) * sizeof(int32_t));
-    float* coef_h = fl_scratch_host(e, S_COEF, (size_t)chunk * sizeof(float));
-    int32_t* uoff_d = fl_scratch_dev(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
-    int32_t* uoff_h = fl_scratch_host(e, S_UOFF, (size_t)(chunk + 1) * sizeof(int32_t));
-    int32_t* udat_d = fl_scratch_dev(e, S_UDAT, (size_t)(B + 1) * sizeof(int32_t));
-    int32_t* udat_h = fl_scratch_host(e, S_UDAT, (size_t)(B + 1) * sizeof(int32_t));
+    int32_t* rowd_d = fl_dev_grow(e->ops, &ws->rowd_d, (size_t)chunk * sizeof(int32_t));
+    int32_t* lab_d = fl_dev_grow(e->ops, &ws->lab_d, (size_t)chunk * sizeof(int32_t));
+    int32_t* qc_d = fl_dev_grow(e->ops, &ws->qcode_d, (size_t)chunk * sizeof(int32_t));
+    float* coef_d = fl_dev_grow(e->ops, &ws->coef_d, (size_t)chunk * sizeof(float));
+    float* loss_d = fl_dev_grow(e->ops, &ws->loss_d, (size_t)chunk * sizeof(float));
+    int32_t* offl_d = fl_dev_grow(e->ops, &ws->offl_d, (size_t)(B + 1) * sizeof(int32_t));
+    int32_t* rowd_h = fl_host_grow(&ws->rowd, (size_t)chunk * sizeof(int32_t));
+    int32_t* offl_h = fl_host_grow(&ws->offl, (size_t)(B + 1) * sizeof(int32_t));
+    float* coef_h = fl_host_grow(&ws->coef, (size_t)chunk * sizeof(float));
+    int32_t* uoff_d = fl_dev_grow(e->ops, &ws->uoff_d, (size_t)(chunk + 1) * sizeof(int32_t));
+    int32_t* uoff_h = fl_host_grow(&ws->uoff, (size_t)(chunk + 1) * sizeof(int32_t));
+    int32_t* udat_d = fl_dev_grow(e->ops, &ws->udat_d, (size_t)(B + 1) * sizeof(int32_t));
+    int32_t* udat_h = fl_host_grow(&ws->udat, (size_t)(B + 1) * sizeof(int32_t));
     double inv_B = 1.0 / B;
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = stream_base, .step = e->step,
                    .qcode = qc_d, .tokens = m->tokens};
@@ -387,84 +416,55 @@ static void proxy_from(const double* msq, const double* energy, int B, int group
     for (int i = 0; i < B; i++) proxy[i] = (float)(msq[i] * energy[i] * (group == 2 ? 2.0 : 1.0));
 }
 
-static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
-    fl_model* m = e->model;
+static int lr_pilot(fl_engine* e, const fl_batch* b, const float* clean, float* proxy, fl_step_stats* st,
+                    fl_err* err) {
+    lr_ws* ws = e->ws;
     int B = b->B;
-    unsigned needs = fl_allocator_needs(e->alloc);
-    fl_model_refresh_sigma(m);
-    // 1. clean pass: baseline and loss feature
-    float* clean = NULL;
-    int first_visit = fl_proxy_first_visit(e, b);
-    if (lr_needs_clean(e, first_visit)) {
-        clean = fl_clean_pass(e, b, st);
-    }
-    double* msq = fl_scratch_host(e, S_MSQ, (size_t)B * sizeof(double));
-    double* energy = fl_scratch_host(e, S_ENERGY, (size_t)B * sizeof(double));
-    float* proxy = fl_scratch_host(e, S_PROXY, (size_t)B * sizeof(float));
     int n_min, even;
     e->est->alloc_total(e, 0, &n_min, &even);
-    int* n = fl_scratch_host(e, S_N, (size_t)B * sizeof(int));
+    int* n = fl_host_grow(&ws->pilot_n, (size_t)B * sizeof(int));
+    double* msq = fl_host_grow(&ws->msq, (size_t)B * sizeof(double));
+    double* energy = fl_host_grow(&ws->energy, (size_t)B * sizeof(double));
+    for (int i = 0; i < B; i++) { n[i] = n_min; msq[i] = energy[i] = 0.0; }
     rowset rs;
+    build_rows(e, b, n, &rs, &ws->rows);
+    float* pl = fl_host_grow(&ws->loss, (size_t)rs.R * sizeof(float));
     pass_out po = {0};
-    // 2. proxy: previous visit, or a pilot of n_min queries per datum
-    if (needs & FL_NEEDS_PROXY) {
-        if (e->o.proxy == FL_PROXY_PILOT) {
-            for (int i = 0; i < B; i++) { n[i] = n_min; msq[i] = energy[i] = 0.0; }
-            build_rows(e, b, n, &rs, S_ROWS);
-            float* pl = fl_scratch_host(e, S_LOSS, (size_t)rs.R * sizeof(float));
-            double t0 = fl_now();
-            run_queries(e, b, &rs, FL_STREAM_PILOT, 0, clean, pl, msq, energy, &po, st);
-            st->t_alloc += fl_now() - t0;
-            st->queries_pilot = rs.R;
-            proxy_from(msq, energy, B, rs.group, proxy);
-        } else {
-            fl_proxy_lookup(e, b, proxy);
-            if (first_visit) fl_proxy_fill_from_loss(B, clean, proxy);
-        }
-        for (int i = 0; i < B; i++) e->last_proxy[i] = proxy[i];
-    }
-    // 3. oracle variances (benchmark-only upper bound)
-    float* oracle = NULL;
-    if (needs & FL_NEEDS_ORACLE) {
-        oracle = fl_scratch_host(e, S_ORACLE_V, (size_t)B * sizeof(float));
-        if (fl_lr_oracle(e, b, e->o.oracle_queries, oracle, st, err)) return -1;
-        for (int i = 0; i < B; i++) e->last_oracle[i] = oracle[i];
-    }
-    // 4. allocation of what is left of the step's budget * B queries
-    long N = fl_engine_alloc_total(e, B, st->queries_clean + st->queries_pilot, &n_min, &even);
-    fl_alloc_input in = {.B = B, .N = N, .loss = clean, .proxy = (needs & FL_NEEDS_PROXY) ? proxy : NULL,
-                         .oracle_v = oracle, .epoch = e->epoch, .step = e->step};
-    FL_NVTX_PUSH("allocation");
-    int arc = fl_engine_allocate(e, &in, n, st, err);
-    FL_NVTX_POP();
-    if (arc) return -1;
-    // 5. the queries, their gradient, and the proxy of this visit
-    build_rows(e, b, n, &rs, S_ROWS);
-    int want_proxy = (needs & FL_NEEDS_PROXY) && e->o.proxy == FL_PROXY_PREV;
-    if (want_proxy) for (int i = 0; i < B; i++) msq[i] = energy[i] = 0.0;
-    float* row_loss = fl_scratch_host(e, S_LOSS, (size_t)rs.R * sizeof(float));
-    run_queries(e, b, &rs, FL_STREAM_MAIN, 1, clean, row_loss, want_proxy ? msq : NULL,
-                want_proxy ? energy : NULL, &po, st);
-    if (want_proxy) {
-        float* fresh = fl_scratch_host(e, S_PROXY_NEW, (size_t)B * sizeof(float));
-        proxy_from(msq, energy, B, rs.group, fresh);
-        fl_proxy_store(e, b, fresh);
-    }
-    // 6. accounting
-    double s = 0.0;
-    if (clean) {
-        for (int i = 0; i < B; i++) s += clean[i];
-    } else {
+    double t0 = fl_now();
+    run_queries(e, b, &rs, FL_STREAM_PILOT, 0, clean, pl, msq, energy, &po, st);
+    st->t_alloc += fl_now() - t0;
+    st->queries_pilot = rs.R;
+    st->flops += po.flops;
+    proxy_from(msq, energy, B, rs.group, proxy);
+    return 0;
+}
+
+// The queries of the allocation, their gradient, and the proxy of this visit.
+static int lr_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err) {
+    lr_ws* ws = e->ws;
+    int B = b->B;
+    const float* clean = plan->clean;
+    rowset rs;
+    build_rows(e, b, plan->n, &rs, &ws->rows);
+    double* msq = plan->fresh_proxy ? fl_host_grow(&ws->msq, (size_t)B * sizeof(double)) : NULL;
+    double* energy = plan->fresh_proxy ? fl_host_grow(&ws->energy, (size_t)B * sizeof(double)) : NULL;
+    if (plan->fresh_proxy) for (int i = 0; i < B; i++) msq[i] = energy[i] = 0.0;
+    float* row_loss = fl_host_grow(&ws->loss, (size_t)rs.R * sizeof(float));
+    pass_out po = {0};
+    run_queries(e, b, &rs, FL_STREAM_MAIN, 1, clean, row_loss, msq, energy, &po, st);
+    if (plan->fresh_proxy) proxy_from(msq, energy, B, rs.group, plan->fresh_proxy);
+    if (!clean) {  // the batch-mean loss from the queries
+        double s = 0.0;
         for (int i = 0; i < B; i++) {
             double si = 0.0;
             for (long r = rs.off[i]; r < rs.off[i + 1]; r++) si += row_loss[r];
             s += si / (rs.off[i + 1] - rs.off[i]);
             e->last_loss[i] = (float)(si / (rs.off[i + 1] - rs.off[i]));
         }
+        st->loss = s / B;
     }
-    st->loss = s / B;
     st->flops += po.flops;
-    st->queries = rs.R + st->queries_clean + st->queries_pilot + st->queries_oracle;
+    st->queries += rs.R;
     return 0;
 }
 
@@ -473,8 +473,9 @@ static int lr_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
 // (antithetic pairs, or single queries). Each unit's gradient contribution u_j (W and b of
 // the perturbed layers, coefficient L - baseline) is formed explicitly; the sample variance
 // of the units, divided by the unit size, is v_i: Var(datum i's estimate) = v_i / n_i.
-int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
-                 fl_err* err) {
+static int lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_step_stats* st,
+                     fl_err* err) {
+    lr_ws* ws = e->ws;
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
     int B = b->B;
@@ -484,34 +485,34 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     fl_model_refresh_sigma(m);
     float* clean = NULL;
     if (e->o.baseline == FL_BASE_CLEAN) {
-        clean = fl_scratch_host(e, S_O_CLEAN, (size_t)B * sizeof(float));
-        fl_clean_forward(e, b, clean, 0);
+        clean = fl_host_grow(&ws->o_clean, (size_t)B * sizeof(float));
+        fl_clean_forward(e, b, &ws->o_clean_d, clean, 0);
         st->queries_oracle += B;
     }
-    int* n = fl_scratch_host(e, S_O_N, (size_t)B * sizeof(int));
+    int* n = fl_host_grow(&ws->o_n, (size_t)B * sizeof(int));
     for (int i = 0; i < B; i++) n[i] = queries;
     rowset rs;
-    build_rows(e, b, n, &rs, S_ORACLE_ROWS);
+    build_rows(e, b, n, &rs, &ws->oracle_rows);
     long R = rs.R;
     // forward all oracle rows once per chunk, then form the units datum by datum
     int units = queries / group;
-    double* sum_sq = fl_scratch_host(e, S_O_SUM, (size_t)B * sizeof(double));
+    double* sum_sq = fl_host_grow(&ws->o_sum, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) sum_sq[i] = 0.0;
-    float* row_loss = fl_scratch_host(e, S_O_LOSS, (size_t)R * sizeof(float));
+    float* row_loss = fl_host_grow(&ws->o_loss, (size_t)R * sizeof(float));
     // chunk: a few data at a time keeps memory bounded
     int per_chunk = fl_engine_chunk_rows(e, 1, 0) / queries;
     if (per_chunk < 1) per_chunk = 1;
     if (per_chunk > B) per_chunk = B;
     m->vt->reserve(m, per_chunk, per_chunk * queries);
-    int32_t* rowd_d = fl_scratch_dev(e, S_ROWD, (size_t)per_chunk * queries * sizeof(int32_t));
-    int32_t* lab_d = fl_scratch_dev(e, S_LAB, (size_t)per_chunk * queries * sizeof(int32_t));
-    int32_t* qc_d = fl_scratch_dev(e, S_QCODE, (size_t)per_chunk * queries * sizeof(int32_t));
-    float* coef_d = fl_scratch_dev(e, S_COEF, (size_t)per_chunk * queries * sizeof(float));
-    float* loss_d = fl_scratch_dev(e, S_LOSS, (size_t)per_chunk * queries * sizeof(float));
-    int32_t* uoff_d = fl_scratch_dev(e, S_OFFL, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
-    int32_t* rowd_h = fl_scratch_host(e, S_ROWD, (size_t)per_chunk * queries * sizeof(int32_t));
-    float* coef_h = fl_scratch_host(e, S_COEF, (size_t)per_chunk * queries * sizeof(float));
-    int32_t* uoff_h = fl_scratch_host(e, S_OFFL, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
+    int32_t* rowd_d = fl_dev_grow(e->ops, &ws->rowd_d, (size_t)per_chunk * queries * sizeof(int32_t));
+    int32_t* lab_d = fl_dev_grow(e->ops, &ws->lab_d, (size_t)per_chunk * queries * sizeof(int32_t));
+    int32_t* qc_d = fl_dev_grow(e->ops, &ws->qcode_d, (size_t)per_chunk * queries * sizeof(int32_t));
+    float* coef_d = fl_dev_grow(e->ops, &ws->coef_d, (size_t)per_chunk * queries * sizeof(float));
+    float* loss_d = fl_dev_grow(e->ops, &ws->loss_d, (size_t)per_chunk * queries * sizeof(float));
+    int32_t* uoff_d = fl_dev_grow(e->ops, &ws->offl_d, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
+    int32_t* rowd_h = fl_host_grow(&ws->rowd, (size_t)per_chunk * queries * sizeof(int32_t));
+    float* coef_h = fl_host_grow(&ws->coef, (size_t)per_chunk * queries * sizeof(float));
+    int32_t* uoff_h = fl_host_grow(&ws->offl, (size_t)(per_chunk * units + 1) * sizeof(int32_t));
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = FL_STREAM_ORACLE, .step = e->step,
                    .qcode = qc_d, .tokens = m->tokens};
     for (int d0 = 0; d0 < B; d0 += per_chunk) {
@@ -536,8 +537,8 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
         for (int u = 0; u <= Bc * units; u++) uoff_h[u] = u * group;
         ops->upload(uoff_d, uoff_h, (size_t)(Bc * units + 1) * sizeof(int32_t));
         // per datum: mean unit vector and sum of squared unit norms, over all perturbed layers
-        double* unit_sq = fl_scratch_host(e, S_O_UNIT, (size_t)Bc * units * sizeof(double));
-        double* mean_sq = fl_scratch_host(e, S_O_MEAN, (size_t)Bc * sizeof(double));
+        double* unit_sq = fl_host_grow(&ws->o_unit, (size_t)Bc * units * sizeof(double));
+        double* mean_sq = fl_host_grow(&ws->o_mean, (size_t)Bc * sizeof(double));
         for (int k = 0; k < Bc * units; k++) unit_sq[k] = 0.0;
         for (int k = 0; k < Bc; k++) mean_sq[k] = 0.0;
         for (int l = 0; l < m->n_lin; l++) {
@@ -548,14 +549,14 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
             lnz.stream = nz.stream + L->stream;
             lnz.tokens = T;
             int rows = Qc * T;
-            float* G = fl_scratch_dev(e, S_G, (size_t)rows * L->dout * sizeof(float));
+            float* G = fl_dev_grow(e->ops, &ws->g_d, (size_t)rows * L->dout * sizeof(float));
             ops->lr_grad(G, NULL, coef_d, L->sigma, &lnz, rows, L->dout);
             // unit sums of G: (Bc*units, T*dout)
-            float* Gu = fl_scratch_dev(e, S_PAIRG, (size_t)Bc * units * T * L->dout * sizeof(float));
+            float* Gu = fl_dev_grow(e->ops, &ws->pairg_d, (size_t)Bc * units * T * L->dout * sizeof(float));
             ops->segment_sum(Gu, G, uoff_d, Bc * units, (long)T * L->dout);
             size_t wsz = (size_t)L->dout * (L->din + 1);
-            float* gw = fl_scratch_dev(e, S_GW, wsz * sizeof(float));
-            float* gmean = fl_scratch_dev(e, S_GMEAN, wsz * sizeof(float));
+            float* gw = fl_dev_grow(e->ops, &ws->gw_d, wsz * sizeof(float));
+            float* gmean = fl_dev_grow(e->ops, &ws->gmean_d, wsz * sizeof(float));
             for (int i = 0; i < Bc; i++) {
                 ops->zero(gmean, wsz * sizeof(float));
                 for (int u = 0; u < units; u++) {
@@ -595,6 +596,10 @@ int fl_lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out, fl_
     return 0;
 }
 
-const fl_estimator_vt fl_est_lr = {.name = "lr", .help = "likelihood ratio: Gaussian noise on layer outputs, same-datum pairs",
-                                   .perturbs = FL_PERTURB_LAYERS, .unit = "query", .unit_queries = 1,
-                                   .overhead = lr_overhead, .alloc_total = lr_alloc_total, .grad = lr_grad};
+const fl_estimator_vt fl_est_lr = {
+    .name = "lr", .help = "likelihood ratio: Gaussian noise on layer outputs, same-datum pairs",
+    .perturbs = FL_PERTURB_LAYERS, .unit = "query", .unit_queries = 1,
+    .workspace_new = lr_ws_new, .workspace_free = lr_ws_free, .begin = lr_begin,
+    .needs_clean = lr_needs_clean, .pilot_queries = lr_pilot_queries, .pilot = lr_pilot,
+    .oracle = lr_oracle, .alloc_total = lr_alloc_total, .step = lr_step,
+};
