@@ -1,5 +1,7 @@
 // vit.c: Vision Transformer over query rows (R, T, D), compatible with Hugging Face
-// ViTForImageClassification (see vit.h for the architecture, specifications and names).
+// ViTForImageClassification (see vit.h for the architecture, specifications and names): the
+// model itself (construction, initialisation, forward, backward, cost, inference). Parsing
+// specifications is vit_spec.c's; loading Hugging Face and safetensors weights is vit_hf.c's.
 //
 // Layers (fl_linear, forward order; the stream id of each is its index):
 //   embeddings.patch_embeddings.projection    role "embed"  (D, C*P*P)
@@ -30,12 +32,7 @@
 // extra variance. A per-layer token count in fl_linear and lr.c would remove both.
 #include <string.h>
 #include <math.h>
-#include <ctype.h>
-#include <dirent.h>
-#include <sys/stat.h>
-#include "vit.h"
-#include "../io/safetensors.h"
-#include "../io/hfconfig.h"
+#include "vit_internal.h"
 #include "../kernels/philox.h"
 
 // A backend buffer that only grows.
@@ -109,6 +106,13 @@ int fl_vit_is(const fl_model* m) { return m && m->vt == &vit_vt; }
 const fl_vit_cfg* fl_vit_config(const fl_model* m) {
     return fl_vit_is(m) ? &((const vit_impl*)m->impl)->c : NULL;
 }
+int fl_vit_embed_layer(const fl_model* m) { return ((const vit_impl*)m->impl)->l_embed; }
+int fl_vit_head_layer(const fl_model* m) { return ((const vit_impl*)m->impl)->l_head; }
+void fl_vit_set_eps(fl_model* m, float eps) {
+    vit_impl* p = m->impl;
+    p->c.eps = eps;
+    fl_vit_desc(&p->c, m->desc, sizeof m->desc);
+}
 
 static int max_dout(const fl_model* m) {
     int w = 0;
@@ -118,36 +122,6 @@ static int max_dout(const fl_model* m) {
 
 // ---------------------------------------------------------------------------------------
 // construction
-
-static void vit_desc(const fl_vit_cfg* c, char* out, size_t size) {
-    char img[32];
-    if (c->image_h == c->image_w) snprintf(img, sizeof img, "%d", c->image_h);
-    else snprintf(img, sizeof img, "%dx%d", c->image_h, c->image_w);
-    snprintf(out, size, "vit:image=%s,channels=%d,patch=%d,dim=%d,depth=%d,heads=%d,mlp=%d,classes=%d,eps=%g",
-             img, c->channels, c->patch, c->dim, c->depth, c->heads, c->mlp, c->classes, (double)c->eps);
-}
-
-static int check_cfg(const fl_vit_cfg* c, const char* what, fl_err* err) {
-    const int lim = 1 << 16;
-    struct { const char* name; int v; } f[] = {
-        {"image height", c->image_h}, {"image width", c->image_w}, {"channels", c->channels},
-        {"patch", c->patch}, {"dim", c->dim}, {"depth", c->depth}, {"heads", c->heads},
-        {"mlp", c->mlp}, {"classes", c->classes},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i].v < 1 || f[i].v > lim)
-            return fl_fail(err, "%s: %s is %d, expected an integer in [1, %d]", what, f[i].name, f[i].v, lim);
-    if (c->image_h % c->patch || c->image_w % c->patch)
-        return fl_fail(err, "%s: image %dx%d is not a multiple of patch %d (resize the data with --image-size)", what,
-                       c->image_h, c->image_w, c->patch);
-    if (c->dim % c->heads)
-        return fl_fail(err, "%s: dim %d is not a multiple of heads %d", what, c->dim, c->heads);
-    long T = (long)(c->image_h / c->patch) * (c->image_w / c->patch) + 1;
-    if (T > 65536) return fl_fail(err, "%s: %ld tokens, expected at most 65536", what, T);
-    if (!(c->eps > 0.f && c->eps <= 1.f))
-        return fl_fail(err, "%s: eps is %g, expected a number in (0, 1]", what, (double)c->eps);
-    return 0;
-}
 
 static int add_norm(fl_model* m, const char* name, int D, int* b_out) {
     char tn[128];
@@ -168,7 +142,7 @@ static float uniform_pm1(uint64_t seed, uint32_t tensor, uint64_t e) {
 }
 
 // torch.nn.Linear's initialisation of one layer into the host copy of the parameters.
-static void init_linear_host(const fl_model* m, const fl_linear* L, uint64_t seed, float* host) {
+void fl_vit_init_linear_host(const fl_model* m, const fl_linear* L, uint64_t seed, float* host) {
     float bound = 1.0f / sqrtf((float)L->din);
     float* w = host + m->params.t[L->w].offset;
     float* b = host + m->params.t[L->b].offset;
@@ -201,13 +175,13 @@ void fl_vit_init(fl_model* m, uint64_t seed) {
     float* host = fl_malloc(m->params.total * sizeof(float));
     fl_params_download(&m->params, host);
     init_embed_host(m, seed, host);
-    for (int i = 0; i < m->n_lin; i++) init_linear_host(m, &m->lin[i], seed, host);
+    for (int i = 0; i < m->n_lin; i++) fl_vit_init_linear_host(m, &m->lin[i], seed, host);
     fl_params_upload(&m->params, host);
     free(host);
 }
 
 fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
-    if (check_cfg(cfg, "vit", err)) return NULL;
+    if (fl_vit_check_cfg(cfg, "vit", err)) return NULL;
     if (!ops->vit_patchify || !ops->vit_tokens || !ops->vit_cls_layernorm || !ops->vit_cls_layernorm_bwd ||
         !ops->gather_add_rows) {
         fl_fail(err, "--backend %s: this backend lacks the ViT ops (vit_patchify, vit_tokens, vit_cls_layernorm, "
@@ -229,7 +203,7 @@ fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
     m->n_classes = cfg->classes;
     m->tokens = p->T;
     m->depth = L;
-    vit_desc(cfg, m->desc, sizeof m->desc);
+    fl_vit_desc(cfg, m->desc, sizeof m->desc);
     fl_params_init(&m->params, ops);
     int shape_cls[3] = {1, 1, D}, shape_pos[3] = {1, p->T, D};
     p->t_cls = fl_params_add(&m->params, "embeddings.cls_token", FL_KIND_EMBED, 3, shape_cls);
@@ -269,122 +243,6 @@ fl_model* fl_vit_new(const fl_ops* ops, const fl_vit_cfg* cfg, fl_err* err) {
 }
 
 // ---------------------------------------------------------------------------------------
-// specifications
-
-typedef struct {
-    const char* name;
-    int patch, dim, depth, heads, mlp;
-} vit_named;
-
-static const vit_named vit_names[] = {
-    {"vit-tiny", 4, 192, 6, 3, 768},
-    {"vit-b16", 16, 768, 12, 12, 3072},
-    {"vit-l16", 16, 1024, 24, 16, 4096},
-    {"vit", 16, 768, 12, 12, 3072},
-};
-
-static int parse_pos_int(const char* v, int* out) {
-    char* end;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || x < 1 || x > (1 << 20)) return -1;
-    *out = (int)x;
-    return 0;
-}
-
-fl_model* fl_vit_from_spec(const fl_ops* ops, const char* spec, int channels, int height, int width,
-                           int n_classes, fl_err* err) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char* fields = strchr(buf, ':');
-    if (fields) *fields++ = 0;
-    const vit_named* base = NULL;
-    for (size_t i = 0; i < sizeof vit_names / sizeof vit_names[0]; i++)
-        if (!strcmp(buf, vit_names[i].name)) base = &vit_names[i];
-    if (!base) {
-        fl_fail(err, "--model %s: unknown ViT '%s' (expected vit-tiny, vit-b16, vit-l16 or vit:image=...,patch=...,dim=...)", spec, buf);
-        return NULL;
-    }
-    fl_vit_cfg c = {.image_h = height, .image_w = width, .channels = channels, .patch = base->patch,
-                    .dim = base->dim, .depth = base->depth, .heads = base->heads, .mlp = base->mlp,
-                    .classes = n_classes, .eps = 1e-12f};
-    int img_h = 0, img_w = 0, ch = 0, cls = 0;
-    for (char* tok = fields ? strtok(fields, ",") : NULL; tok; tok = strtok(NULL, ",")) {
-        char* eq = strchr(tok, '=');
-        if (!eq) {
-            fl_fail(err, "--model %s: field '%s' is not key=value", spec, tok);
-            return NULL;
-        }
-        *eq = 0;
-        const char* k = tok;
-        const char* v = eq + 1;
-        int bad = 0;
-        if (!strcmp(k, "image")) {
-            char* x = strchr(v, 'x');
-            if (x) {
-                char hs[32];
-                snprintf(hs, sizeof hs, "%.*s", (int)(x - v), v);
-                bad = parse_pos_int(hs, &img_h) || parse_pos_int(x + 1, &img_w);
-            } else {
-                bad = parse_pos_int(v, &img_h);
-                img_w = img_h;
-            }
-        } else if (!strcmp(k, "channels")) bad = parse_pos_int(v, &ch);
-        else if (!strcmp(k, "patch")) bad = parse_pos_int(v, &c.patch);
-        else if (!strcmp(k, "dim")) bad = parse_pos_int(v, &c.dim);
-        else if (!strcmp(k, "depth")) bad = parse_pos_int(v, &c.depth);
-        else if (!strcmp(k, "heads")) bad = parse_pos_int(v, &c.heads);
-        else if (!strcmp(k, "mlp")) bad = parse_pos_int(v, &c.mlp);
-        else if (!strcmp(k, "classes")) bad = parse_pos_int(v, &cls);
-        else if (!strcmp(k, "eps")) {
-            char* end;
-            double e = strtod(v, &end);
-            bad = end == v || *end || !(e > 0 && e <= 1);
-            c.eps = (float)e;
-            c.eps_given = 1;
-        } else {
-            fl_fail(err, "--model %s: unknown field '%s' (expected image, channels, patch, dim, depth, heads, mlp, classes, eps)", spec, k);
-            return NULL;
-        }
-        if (bad) {
-            fl_fail(err, "--model %s: field %s=%s, expected a positive %s", spec, k, v,
-                    !strcmp(k, "eps") ? "number at most 1" : !strcmp(k, "image") ? "integer N or HxW" : "integer");
-            return NULL;
-        }
-    }
-    if (img_h) {
-        if (height > 0 && (img_h != height || img_w != width)) {
-            fl_fail(err, "--model %s: image=%dx%d but the data are %dx%d (resize with --image-size)", spec,
-                    img_h, img_w, height, width);
-            return NULL;
-        }
-        c.image_h = img_h;
-        c.image_w = img_w;
-    }
-    if (ch) {
-        if (channels > 0 && ch != channels) {
-            fl_fail(err, "--model %s: channels=%d but the data have %d channels", spec, ch, channels);
-            return NULL;
-        }
-        c.channels = ch;
-    }
-    if (cls) {
-        if (n_classes > 0 && cls != n_classes) {
-            fl_fail(err, "--model %s: classes=%d but the data have %d classes", spec, cls, n_classes);
-            return NULL;
-        }
-        c.classes = cls;
-    }
-    char what[600];
-    snprintf(what, sizeof what, "--model %s", spec);
-    if (c.image_h < 1 || c.image_w < 1 || c.channels < 1) {
-        fl_fail(err, "%s: image size and channels unknown (give image=N,channels=C or use data)", what);
-        return NULL;
-    }
-    if (check_cfg(&c, what, err)) return NULL;
-    return fl_vit_new(ops, &c, err);
-}
-
-// ---------------------------------------------------------------------------------------
 // forward
 
 static void vit_reserve(fl_model* m, int max_B, int max_Q) {
@@ -410,8 +268,6 @@ static void vit_reserve(fl_model* m, int max_B, int max_Q) {
     vget(ops, &p->logits_full, R * T * C);
     vget(ops, &p->logits, R * C);
 }
-
-// The backend int array s * T for s < n.
 
 // y (S_y, T, D) += h; when y is per query and h per datum, h is expanded through row_datum.
 static void residual(fl_model* m, const fl_fwd* f, float* y, int y_pd, const float* h, int h_pd) {
@@ -790,266 +646,4 @@ int fl_vit_infer(fl_model* m, const float* x_host, int n, int batch, int feature
     ops->free(x_d);
     ops->free(out_d);
     return 0;
-}
-
-// ---------------------------------------------------------------------------------------
-// weights
-
-// The safetensors file and config of a weight source: a file, or a model directory.
-typedef struct {
-    char file[4096];          // the .safetensors file
-    char config[4096];        // config.json ("" when none)
-    int is_dir;
-} vit_source;
-
-static int resolve_source(const char* path, vit_source* src, fl_err* err) {
-    memset(src, 0, sizeof *src);
-    struct stat sb;
-    if (stat(path, &sb) != 0) return fl_fail(err, "--weights %s: no such file or directory", path);
-    if (S_ISDIR(sb.st_mode)) {
-        src->is_dir = 1;
-        snprintf(src->file, sizeof src->file, "%s/model.safetensors", path);
-        snprintf(src->config, sizeof src->config, "%s/config.json", path);
-        if (stat(src->file, &sb) != 0) {
-            char idx[4200];
-            snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", path);
-            if (stat(idx, &sb) == 0)
-                return fl_fail(err, "--weights %s: sharded checkpoint (model.safetensors.index.json); expected a single model.safetensors", path);
-            return fl_fail(err, "--weights %s: directory has no model.safetensors (expected a Hugging Face model directory)", path);
-        }
-        if (stat(src->config, &sb) != 0) src->config[0] = 0;
-    } else {
-        snprintf(src->file, sizeof src->file, "%s", path);
-    }
-    return 0;
-}
-
-// The name of our tensor `name` in the file, or NULL: our own (bare) name, the "vit."-prefixed
-// Hugging Face name, and classifier.* for head.*.
-static const fl_st_tensor* find_tensor(const fl_safetensors* st, const char* name, const char* prefix) {
-    const fl_st_tensor* t = fl_st_find(st, name);
-    if (t) return t;
-    char alt[160];
-    if (!strncmp(name, "head.", 5)) {
-        snprintf(alt, sizeof alt, "classifier.%s", name + 5);
-        return fl_st_find(st, alt);
-    }
-    snprintf(alt, sizeof alt, "%s%s", prefix, name);
-    return prefix[0] ? fl_st_find(st, alt) : NULL;
-}
-
-static void shape_str(char* out, size_t size, int ndim, const int64_t* shape) {
-    size_t at = 0;
-    at += (size_t)snprintf(out + at, size - at, "(");
-    for (int d = 0; d < ndim && at < size; d++)
-        at += (size_t)snprintf(out + at, size - at, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (at < size) snprintf(out + at, size - at, ndim == 1 ? ",)" : ")");
-}
-
-// Checks config.json against the model; adopts its LayerNorm eps unless the model's was given.
-static int check_config(fl_model* m, const char* path, int* cfg_labels, fl_err* err) {
-    vit_impl* p = m->impl;
-    fl_vit_hfconfig hc;
-    if (fl_vit_hfconfig_read(path, &hc, err)) return -1;
-    struct { const char* key; int cfg, model; const char* what; } f[] = {
-        {"image_size", hc.image_size, p->c.image_h, "image height"},
-        {"image_size", hc.image_size, p->c.image_w, "image width"},
-        {"patch_size", hc.patch_size, p->c.patch, "patch"},
-        {"num_channels", hc.num_channels, p->c.channels, "channels"},
-        {"hidden_size", hc.hidden_size, p->c.dim, "dim"},
-        {"num_hidden_layers", hc.num_hidden_layers, p->c.depth, "depth"},
-        {"num_attention_heads", hc.num_attention_heads, p->c.heads, "heads"},
-        {"intermediate_size", hc.intermediate_size, p->c.mlp, "mlp"},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (f[i].cfg != f[i].model)
-            return fl_fail(err, "%s: %s is %d but the model (%s) has %s %d%s", path, f[i].key, f[i].cfg,
-                           m->desc, f[i].what, f[i].model,
-                           !strcmp(f[i].key, "image_size") ? " (resize the data with --image-size)" : "");
-    if (!hc.qkv_bias)
-        return fl_fail(err, "%s: qkv_bias is false, but this ViT has query, key and value biases", path);
-    if (hc.layer_norm_eps != p->c.eps) {
-        if (p->c.eps_given)
-            return fl_fail(err, "%s: layer_norm_eps is %g but the model was given eps=%g", path,
-                           (double)hc.layer_norm_eps, (double)p->c.eps);
-        p->c.eps = hc.layer_norm_eps;
-        vit_desc(&p->c, m->desc, sizeof m->desc);
-    }
-    *cfg_labels = hc.num_labels;
-    return 0;
-}
-
-int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_initialised,
-                        fl_err* err) {
-    if (!fl_vit_is(m)) return fl_model_load(m, path, 1, head_initialised, err);
-    vit_impl* p = m->impl;
-    if (head_initialised) *head_initialised = 0;
-    vit_source src;
-    if (resolve_source(path, &src, err)) return -1;
-    int cfg_labels = 0;
-    if (src.config[0] && check_config(m, src.config, &cfg_labels, err)) return -1;
-    fl_safetensors st;
-    if (fl_st_open(&st, src.file, err)) return -1;
-    const char* prefix = fl_st_find(&st, "vit.embeddings.cls_token") ? "vit." : "";
-    char* used = fl_calloc((size_t)st.n_tensors + 1, 1);
-    fl_params* P = &m->params;
-    float* host = fl_malloc(P->total * sizeof(float));
-    fl_params_download(P, host);
-    int rc = 0, head_init = 0;
-    // the classifier: present with our class count, or initialised from the seed
-    const fl_linear* Lh = &m->lin[p->l_head];
-    const fl_st_tensor* hw = find_tensor(&st, "head.weight", prefix);
-    const fl_st_tensor* hb = find_tensor(&st, "head.bias", prefix);
-    if (!hw != !hb) {
-        rc = fl_fail(err, "%s: classifier has a %s but no %s", src.file, hw ? "weight" : "bias", hw ? "bias" : "weight");
-        goto done;
-    }
-    if (hw) {
-        if (hw->ndim != 2 || hw->shape[1] != p->c.dim || hb->ndim != 1 || hb->shape[0] != hw->shape[0]) {
-            char s1[64], s2[64];
-            shape_str(s1, sizeof s1, hw->ndim, hw->shape);
-            shape_str(s2, sizeof s2, hb->ndim, hb->shape);
-            rc = fl_fail(err, "%s: classifier '%s' %s and '%s' %s, expected (classes, %d) and (classes,)",
-                         src.file, hw->name, s1, hb->name, s2, p->c.dim);
-            goto done;
-        }
-        if (cfg_labels > 0 && cfg_labels != hw->shape[0]) {
-            rc = fl_fail(err, "%s: num_labels is %d but '%s' has %lld rows", src.config, cfg_labels, hw->name,
-                         (long long)hw->shape[0]);
-            goto done;
-        }
-        if (hw->shape[0] != m->n_classes) head_init = 1;
-    } else {
-        head_init = 1;
-    }
-    for (int i = 0; i < P->n && !rc; i++) {
-        const fl_tensor* t = &P->t[i];
-        int is_head = i == Lh->w || i == Lh->b || i == Lh->s;
-        if (is_head && head_init) continue;
-        const fl_st_tensor* ft = find_tensor(&st, t->name, prefix);
-        if (!ft) {
-            if (t->kind == FL_KIND_LOGSIGMA) continue;  // noise scales keep their initial value
-            rc = fl_fail(err, "%s: missing tensor '%s%s' (the model is %s)", src.file,
-                         is_head ? "" : prefix, t->name, m->desc);
-            break;
-        }
-        used[ft - st.tensors] = 1;
-        int64_t shape[FL_MAX_DIMS];
-        int ndim = t->ndim;
-        for (int d = 0; d < ndim; d++) shape[d] = t->shape[d];
-        if (i == m->lin[p->l_embed].w && ft->ndim == 4) {  // Conv2d (D, C, P, P) = (D, C*P*P)
-            ndim = 4;
-            shape[1] = p->c.channels;
-            shape[2] = shape[3] = p->c.patch;
-        }
-        rc = fl_st_read_f32(&st, ft->name, ndim, shape, host + t->offset, err);
-    }
-    if (hw) {  // used, or replaced by a head for this model's classes
-        used[hw - st.tensors] = 1;
-        used[hb - st.tensors] = 1;
-    }
-    for (int j = 0; j < st.n_tensors && !rc; j++) {
-        const char* n = st.tensors[j].name;
-        if (used[j] || !strncmp(n, "pooler.", 7) || !strncmp(n, "vit.pooler.", 11)) continue;
-        rc = fl_fail(err, "%s: tensor '%s' is not part of the model (%s): a checkpoint of another shape?",
-                     src.file, n, m->desc);
-    }
-    if (!rc && head_init) init_linear_host(m, Lh, seed, host);
-done:
-    if (!rc) {
-        fl_params_upload(P, host);
-        fl_model_refresh_sigma(m);
-        if (head_initialised) *head_initialised = head_init;
-    }
-    free(host);
-    free(used);
-    fl_st_close(&st);
-    return rc;
-}
-
-// The architecture from the tensors alone (heads = dim / 64 unless given).
-static int cfg_from_tensors(const fl_safetensors* st, const char* path, int heads, fl_vit_cfg* c,
-                            int* has_head, fl_err* err) {
-    const char* prefix = fl_st_find(st, "vit.embeddings.cls_token") ? "vit." : "";
-    char name[160];
-    snprintf(name, sizeof name, "%sembeddings.patch_embeddings.projection.weight", prefix);
-    const fl_st_tensor* pw = fl_st_find(st, name);
-    snprintf(name, sizeof name, "%sembeddings.position_embeddings", prefix);
-    const fl_st_tensor* pos = fl_st_find(st, name);
-    snprintf(name, sizeof name, "%sencoder.layer.0.intermediate.dense.weight", prefix);
-    const fl_st_tensor* fc1 = fl_st_find(st, name);
-    if (!pw || pw->ndim != 4 || pw->shape[2] != pw->shape[3] || !pos || pos->ndim != 3 || !fc1 || fc1->ndim != 2)
-        return fl_fail(err, "%s: cannot tell the ViT architecture: expected a Conv2d patch embedding (D, C, P, P), "
-                            "position embeddings (1, T, D) and encoder.layer.0.intermediate.dense.weight", path);
-    c->dim = (int)pw->shape[0];
-    c->channels = (int)pw->shape[1];
-    c->patch = (int)pw->shape[2];
-    long grid = (long)pos->shape[1] - 1;
-    long side = lround(sqrt((double)grid));
-    if (side * side != grid || grid < 1)
-        return fl_fail(err, "%s: %lld position embeddings is not a square grid plus CLS", path, (long long)pos->shape[1]);
-    c->image_h = c->image_w = (int)side * c->patch;
-    c->mlp = (int)fc1->shape[0];
-    int depth = 0;
-    size_t pl = strlen(prefix);
-    for (int i = 0; i < st->n_tensors; i++) {
-        const char* n = st->tensors[i].name;
-        if (strncmp(n, prefix, pl) || strncmp(n + pl, "encoder.layer.", 14)) continue;
-        int k = atoi(n + pl + 14);
-        if (k + 1 > depth) depth = k + 1;
-    }
-    c->depth = depth;
-    if (heads > 0) c->heads = heads;
-    else if (c->dim % 64 == 0) c->heads = c->dim / 64;
-    else return fl_fail(err, "%s: no config.json, and dim %d is not a multiple of 64: give the number of heads (--heads)", path, c->dim);
-    const fl_st_tensor* hw = fl_st_find(st, "classifier.weight");
-    if (!hw) hw = fl_st_find(st, "head.weight");
-    *has_head = hw && hw->ndim == 2;
-    c->classes = *has_head ? (int)hw->shape[0] : 1;
-    c->eps = 1e-12f;
-    return 0;
-}
-
-fl_model* fl_vit_from_weights(const fl_ops* ops, const char* path, int heads_override,
-                              int* has_head, fl_err* err) {
-    vit_source src;
-    if (resolve_source(path, &src, err)) return NULL;
-    fl_safetensors st;
-    if (fl_st_open(&st, src.file, err)) return NULL;
-    fl_vit_cfg c = {0};
-    int head = 0;
-    fl_model* m = NULL;
-    const fl_st_tensor* hw = fl_st_find(&st, "classifier.weight");
-    if (!hw) hw = fl_st_find(&st, "head.weight");
-    const char* meta_model = fl_st_meta_get(&st, "model");
-    if (src.config[0]) {
-        fl_vit_hfconfig hc;
-        if (fl_vit_hfconfig_read(src.config, &hc, err)) goto done;
-        c = (fl_vit_cfg){.image_h = hc.image_size, .image_w = hc.image_size, .channels = hc.num_channels,
-                         .patch = hc.patch_size, .dim = hc.hidden_size, .depth = hc.num_hidden_layers,
-                         .heads = hc.num_attention_heads, .mlp = hc.intermediate_size,
-                         .eps = hc.layer_norm_eps, .eps_given = 1};
-        if (heads_override > 0 && heads_override != c.heads) {
-            fl_fail(err, "--heads %d: %s says num_attention_heads %d", heads_override, src.config, c.heads);
-            goto done;
-        }
-        head = hw && hw->ndim == 2;
-        c.classes = hc.num_labels > 0 ? hc.num_labels : head ? (int)hw->shape[0] : 1;
-        m = fl_vit_new(ops, &c, err);
-    } else if (meta_model && !strncmp(meta_model, "vit:", 4)) {
-        m = fl_vit_from_spec(ops, meta_model, 0, 0, 0, 0, err);
-        head = hw != NULL;
-        if (m && heads_override > 0 && heads_override != fl_vit_config(m)->heads) {
-            fl_fail(err, "--heads %d: %s was saved with heads=%d", heads_override, src.file, fl_vit_config(m)->heads);
-            fl_model_free(m);
-            m = NULL;
-        }
-    } else {
-        if (cfg_from_tensors(&st, src.file, heads_override, &c, &head, err)) goto done;
-        m = fl_vit_new(ops, &c, err);
-    }
-done:
-    fl_st_close(&st);
-    if (has_head) *has_head = head;
-    return m;
 }
