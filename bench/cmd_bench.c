@@ -409,11 +409,19 @@ int fl_cmd_bench(int argc, char** argv) {
         fprintf(stderr, "flbench bench: --threads: expected a positive integer or a comma list of them, found '%s'\n", threads_s);
         return 2;
     }
+    if (!methods[0])  // every estimator of the registry, and with the FLOPS allocator where it perturbs layers
+        for (int i = 0; i < fl_estimator_count(); i++) {
+            const fl_estimator_vt* v = fl_estimator_at(i);
+            size_t len = strlen(methods);
+            snprintf(methods + len, sizeof methods - len, "%s%s", len ? "," : "", v->name);
+            len = strlen(methods);
+            if (v->perturbs == FL_PERTURB_LAYERS) snprintf(methods + len, sizeof methods - len, ",%s-flops", v->name);
+        }
     int known = 0;
     for (int wi = 0; wi < 3; wi++) known += in_list(wl, workloads[wi].name);
     if (!known) { fprintf(stderr, "flbench bench: --workload: expected W1, W2, W3, a comma list of them, or all, found '%s'\n", wl); return 2; }
     {
-        char list[64];
+        char list[256];
         snprintf(list, sizeof list, "%s", methods);
         for (char* meth = strtok(list, ","); meth; meth = strtok(NULL, ","))
             if (!bench_method_ok(meth)) {
@@ -446,7 +454,7 @@ int fl_cmd_bench(int argc, char** argv) {
                        .floor = !no_floor && !count_only, .count_only = count_only, .max_rows = max_rows};
         if (count_only) { pr.reps = 1; pr.warmup = warmup >= 0 ? warmup : 1; }
         int B = batch > 0 ? batch : w->batch;
-        char list[64];
+        char list[256];
         snprintf(list, sizeof list, "%s", methods);
         char* save = NULL;
         int skipped = 0;
