@@ -59,6 +59,49 @@ int fl_list_dataset(const fl_layout* layout, const fl_dataset_opts* o, fl_listin
                     fl_err* err);
 void fl_listing_free(fl_listing* L);
 
+// ---- the listing's files: listing.c dispatches by dataset name to the file of its layout
+
+// Detection, one per layout: fills L (name, root, tag "official" and 3 channels already set
+// by fl_detect_layout) from what is under root, or fails through fl_missing.
+// listing_array.c: fashion-mnist, cifar10 and cifar100 (L->name tells which CIFAR).
+int fl_detect_fashion_mnist(fl_layout* L, const char* root, fl_err* err);
+int fl_detect_cifar(fl_layout* L, const char* root, fl_err* err);
+// listing_folders.c: eurosat and caltech101 (L->name tells which).
+int fl_detect_class_folders(fl_layout* L, const char* root, const fl_dataset_opts* o, fl_err* err);
+// listing_food101.c, listing_flowers102.c, listing_imagenet.c.
+int fl_detect_food101(fl_layout* L, const char* root, const fl_dataset_opts* o, fl_err* err);
+int fl_detect_flowers102(fl_layout* L, const char* root, const fl_dataset_opts* o, fl_err* err);
+int fl_detect_imagenet(fl_layout* L, const char* root, fl_err* err);
+
+// Listing, one per layout: classes and items of L->layout into L (otherwise zero). On failure
+// L may hold part of a listing, which fl_list_dataset frees.
+int fl_list_array(fl_listing* L, const fl_dataset_opts* o, fl_err* err);
+// ignored: class folders to skip (NULL-terminated; NULL for none).
+int fl_list_class_folders(fl_listing* L, const char* const* ignored, fl_err* err);
+int fl_read_food_meta(fl_listing* L, fl_err* err);
+int fl_read_flowers_mat(fl_listing* L, fl_err* err);
+int fl_list_imagenet(fl_listing* L, fl_err* err);
+
+// listing_coop.c: sets L->coop_json to the dataset's CoOp split file, looked for in the root
+// and next to the image folder ("" when none, or when o->no_coop_split); fl_read_coop lists it.
+void fl_find_coop(fl_layout* L, const fl_dataset_opts* o);
+int fl_read_coop(fl_listing* L, fl_err* err);
+
+// listing.c's helpers. fl_first_dir: out = the first of base/subs[i] ("" for base itself;
+// NULL-terminated) that is a folder; returns 1 if found. fl_missing: records `what` in
+// L->missing and fails with one line naming the fetch command. fl_read_text: the whole file,
+// NUL-terminated, into *out (malloc'd). fl_class_index: the index of s in names[0..n), or -1.
+int fl_first_dir(const char* base, const char* const* subs, char* out, size_t len);
+int fl_missing(fl_layout* L, fl_err* err, const char* what);
+int fl_read_text(const char* path, char** out, fl_err* err);
+int fl_class_index(char** names, int n, const char* s);
+#ifdef MATIO_H  // the .mat helpers, for the files that include <matio.h> before this header
+// The names of the variables in mat, for error messages ("none" when there are none).
+void fl_mat_varnames(mat_t* mat, char* out, size_t len);
+// Element i of a real numeric variable as a double (NAN for another data type).
+double fl_mat_num(const matvar_t* v, size_t i);
+#endif
+
 // The seeded split used where a dataset has no official one and no CoOp file is present
 // (EuroSAT, Caltech101): per class, a Philox shuffle with seed FL_SPLIT_SEED, then
 // round(0.5 n) train, round(0.2 n) val, the rest test (CoOp's proportions; Python rounding).
