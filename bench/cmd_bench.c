@@ -373,7 +373,11 @@ static FILE* open_csv(const char* out) {
     return f;
 }
 
+int fl_bench_ops(int argc, char** argv);  // bench_ops.c: `bench --ops`, with its own options
+
 int fl_cmd_bench(int argc, char** argv) {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--ops")) return fl_bench_ops(argc, argv);
     char wl[64] = "W1", methods[64] = "bp,mezo,lr,lr-flops", out[512] = "results/bench/bench.csv";
     char backend[8] = "cpu", budgets_s[128] = "", threads_s[64] = "";
     int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0, max_rows = 0;
@@ -391,6 +395,7 @@ int fl_cmd_bench(int argc, char** argv) {
         {"count-only", FL_OPT_FLAG, &count_only, 0, NULL, "one warm-up and one step in fl_bench_counted_step, for callgrind (ci/perf_check); no floor, no CSV"},
         {"backend", FL_OPT_STR, backend, sizeof backend, NULL, "cpu (default) or cuda"},
         {"out", FL_OPT_STR, out, sizeof out, NULL, "append results here (default results/bench/bench.csv; '' = none)"},
+        {"ops", FL_OPT_FLAG, NULL, 0, NULL, "per-op kernel benchmark, each op checked first (bench_ops.c; bench --ops --help)"},
     };
     int rc = fl_parse_opts("bench", opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, 2, NULL, 0, NULL);
     if (rc) return rc == 1 ? 0 : rc;

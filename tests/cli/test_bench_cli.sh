@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_bench_cli.sh: `flbench bench` on a tiny W1 (batch 4, 2 queries per datum): the CSV row
 # it writes (a finite floor and ratio, GFLOP/s, phase shares summing to about 1), the table's
-# "-" without a floor, the chunk option (the same GEMM work in chunks of 2 query rows), and
-# its one-line errors with status 2. Timings are not checked (a shared machine).
+# "-" without a floor, the chunk option (the same GEMM work in chunks of 2 query rows), its
+# one-line errors with status 2, and `bench --ops` (every op checked; its negative control).
+# Timings are not checked (a shared machine).
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 
@@ -71,6 +72,46 @@ EOF
     else echo "FAIL bench_provenance_and_linear_work: $(head -c 600 "$T/c.csv")"; fi
 else echo "FAIL bench_provenance_and_linear_work: $(head -c 300 "$T/err")"; fi
 
+# bench --ops (bench/bench_ops.c): every op of the ops table (the function members of
+# impl/backend/ops.h but the memory bookkeeping) checked against its reference and timed on the
+# CPU, "ok" in the table and in the CSV; then the negative control: one op's output moved one
+# ulp (FLBENCH_OPS_PERTURB, a test hook) must be reported FAIL, with a non-zero status.
+OPS=$(python3 - <<'EOF'
+import re
+src = open("impl/backend/ops.h").read()
+body = src[src.index("typedef struct fl_ops {"):src.index("} fl_ops;")]
+book = {"alloc", "free", "upload", "download", "sync", "mem_available", "peak_mem_mb",
+        "alloc_held", "alloc_peak", "alloc_peak_reset"}
+print(" ".join(n for n in re.findall(r"\(\*(\w+)\)\s*\(", body) if n not in book))
+EOF
+)
+if $B bench --ops --reps 2 --out "$T/ops.csv" > "$T/out" 2> "$T/err"; then
+    missing=""
+    for op in $OPS; do
+        awk -v op="$op" '$1 == op && / cpu / && / ok / {f = 1} END {exit !f}' "$T/out" || missing="$missing $op"
+    done
+    if [ -z "$missing" ] && [ "$(echo "$OPS" | wc -w)" -ge 38 ] && ! grep -q ' FAIL ' "$T/out" &&
+        python3 - "$T/ops.csv" $OPS <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ops = set(sys.argv[2:])
+seen = {r["op"] for r in rows if r["backend"] == "cpu"}
+assert seen == ops, sorted(ops ^ seen)
+for r in rows:
+    assert r["backend"] != "cpu" or (r["check"] == "ok" and float(r["median_us"]) > 0 and float(r["rate"]) > 0), r
+EOF
+    then echo "PASS bench_ops_every_op_ok"
+    else echo "FAIL bench_ops_every_op_ok: not ok or missing:$missing $(grep -A1 ' FAIL ' "$T/out" | head -c 300)"; fi
+else echo "FAIL bench_ops_every_op_ok: $(tail -c 300 "$T/out") $(head -c 300 "$T/err")"; fi
+
+FLBENCH_OPS_PERTURB=bias_noise $B bench --ops --reps 2 --only bias_noise,relu > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc -ne 0 ] && grep -q 'bit-exact expected' "$T/out" &&
+    awk '$1 == "bias_noise" && / cpu / && / FAIL / {f = 1} $1 == "relu" && / cpu / && / ok / {o = 1} END {exit !(f && o)}' "$T/out"
+then echo "PASS bench_ops_perturbed_op_fails"
+else echo "FAIL bench_ops_perturbed_op_fails: status $rc: $(head -c 600 "$T/out")"; fi
+
+expect_error bench_ops_bad_only "--only" $B bench --ops --only nosuchop
 expect_error bench_bad_max_rows "--max-rows" $B bench --workload W1 --max-rows -1 --out ''
 expect_error bench_bad_reps "--reps" $B bench --workload W1 --reps 2 --out ''
 expect_error bench_bad_workload "--workload" $B bench --workload W9 --out ''
