@@ -182,7 +182,6 @@ static int bench_step(step_ctx* c, fl_err* err) {
     c->t[1] = fl_now();
     if (rc) return rc;
     fl_engine_apply(c->e, c->opt, 0);
-    fl_model_refresh_sigma(c->m);
     c->ops->sync();
     c->t[2] = fl_now();
     return 0;
@@ -378,12 +377,12 @@ int fl_bench_ops(int argc, char** argv);  // bench_ops.c: `bench --ops`, with it
 int fl_cmd_bench(int argc, char** argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--ops")) return fl_bench_ops(argc, argv);
-    char wl[64] = "W1", methods[64] = "bp,mezo,lr,lr-flops", out[512] = "results/bench/bench.csv";
+    char wl[64] = "W1", methods[256] = "", out[512] = "results/bench/bench.csv";
     char backend[8] = "cpu", budgets_s[128] = "", threads_s[64] = "";
     int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0, max_rows = 0;
     fl_opt opts[] = {
         {"workload", FL_OPT_STR, wl, sizeof wl, NULL, "W1, W2, W3, a comma list, or all (default W1)"},
-        {"methods", FL_OPT_STR, methods, sizeof methods, NULL, "comma list of bp, mezo, lr, lr-flops (default all four)"},
+        {"methods", FL_OPT_STR, methods, sizeof methods, NULL, "comma list of estimators and ESTIMATOR-ALLOCATOR (default: every estimator, and lr-flops for those perturbing layers)"},
         {"budget", FL_OPT_INT, &budget, 0, NULL, "queries per datum for lr (default: the workload's)"},
         {"budgets", FL_OPT_STR, budgets_s, sizeof budgets_s, NULL, "comma list of lr budgets, one measurement each (cost against budget)"},
         {"batch", FL_OPT_INT, &batch, 0, NULL, "batch size (default: the workload's; smaller for the CI gate)"},

@@ -165,7 +165,6 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
             if (fl_engine_grad(e, &b, &st, &err)) { printf("FAIL %s: %s\n", what, err.msg); return 1; }
             fl_engine_apply(e, &opt, 0);
         }
-        fl_model_refresh_sigma(m);
         ops->sync();
         double dt = fl_now() - t0;
         if (s == 0) continue;
@@ -177,7 +176,7 @@ static int cmd_step(const fl_ops* ops, int argc, char** argv) {
             for (int l = 0; l < m->n_lin; l++) {
                 const fl_linear* L = &m->lin[l];
                 if (!L->perturbed) continue;
-                double rows = (double)(L->per_datum ? B : (long)budget * B) * m->tokens;
+                double rows = (double)(L->saved.per_datum ? B : (long)budget * B) * m->tokens;
                 f += 2.0 * rows * L->din * L->dout;
             }
         flop = f;  // the same every step (uniform allocation)

@@ -336,7 +336,6 @@ int fl_track_step(fl_track* t, const fl_engine* run, const fl_batch* b, int epoc
                 ratio_se, gain);
 done:
     ops->upload(p->data, t->theta, p->total * sizeof(float));
-    fl_model_refresh_sigma(m);
     if (lent_grad) { ops->free(p->grad); p->grad = NULL; }
     ops->sync();
     return rc;

@@ -301,7 +301,6 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             double t1 = fl_now();
             FL_NVTX_PUSH("update");
             double gnorm = fl_engine_apply(e, &opt, epoch - 1);
-            fl_model_refresh_sigma(m);
             ops->sync();
             FL_NVTX_POP();
             FL_NVTX_POP();

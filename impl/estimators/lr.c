@@ -29,6 +29,7 @@ typedef struct { fl_host_buf off, datum, label, qcode; } rowset_bufs;
 typedef struct {
     rowset_bufs rows, oracle_rows;     // the step's (and the pilot's) rowset, the oracle's
     fl_host_buf pilot_n;               // (B) the pilot's allocation
+    fl_host_buf keep_ptr;              // (n_lin) where the forward keeps each layer's normals
     fl_host_buf msq, energy;           // (B) the proxy's two factors per datum
     fl_host_buf sigma, sq;             // (dout) a layer's sigma; (C T) its inputs' row sums
     fl_host_buf loss;                  // (R) per-row losses
@@ -49,7 +50,7 @@ static void* lr_ws_new(fl_engine* e) { return fl_calloc(1, sizeof(lr_ws)); }
 static void lr_ws_free(fl_engine* e, void* p) {
     lr_ws* w = p;
     fl_host_buf* h[] = {&w->rows.off, &w->rows.datum, &w->rows.label, &w->rows.qcode, &w->oracle_rows.off,
-                        &w->oracle_rows.datum, &w->oracle_rows.label, &w->oracle_rows.qcode, &w->pilot_n,
+                        &w->oracle_rows.datum, &w->oracle_rows.label, &w->oracle_rows.qcode, &w->pilot_n, &w->keep_ptr,
                         &w->msq, &w->energy, &w->sigma, &w->sq, &w->loss, &w->rowd, &w->offl, &w->coef,
                         &w->uoff, &w->udat, &w->o_clean, &w->o_n, &w->o_sum, &w->o_loss, &w->o_unit, &w->o_mean};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) fl_host_buf_free(h[i]);
@@ -66,8 +67,6 @@ static int lr_needs_clean(const fl_engine* e) { return e->o.baseline == FL_BASE_
 
 // --proxy pilot: n_min queries per datum.
 static long lr_pilot_queries(const fl_engine* e, int B) { return (long)(e->o.pairing == FL_PAIR_SAME ? 2 : 1) * B; }
-
-static void lr_begin(fl_engine* e, const fl_batch* b) { fl_model_refresh_sigma(e->model); }
 
 // One query is one unit; with same-datum pairs the total is rounded down to whole pairs.
 static long lr_alloc_total(const fl_engine* e, long queries, int* n_min, int* even) {
@@ -159,19 +158,19 @@ static void add_input_energy(fl_engine* e, const rowset* rs, int d0, int d1, dou
         if (!L->perturbed) continue;
         int T = fl_linear_tokens(m, L);
         double S = inv_sigma_energy(e, L);
-        float* sq_d = fl_dev_grow(e->ops, &ws->sq_d, (size_t)L->in_rows * sizeof(float));
-        float* sq = fl_host_grow(&ws->sq, (size_t)L->in_rows * sizeof(float));
-        if (L->input != last_input || L->in_rows != last_rows || L->din != last_din) {
-            e->ops->row_sumsq(sq_d, L->input, L->in_rows, L->din);
-            e->ops->download(sq, sq_d, (size_t)L->in_rows * sizeof(float));
-            last_input = L->input;
-            last_rows = L->in_rows;
+        float* sq_d = fl_dev_grow(e->ops, &ws->sq_d, (size_t)L->saved.in_rows * sizeof(float));
+        float* sq = fl_host_grow(&ws->sq, (size_t)L->saved.in_rows * sizeof(float));
+        if (L->saved.input != last_input || L->saved.in_rows != last_rows || L->din != last_din) {
+            e->ops->row_sumsq(sq_d, L->saved.input, L->saved.in_rows, L->din);
+            e->ops->download(sq, sq_d, (size_t)L->saved.in_rows * sizeof(float));
+            last_input = L->saved.input;
+            last_rows = L->saved.in_rows;
             last_din = L->din;
         }
         long base = rs->off[d0];
         for (int i = d0; i < d1; i++) {
             double acc = 0.0;
-            if (L->per_datum) {
+            if (L->saved.per_datum) {
                 for (int t = 0; t < T; t++) acc += sq[(long)(i - d0) * T + t] + 1.0;
             } else {
                 long q0 = rs->off[i] - base, q1 = rs->off[i + 1] - base;
@@ -209,22 +208,24 @@ static size_t keep_bytes_per_query(fl_engine* e) {
 }
 
 // Before a chunk's forward: room for each perturbed layer's normals of `units` units, where
-// the forward keeps them (fl_linear.keep_eps) for layer_grad, which would otherwise draw the
-// same normals again. The forward keeps them only where it adds the noise itself (model.c).
-static void keep_noise(fl_engine* e, int units) {
+// the forward keeps them (fl_fwd.keep_eps) for layer_grad, which would otherwise draw the
+// same normals again. The forward keeps them only where it adds the noise itself (model.c), and
+// says so in fl_linear.saved.eps_kept. Returns the per-layer table for the request, or NULL.
+static float* const* keep_noise(fl_engine* e, int units) {
     lr_ws* ws = e->ws;
     fl_model* m = e->model;
-    if (!keep_bytes_per_query(e)) return;
+    if (!keep_bytes_per_query(e)) return NULL;
+    float** ptr = fl_host_grow(&ws->keep_ptr, (size_t)m->n_lin * sizeof(float*));
     size_t total = 0;
     for (int l = 0; l < m->n_lin; l++)
         if (m->lin[l].perturbed) total += (size_t)units * fl_linear_tokens(m, &m->lin[l]) * m->lin[l].dout;
     float* buf = fl_dev_grow(e->ops, &ws->keep_d, total * sizeof(float));
     for (int l = 0; l < m->n_lin; l++) {
         fl_linear* L = &m->lin[l];
-        if (!L->perturbed) continue;
-        L->keep_eps = buf;
-        buf += (size_t)units * fl_linear_tokens(m, L) * L->dout;
+        ptr[l] = L->perturbed ? buf : NULL;
+        if (L->perturbed) buf += (size_t)units * fl_linear_tokens(m, L) * L->dout;
     }
+    return ptr;
 }
 
 // A chunk's units, and the input last folded (q, k and v share theirs: folded once).
@@ -243,7 +244,7 @@ typedef struct {
 //   - inputs saved per datum: G summed over each datum's queries first (with kept normals, over
 //     its units: each unit's whole factor (sum coef sign) eps / sigma);
 //   - otherwise G row by row.
-static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl_noise* nz_tmpl,
+static void layer_grad(fl_engine* e, fl_linear* L, float* keep_eps, const float* coef_d, const fl_noise* nz_tmpl,
                        int Bc, int Qc, const int32_t* off_local_d, unit_plan* up) {
     lr_ws* ws = e->ws;
     fl_model* m = e->model;
@@ -256,20 +257,20 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
     float* gs = m->params.t[L->s].trainable ? fl_param_grad(&m->params, L->s) : NULL;
     float* gW = fl_param_grad(&m->params, L->w);
     float* gb = fl_param_grad(&m->params, L->b);
-    if (!L->per_datum && up->units < Qc && ops->lr_unit_noise) {
+    if (!L->saved.per_datum && up->units < Qc && ops->lr_unit_noise) {
         long urows = (long)up->units * T;
         float* E;
-        if (L->eps_kept) {  // the normals the forward kept: E overwrites them
-            E = L->keep_eps;
+        if (L->saved.eps_kept) {  // the normals the forward kept: E overwrites them
+            E = keep_eps;
             ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 0);
         } else {
             E = fl_dev_grow(e->ops, &ws->g_d, (size_t)urows * L->dout * sizeof(float));
             ops->lr_unit_noise(E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout);
         }
         float* Xf = fl_dev_grow(e->ops, &ws->xf_d, (size_t)urows * L->din * sizeof(float));
-        if (up->folded != L->input || up->folded_T != T || up->folded_din != L->din) {
-            ops->lr_unit_fold(Xf, L->input, coef_d, &nz, up->uoff_d, up->units, L->din);
-            up->folded = L->input;
+        if (up->folded != L->saved.input || up->folded_T != T || up->folded_din != L->din) {
+            ops->lr_unit_fold(Xf, L->saved.input, coef_d, &nz, up->uoff_d, up->units, L->din);
+            up->folded = L->saved.input;
             up->folded_T = T;
             up->folded_din = L->din;
         }
@@ -277,27 +278,27 @@ static void layer_grad(fl_engine* e, fl_linear* L, const float* coef_d, const fl
         ops->gemm(1, 0, L->dout, L->din, (int)urows, 1.0f, E, L->dout, Xf, L->din, 1.0f, gW, L->din);
         return;
     }
-    if (L->per_datum && L->eps_kept) {
-        float* E = L->keep_eps;
+    if (L->saved.per_datum && L->saved.eps_kept) {
+        float* E = keep_eps;
         ops->lr_unit_kept(E, E, gb, gs, coef_d, L->sigma, &nz, up->uoff_d, up->units, L->dout, 1);
         float* Gd = fl_dev_grow(e->ops, &ws->gd_d, (size_t)Bc * T * L->dout * sizeof(float));
         ops->segment_sum(Gd, E, up->udat_d, Bc, (long)T * L->dout);
         // gW (dout, din) += Gd^T (dout, Bc T) X (Bc T, din)
-        ops->gemm(1, 0, L->dout, L->din, Bc * T, 1.0f, Gd, L->dout, L->input, L->din, 1.0f, gW, L->din);
+        ops->gemm(1, 0, L->dout, L->din, Bc * T, 1.0f, Gd, L->dout, L->saved.input, L->din, 1.0f, gW, L->din);
         return;
     }
     float* G = fl_dev_grow(e->ops, &ws->g_d, (size_t)rows * L->dout * sizeof(float));
     ops->lr_grad(G, gs, coef_d, L->sigma, &nz, rows, L->dout);
     const float* Gm = G;
     int grows = rows;
-    if (L->per_datum) {
+    if (L->saved.per_datum) {
         float* Gd = fl_dev_grow(e->ops, &ws->gd_d, (size_t)Bc * T * L->dout * sizeof(float));
         ops->segment_sum(Gd, G, off_local_d, Bc, (long)T * L->dout);
         Gm = Gd;
         grows = Bc * T;
     }
     // gW (dout, din) += Gm^T (dout, grows) X (grows, din)
-    ops->gemm(1, 0, L->dout, L->din, grows, 1.0f, Gm, L->dout, L->input, L->din, 1.0f, gW, L->din);
+    ops->gemm(1, 0, L->dout, L->din, grows, 1.0f, Gm, L->dout, L->saved.input, L->din, 1.0f, gW, L->din);
     ops->col_sum(gb, Gm, grows, L->dout, 1.0f);
 }
 
@@ -352,10 +353,11 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         ops->upload(qc_d, rs->qcode + r0, (size_t)Qc * sizeof(int32_t));
         ops->upload(offl_d, offl_h, (size_t)(Bc + 1) * sizeof(int32_t));
         int units = build_units(rs->qcode + r0, Qc, uoff_h);
-        if (do_grad && units < Qc) keep_noise(e, units);
+        float* const* kept = do_grad && units < Qc ? keep_noise(e, units) : NULL;
         double t0 = fl_now();
         fl_fwd f = {.x = b->x + (long)d0 * m->in_dim, .B = Bc, .Q = Qc, .row_datum = rowd_d,
-                    .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .loss = loss_d, .argmax = NULL};
+                    .labels = lab_d, .noise = &nz, .keep = FL_KEEP_LR, .keep_eps = kept, .loss = loss_d,
+                    .argmax = NULL};
         FL_NVTX_PUSH("forward queries");
         m->vt->forward(m, &f);
         ops->download(row_loss + r0, loss_d, (size_t)Qc * sizeof(float));
@@ -398,8 +400,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
             ops->upload(uoff_d, uoff_h, (size_t)(up.units + 1) * sizeof(int32_t));
             ops->upload(udat_d, udat_h, (size_t)(Bc + 1) * sizeof(int32_t));
             for (int l = 0; l < m->n_lin; l++)
-                if (m->lin[l].perturbed) layer_grad(e, &m->lin[l], coef_d, &nz, Bc, Qc, offl_d, &up);
-            for (int l = 0; l < m->n_lin; l++) m->lin[l].keep_eps = NULL;
+                if (m->lin[l].perturbed)
+                    layer_grad(e, &m->lin[l], kept ? kept[l] : NULL, coef_d, &nz, Bc, Qc, offl_d, &up);
             ops->sync();
             FL_NVTX_POP();
         }
@@ -482,7 +484,6 @@ static int lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out,
     int group = e->o.pairing == FL_PAIR_SAME ? 2 : 1;
     if (queries < 2 * group || queries % group)
         return fl_fail(err, "--oracle-queries %d: need at least two units of %d queries, a multiple of %d", queries, group, group);
-    fl_model_refresh_sigma(m);
     float* clean = NULL;
     if (e->o.baseline == FL_BASE_CLEAN) {
         clean = fl_host_grow(&ws->o_clean, (size_t)B * sizeof(float));
@@ -563,15 +564,15 @@ static int lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out,
                     const float* Gj = Gu + ((long)i * units + u) * T * L->dout;
                     const float* X;
                     int xrows;
-                    if (L->per_datum) {
-                        X = L->input + (long)i * T * L->din;
+                    if (L->saved.per_datum) {
+                        X = L->saved.input + (long)i * T * L->din;
                         xrows = T;
                         // unit gradient: gW = Gj^T X (Gj already summed over the unit's rows)
                         ops->gemm(1, 0, L->dout, L->din, xrows, 1.0f, Gj, L->dout, X, L->din, 0.0f, gw, L->din);
                         ops->col_sum(gw + (size_t)L->dout * L->din, Gj, T, L->dout, 0.0f);
                     } else {
                         long q = (long)i * queries + (long)u * group;  // first query of the unit
-                        X = L->input + q * T * L->din;
+                        X = L->saved.input + q * T * L->din;
                         const float* Gr = G + q * T * L->dout;
                         xrows = group * T;
                         ops->gemm(1, 0, L->dout, L->din, xrows, 1.0f, Gr, L->dout, X, L->din, 0.0f, gw, L->din);
@@ -599,7 +600,7 @@ static int lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out,
 const fl_estimator_vt fl_est_lr = {
     .name = "lr", .help = "likelihood ratio: Gaussian noise on layer outputs, same-datum pairs",
     .perturbs = FL_PERTURB_LAYERS, .unit = "query", .unit_queries = 1,
-    .workspace_new = lr_ws_new, .workspace_free = lr_ws_free, .begin = lr_begin,
+    .workspace_new = lr_ws_new, .workspace_free = lr_ws_free,
     .needs_clean = lr_needs_clean, .pilot_queries = lr_pilot_queries, .pilot = lr_pilot,
     .oracle = lr_oracle, .alloc_total = lr_alloc_total, .step = lr_step,
 };

@@ -30,14 +30,14 @@ void fl_expand_rows(fl_model* m, const fl_fwd* f, float* dst, const float* src, 
     m->ops->gather_rows(dst, src, f->row_datum, f->Q, rowlen);
 }
 
-// y (rows, dout) = (set ? 0 : y) + b + sigma eps (nz NULL: b only); with keep, the normals
-// also go to L->keep_eps for the LR gradient (ops.h, bias_noise_keep).
+// y (rows, dout) = (set ? 0 : y) + b + sigma eps (nz NULL: b only); with keep_eps, the normals
+// also go there for the LR gradient (ops.h, bias_noise_keep).
 static void add_bias_noise(const fl_ops* ops, fl_linear* L, float* y, const float* b,
-                           const fl_noise* nz, int keep, int rows, int set) {
+                           const fl_noise* nz, float* keep_eps, int rows, int set) {
     const float* sigma = nz ? L->sigma : NULL;
-    if (keep) {
-        ops->bias_noise_keep(y, L->keep_eps, b, sigma, nz, rows, L->dout, set);
-        L->eps_kept = 1;
+    if (keep_eps) {
+        ops->bias_noise_keep(y, keep_eps, b, sigma, nz, rows, L->dout, set);
+        L->saved.eps_kept = 1;
     } else if (set) {
         ops->bias_noise_set(y, b, sigma, nz, rows, L->dout);
     } else {
@@ -52,17 +52,15 @@ int fl_linear_forward(fl_model* m, fl_linear* L, const fl_fwd* f, const float* x
     int noisy = f->noise && L->perturbed;
     int expand = (noisy || m->no_prefix) && x_per_datum && f->row_datum;  // noise enters on per-datum rows
     int x_rows = (x_per_datum ? f->B : f->Q) * T;
-    if (f->keep & FL_KEEP_LR) {
-        L->input = x;
-        L->in_rows = x_rows;
-        L->per_datum = x_per_datum;
-        L->eps_kept = 0;
-    }
-    int keep = noisy && L->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep;
+    if (f->keep & FL_KEEP_LR) L->saved = (fl_saved){.input = x, .in_rows = x_rows, .per_datum = x_per_datum};
+    float* keep = noisy && f->keep_eps && (f->keep & FL_KEEP_LR) && ops->bias_noise_keep ? f->keep_eps[L - m->lin] : NULL;
     const float* W = fl_param_data(&m->params, L->w);
     const float* b = fl_param_data(&m->params, L->b);
     fl_noise nz;
     if (noisy) {
+        // sigma = exp(log sigma) from the parameters as they are now: the one place it is computed
+        if (!L->sigma) L->sigma = ops->alloc((size_t)L->dout * sizeof(float));
+        ops->exp(L->sigma, fl_param_data(&m->params, L->s), L->dout);
         nz = *f->noise;
         nz.stream = f->noise->stream + L->stream;  // template stream = base (main, pilot, ...)
         nz.tokens = T;

@@ -27,6 +27,15 @@
 extern "C" {
 #endif
 
+// What the last forward with FL_KEEP_LR saved of one linear layer, for the LR gradient: the
+// model's one report to the estimator. The model writes it; estimators only read it.
+typedef struct fl_saved {
+    const float* input;       // (in_rows, din) the layer's input, backend memory
+    int in_rows;              // rows of the saved input: (per_datum ? B : Q) * tokens
+    int per_datum;            // 1 when the saved input is per datum (B*T rows)
+    int eps_kept;             // 1 when the forward wrote this layer's normals to fl_fwd.keep_eps
+} fl_saved;
+
 typedef struct fl_linear {
     char name[64];            // e.g. "fc1", "encoder.layer.11.attention.attention.query"
     char role[8];             // "head", "attn", "mlp", "embed": used by scopes
@@ -37,14 +46,8 @@ typedef struct fl_linear {
                               // for a ViT classifier, which reads the CLS token only
     uint32_t stream;          // noise stream id (its index in the model's list)
     int perturbed;            // set by the scope
-    float* sigma;             // (dout) exp(log sigma), refreshed by fl_model_refresh_sigma
-    // filled by every forward that keeps FL_KEEP_LR:
-    const float* input;       // (in_rows, din) saved input, backend memory
-    int in_rows;              // rows of the saved input: (per_datum ? B : Q) * tokens
-    int per_datum;            // 1 when the saved input is per datum (B*T rows)
-    // noise kept for the LR gradient (backends with bias_noise_keep, ops.h):
-    float* keep_eps;          // set by the estimator: (units*T, dout) for this layer, or NULL
-    int eps_kept;             // set by the forward: 1 when it wrote keep_eps
+    float* sigma;             // (dout) exp(log sigma), computed by every noisy forward of the layer
+    fl_saved saved;           // what the last forward with FL_KEEP_LR saved
 } fl_linear;
 
 enum { FL_KEEP_LR = 1, FL_KEEP_BP = 2 };
@@ -60,6 +63,10 @@ typedef struct fl_fwd {
     const fl_noise* noise;    // NULL: clean. Else key, step, qcode and the stream base; the
                               // model adds each layer's stream id and sets tokens
     int keep;                 // FL_KEEP_LR | FL_KEEP_BP
+    // With FL_KEEP_LR and noise: per layer (n_lin entries), backend memory where the forward
+    // keeps the layer's normals, (units*T, dout), for the LR gradient (ops.h, bias_noise_keep);
+    // NULL, or a NULL entry: not kept. The forward says in fl_linear.saved.eps_kept.
+    float* const* keep_eps;
     float* loss;              // (Q) per-row cross-entropy out, backend memory
     int32_t* argmax;          // (Q) predicted class out, nullable
 } fl_fwd;
