@@ -8,14 +8,21 @@
 #include "../core/nvtx.h"
 #include "../optim/optim.h"
 
-extern const fl_estimator_vt fl_est_bp, fl_est_mezo, fl_est_lr;
+// The registry: ONE line per estimator. X(name) needs `const fl_estimator_vt fl_est_name`
+// defined in impl/estimators/name.c (docs/DESIGN.md, "How to add an estimator").
+#define FL_ESTIMATOR_LIST(X) \
+    X(bp)                    \
+    X(mezo)                  \
+    X(lr)                    \
+    /* the list ends here */
 
-// The estimator table: one line per estimator.
-static const fl_estimator_vt* const estimators[] = {
-    &fl_est_bp,
-    &fl_est_mezo,
-    &fl_est_lr,
-};
+#define FL_DECLARE_VT(name) extern const fl_estimator_vt fl_est_##name;
+FL_ESTIMATOR_LIST(FL_DECLARE_VT)
+#undef FL_DECLARE_VT
+
+#define FL_VT_POINTER(name) &fl_est_##name,
+static const fl_estimator_vt* const estimators[] = {FL_ESTIMATOR_LIST(FL_VT_POINTER)};
+#undef FL_VT_POINTER
 #define N_ESTIMATORS (int)(sizeof estimators / sizeof estimators[0])
 
 const fl_estimator_vt* fl_estimator_find(const char* name) {
