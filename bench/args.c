@@ -21,14 +21,14 @@ static int choice_index(const char* choices, const char* v) {
     return -1;
 }
 
-static int set_value(const char* cmd, const fl_opt* o, const char* v) {
+static int set_value(const fl_opt* o, const char* v, fl_err* err) {
     char* end;
     errno = 0;
     switch (o->type) {
     case FL_OPT_INT: {
         long x = strtol(v, &end, 10);
         if (*v == 0 || *end || errno || x < -2147483647L || x > 2147483647L) {
-            fprintf(stderr, "flbench %s: --%s: expected an integer, found '%s'\n", cmd, o->name, v);
+            fl_fail(err, "--%s: expected an integer, found '%s'", o->name, v);
             return 2;
         }
         *(int*)o->target = (int)x;
@@ -37,7 +37,7 @@ static int set_value(const char* cmd, const fl_opt* o, const char* v) {
     case FL_OPT_LONG: {
         long x = strtol(v, &end, 10);
         if (*v == 0 || *end || errno) {
-            fprintf(stderr, "flbench %s: --%s: expected an integer, found '%s'\n", cmd, o->name, v);
+            fl_fail(err, "--%s: expected an integer, found '%s'", o->name, v);
             return 2;
         }
         *(long*)o->target = x;
@@ -45,12 +45,12 @@ static int set_value(const char* cmd, const fl_opt* o, const char* v) {
     }
     case FL_OPT_U64: {
         if (*v == '-') {
-            fprintf(stderr, "flbench %s: --%s: expected a non-negative integer, found '%s'\n", cmd, o->name, v);
+            fl_fail(err, "--%s: expected a non-negative integer, found '%s'", o->name, v);
             return 2;
         }
         unsigned long long x = strtoull(v, &end, 10);
         if (*v == 0 || *end || errno) {
-            fprintf(stderr, "flbench %s: --%s: expected a non-negative integer, found '%s'\n", cmd, o->name, v);
+            fl_fail(err, "--%s: expected a non-negative integer, found '%s'", o->name, v);
             return 2;
         }
         *(uint64_t*)o->target = (uint64_t)x;
@@ -59,7 +59,7 @@ static int set_value(const char* cmd, const fl_opt* o, const char* v) {
     case FL_OPT_FLOAT: {
         float x = strtof(v, &end);
         if (*v == 0 || *end || errno || !isfinite(x)) {
-            fprintf(stderr, "flbench %s: --%s: expected a number, found '%s'\n", cmd, o->name, v);
+            fl_fail(err, "--%s: expected a number, found '%s'", o->name, v);
             return 2;
         }
         *(float*)o->target = x;
@@ -67,7 +67,7 @@ static int set_value(const char* cmd, const fl_opt* o, const char* v) {
     }
     case FL_OPT_STR:
         if ((int)strlen(v) >= o->size) {
-            fprintf(stderr, "flbench %s: --%s: value longer than %d characters\n", cmd, o->name, o->size - 1);
+            fl_fail(err, "--%s: value longer than %d characters", o->name, o->size - 1);
             return 2;
         }
         snprintf((char*)o->target, (size_t)o->size, "%s", v);
@@ -75,7 +75,7 @@ static int set_value(const char* cmd, const fl_opt* o, const char* v) {
     case FL_OPT_CHOICE: {
         int i = choice_index(o->choices, v);
         if (i < 0) {
-            fprintf(stderr, "flbench %s: --%s: expected one of %s, found '%s'\n", cmd, o->name, o->choices, v);
+            fl_fail(err, "--%s: expected one of %s, found '%s'", o->name, o->choices, v);
             return 2;
         }
         *(int*)o->target = i;
@@ -98,18 +98,21 @@ void fl_print_opts(const char* cmd, const fl_opt* opts, int n_opts) {
     }
 }
 
-int fl_parse_opts(const char* cmd, const fl_opt* opts, int n_opts, int argc, char** argv, int first,
-                  char** pos, int max_pos, int* n_pos) {
+const fl_opt* fl_find_opt(const fl_opt* opts, int n_opts, const char* name) {
+    for (int k = 0; k < n_opts; k++)
+        if (!strcmp(opts[k].name, name)) return &opts[k];
+    return NULL;
+}
+
+int fl_parse_opts_err(const char* cmd, const fl_opt* opts, int n_opts, int argc, char** argv, int first,
+                      char** pos, int max_pos, int* n_pos, fl_err* err) {
     if (n_pos) *n_pos = 0;
     for (int i = first; i < argc; i++) {
         const char* a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fl_print_opts(cmd, opts, n_opts);
-            return 1;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
         if (strncmp(a, "--", 2) != 0) {
             if (!pos || !n_pos || *n_pos >= max_pos) {
-                fprintf(stderr, "flbench %s: unexpected argument '%s' (options start with --; see --help)\n", cmd, a);
+                fl_fail(err, "unexpected argument '%s' (options start with --; see --help)", a);
                 return 2;
             }
             pos[(*n_pos)++] = argv[i];
@@ -122,13 +125,13 @@ int fl_parse_opts(const char* cmd, const fl_opt* opts, int n_opts, int argc, cha
         for (int k = 0; k < n_opts; k++)
             if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, name, nlen)) { o = &opts[k]; break; }
         if (!o) {
-            fprintf(stderr, "flbench %s: unknown option '--%.*s' (see flbench %s --help)\n", cmd, (int)nlen, name, cmd);
+            fl_fail(err, "unknown option '--%.*s' (see flbench %s --help)", (int)nlen, name, cmd);
             return 2;
         }
         const char* v;
         if (o->type == FL_OPT_FLAG) {
             if (eq) {
-                fprintf(stderr, "flbench %s: --%s takes no value\n", cmd, o->name);
+                fl_fail(err, "--%s takes no value", o->name);
                 return 2;
             }
             v = "";
@@ -136,15 +139,24 @@ int fl_parse_opts(const char* cmd, const fl_opt* opts, int n_opts, int argc, cha
             v = eq + 1;
         } else {
             if (i + 1 >= argc) {
-                fprintf(stderr, "flbench %s: --%s needs a value\n", cmd, o->name);
+                fl_fail(err, "--%s needs a value", o->name);
                 return 2;
             }
             v = argv[++i];
         }
-        int rc = set_value(cmd, o, v);
+        int rc = set_value(o, v, err);
         if (rc) return rc;
     }
     return 0;
+}
+
+int fl_parse_opts(const char* cmd, const fl_opt* opts, int n_opts, int argc, char** argv, int first,
+                  char** pos, int max_pos, int* n_pos) {
+    fl_err err = {{0}};
+    int rc = fl_parse_opts_err(cmd, opts, n_opts, argc, argv, first, pos, max_pos, n_pos, &err);
+    if (rc == 1) fl_print_opts(cmd, opts, n_opts);
+    if (rc == 2) fprintf(stderr, "flbench %s: %s\n", cmd, err.msg);
+    return rc;
 }
 
 void fl_join_args(int argc, char** argv, char* out, int size) {
