@@ -1,26 +1,29 @@
 #!/bin/bash
-# gpu_check.sh: the one prepared run on a lent GPU machine (issue 4). It builds flbench with
-# CUDA, runs the cross-backend tests, measures cuBLAS sgemm and TF32 rates, times ViT-B/16
-# steps (batch 64, 20 queries per datum: LR with the authors' scope and with scope all, MeZO
-# with 2 queries per datum, BP) and the same LR step in PyTorch eager, and writes to $OUT:
+# gpu_check.sh: the GPU check, the one prepared run for a machine with a GPU (issue 4). It
+# builds flbench with CUDA, runs the cross-backend tests, measures cuBLAS sgemm and TF32
+# rates, times ViT-B/16 steps (batch 64, 20 queries per datum: LR with the authors' scope and
+# with scope all, MeZO with 2 queries per datum, BP) and the same LR step in PyTorch eager,
+# and writes to $OUT:
 #   gpu_check.csv   device,what,ms,gflop,gflops,ratio_to_cublas,peak_mem_mb,detail
 #   gpu_check.log   everything printed, with timestamps per phase
 #   test_cuda.txt   the cross-backend test output;  build.log   the build
 #
-# How to run it (the lead's session, device tool), after packing the C libraries here once:
-#   here:   sh bench/gpu/make_gpudeps.sh          # writes .gpudeps/deps.tar.gz (12 MB, git-ignored)
-#   device: run(command="bash bench/gpu_check.sh", carry=[".gpudeps"], timeout_s=480)
+# How to run it: pack the C libraries once on a Debian machine that has their -dev packages,
+# copy the working tree with .gpudeps/ to the machine with a GPU, and run it there from the
+# repository root (give it 8 minutes):
+#   sh bench/gpu/make_gpudeps.sh          # writes .gpudeps/deps.tar.gz (12 MB, git-ignored)
+#   bash bench/gpu_check.sh               # on the machine with a GPU; OUT=DIR for the results
 # It ends within 7 minutes (no phase starts after 5 minutes, each is cut at 7; typical
 # total is 3 to 4 minutes) and prints a summary table last.
 #
-# The GPU image has nvcc, PyTorch and gcc, may lack the -dev packages of OpenBLAS, libcsv, cJSON,
-# libjpeg, libpng, libmatio and zlib, and has no network: the carried .gpudeps supplies them
-# (headers through
-# CPATH, libraries through LIBRARY_PATH at link time and LD_LIBRARY_PATH for our programs only,
-# never for python); libmatio is replaced by a stub built here from the symbols libfl.a uses
-# (no .mat file is read in this check). Nothing is installed into the system.
+# The machine with a GPU is expected to have nvcc, PyTorch and gcc, but maybe not the -dev
+# packages of OpenBLAS, libcsv, cJSON, libjpeg, libpng, libmatio and zlib, nor a network: the
+# .gpudeps copied along supplies them (headers through CPATH, libraries through LIBRARY_PATH
+# at link time and LD_LIBRARY_PATH for our programs only, never for python); libmatio is
+# replaced by a stub built here from the symbols libfl.a uses (no .mat file is read in this
+# check). Nothing is installed into the system.
 # The authors' scope is "Q, K, V and output of the last few blocks plus the classifier"
-# (PAPER.md gives no K); K = 4 here.
+# (docs/METHOD.md, "Estimators", Scope; the paper gives no K); K = 4 here.
 # Environment knobs: AUTHORS_SCOPE (default attn:last:4), STEPS (timed steps, default 3),
 # FL_GPU_CHECK_NO_MAKE=1 (use the fallback build, as on an image without make).
 set -u
@@ -58,7 +61,7 @@ phase "dependencies"
 DEPS=/tmp/flbench-gpudeps
 rm -rf "$DEPS" && mkdir -p "$DEPS/lib" "$DEPS/include"
 if [ -f .gpudeps/deps.tar.gz ]; then tar -C "$DEPS" -xzf .gpudeps/deps.tar.gz && echo "unpacked .gpudeps"
-else echo "WARNING: .gpudeps/deps.tar.gz missing (run sh bench/gpu/make_gpudeps.sh here and carry .gpudeps)"; fi
+else echo "WARNING: .gpudeps/deps.tar.gz missing (run sh bench/gpu/make_gpudeps.sh on a Debian machine and copy .gpudeps along)"; fi
 cd "$DEPS/lib" && for l in libopenblas.so.0 libcsv.so.3 libcjson.so.1 libjpeg.so.62 libpng16.so.16 libgsl.so.27; do
     [ -f "$l" ] && ln -sf "$l" "${l%%.so*}.so"; done
 [ -f libpng16.so.16 ] && ln -sf libpng16.so.16 libpng.so
@@ -82,7 +85,7 @@ fi
 export CPATH=$DEPS/include${CPATH:+:$CPATH}
 export LIBRARY_PATH=$DEPS/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
 RUNLIB=$DEPS/lib:$CUDA_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fl() { LD_LIBRARY_PATH=$RUNLIB "$@"; }  # our programs see the carried libraries; python does not
+fl() { LD_LIBRARY_PATH=$RUNLIB "$@"; }  # our programs see the copied-along libraries; python does not
 
 phase "build"
 # the Makefile's deps step would try apt-get (no network here): mark it done

@@ -1,14 +1,15 @@
 #!/bin/sh
 # make_gpudeps.sh: packs the C libraries flbench links, with their headers, from this Debian
-# machine into .gpudeps/deps.tar.gz, for bench/gpu_check.sh on a lent GPU machine whose image
-# has nvcc and PyTorch but not these -dev packages, and no network to install them.
+# machine into .gpudeps/deps.tar.gz, for the GPU check (bench/gpu_check.sh) on a machine with
+# a GPU that has nvcc and PyTorch but maybe not these -dev packages, nor a network to install them.
 #   include/  cblas.h (OpenBLAS, OpenMP build), csv.h, cjson/, jpeglib.h, png.h, matio.h, zlib.h
 #   lib/      libopenblas.so.0 (+ libgfortran.so.5, libquadmath.so.0), libcsv.so.3,
 #             libcjson.so.1, libjpeg.so.62, libpng16.so.16, libgsl.so.27 (+ libgslcblas.so.0);
 #             gsl/ headers (the report's t quantiles)
 # Not packed: zlib (every image has libz.so.1; gpu_check.sh links to it) and libmatio (its
 # HDF5/curl dependencies are large; gpu_check.sh builds a stub, since the GPU check reads no
-# .mat file). .gpudeps/ is ignored through .git/info/exclude; name it in the run's carry list.
+# .mat file). .gpudeps/ is ignored (.gitignore, and .git/info/exclude); copy it along with the
+# working tree to the machine with a GPU.
 # Usage (repository root): sh bench/gpu/make_gpudeps.sh
 set -e
 cd "$(dirname "$0")/../.."
@@ -30,12 +31,12 @@ tar -C "$tmp" -czf .gpudeps/deps.tar.gz include lib
 ex=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$ex")"
 grep -qx '/.gpudeps/' "$ex" 2>/dev/null || echo '/.gpudeps/' >>"$ex"
-echo "wrote .gpudeps/deps.tar.gz ($(du -k .gpudeps/deps.tar.gz | cut -f1) KB); carry .gpudeps"
-# What a device run sends: tracked and untracked-not-ignored files, plus the carried .gpudeps.
-# Over 64 MiB the run is refused: ignore the big folders first (a virtual environment, say).
+echo "wrote .gpudeps/deps.tar.gz ($(du -k .gpudeps/deps.tar.gz | cut -f1) KB); copy .gpudeps along"
+# What the GPU check needs copied: the tracked and the untracked, not ignored files, plus
+# .gpudeps. Keep it under 64 MiB: ignore the big folders first (a virtual environment, say).
 kb=$(git ls-files -co --exclude-standard -z | du -ck --files0-from=- 2>/dev/null | tail -1 | cut -f1)
 kb=$((kb + $(du -sk .gpudeps | cut -f1)))
-echo "the working tree a run sends: $((kb / 1024)) MiB (limit 64)"
+echo "the working tree to copy, with .gpudeps: $((kb / 1024)) MiB (keep it under 64)"
 if [ "$kb" -gt 61440 ]; then
     echo "WARNING: too large; the largest untracked, not ignored folders:"
     git ls-files -o --exclude-standard --directory | xargs -r du -sk 2>/dev/null | sort -rn | head -5
