@@ -10,6 +10,28 @@ int fl_cmd_report(int argc, char** argv);
 int fl_cmd_variance(int argc, char** argv);
 int fl_cmd_model(int argc, char** argv);
 int fl_cmd_bench(int argc, char** argv);
-// Parses train options (shared by train, sweep cells and variance) into c.
-// Returns 0, 1 after --help, or 2 after printing an error.
-int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int first);
+
+// ---------------------------------------------------------------------------------------
+// train options (cmd_train.c), shared by train, sweep cells and configurations, and variance
+
+// What a run sets in its process rather than in its configuration: OpenMP and OpenBLAS
+// threads (--threads; 0 = leave them) and the CUDA GEMM precision (--math tf32).
+typedef struct {
+    int threads;
+    int tf32;
+} fl_train_runtime;
+
+// Parses train options into c and, when rt is not NULL, rt. Parsing changes nothing else: the
+// commands call fl_train_apply_runtime(rt) before they run. Returns 0, 1 after --help or
+// --track-schema (printed), or 2 after printing one error line ("flbench CMD: --budget: ...").
+int fl_train_parse(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, int argc, char** argv, int first);
+// The same, printing nothing: 2 with the error in err (the line without "flbench CMD: "); 1
+// for --help and --track-schema.
+int fl_train_parse_err(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, int argc, char** argv, int first,
+                       fl_err* err);
+// Sets the threads and the GEMM precision of rt for this process.
+void fl_train_apply_runtime(const fl_train_runtime* rt);
+// Whether a run of `flbench train` takes the option NAME (without "--"), as its table says: 1 a
+// flag, 0 an option with a value, -1 no such option, or one that prints and exits instead of
+// running (--track-schema; --help is the parser's own, in no table).
+int fl_train_option_kind(const char* name);

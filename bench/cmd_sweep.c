@@ -72,9 +72,11 @@ static int run_cell_child(int argc, char** argv) {
     targv[1] = "train";
     for (int i = 6; i < argc; i++) targv[i - 4] = argv[i];
     fl_train_cfg cfg;
-    int rc = fl_train_parse(&cfg, "train", targc, targv, 2);
+    fl_train_runtime rt;
+    int rc = fl_train_parse(&cfg, &rt, "train", targc, targv, 2);
     free(targv);
     if (rc) return 2;
+    fl_train_apply_runtime(&rt);
     snprintf(cfg.out, sizeof cfg.out, "%s", argv[3]);
     snprintf(cfg.cell_key, sizeof cfg.cell_key, "%s", argv[4]);
     cfg.progress = 0;
@@ -137,7 +139,7 @@ static char* failure_row(const sw_cell* cell, const char* status, int epoch, con
     fl_row_set(&row, "config", "%s", cmdline);
     fl_row_set(&row, "message", "%s", message);
     if (cell->parse_ok) {
-        int is_bp = !strcmp(c->method, "bp");
+        int is_bp = fl_method_is_exact(c->method);
         fl_row_set(&row, "backend", "%s", c->backend);
         if (c->class_lo >= 0) fl_row_set(&row, "dataset", "%s[%d-%d]", c->dataset, c->class_lo, c->class_hi);
         else fl_row_set(&row, "dataset", "%s", c->dataset);

@@ -1,4 +1,5 @@
-// cmd_train.c: `flbench train`: one run of one method on one dataset, one CSV row per epoch.
+// cmd_train.c: `flbench train`: one run of one method on one dataset, one CSV row per epoch;
+// and the table of train options that every command running training reads (cli.h).
 #include <stdio.h>
 #include <string.h>
 #include <limits.h>
@@ -55,21 +56,27 @@ static void join_run_args(int argc, char** argv, char* out, int size) {
     free(kept);
 }
 
-int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int first) {
-    fl_train_cfg_default(c);
-    c->step_size = 2;     // StepLR(step 2, gamma 0.95), the authors' schedule
-    c->gamma = 0.95f;
-    char classes[32] = "", freeze[128] = "";
-    int pairing = 0, baseline = 0, weighting = 0, proxy = 0, feature = 0, fixed_sigma = 0, threads = 0;
-    int math = 0, checkpoint = 0;
-    int no_progress = 0, progress = 0;
-    int track_every = INT_MIN, track_schema = 0;  // INT_MIN: not given (the parser never yields it)
-    c->track_reps = 20;
-    fl_opt opts[] = {
+// What the parser fills besides the configuration: the options that arrive in another form
+// (a text to parse further, a choice index, a flag to invert) and the runtime settings.
+typedef struct {
+    fl_train_cfg* c;
+    char classes[32], freeze[128];
+    int pairing, baseline, weighting, proxy, feature, fixed_sigma, threads, math, checkpoint;
+    int no_progress, progress;
+    int track_every, track_schema;
+} train_args;
+
+#define TRAIN_MAX_OPTS 96
+
+// The options of `flbench train`, with their targets in a: the one table that `train`, the
+// cells and configuration checks of `sweep`, and `variance` all read. Returns its length.
+static int train_table(train_args* a, fl_opt* out) {
+    fl_train_cfg* c = a->c;
+    const fl_opt opts[] = {
         {"dataset", FL_OPT_STR, c->dataset, sizeof c->dataset, NULL, "fashion-mnist (default), cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet"},
         {"data-root", FL_OPT_STR, c->data_root, sizeof c->data_root, NULL, "where the dataset lives (default: its standard place)"},
         {"shots", FL_OPT_INT, &c->shots, 0, NULL, "k-shot training split, images per class (0 = full training set)"},
-        {"classes", FL_OPT_STR, classes, sizeof classes, NULL, "keep classes LO-HI only, relabelled from 0 (e.g. 5-9)"},
+        {"classes", FL_OPT_STR, a->classes, sizeof a->classes, NULL, "keep classes LO-HI only, relabelled from 0 (e.g. 5-9)"},
         {"val-per-class", FL_OPT_INT, &c->val_per_class, 0, NULL, "hold out N images per class of the training split and evaluate on them (for tuning)"},
         {"label-noise", FL_OPT_FLOAT, &c->label_noise, 0, NULL, "give this fraction of the training split a wrong label, drawn from the seed (default 0)"},
         {"image-size", FL_OPT_INT, &c->image_size, 0, NULL, "resize images to this (0 = the model's default)"},
@@ -79,7 +86,7 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"save", FL_OPT_STR, c->save, sizeof c->save, NULL, "write the final parameters to this safetensors file"},
         {"save-every", FL_OPT_INT, &c->save_every, 0, NULL, "also save every N epochs (to SAVE.epochN)"},
         {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
-        {"checkpoint", FL_OPT_CHOICE, &checkpoint, 0, "none|block", "bp: keep only each block's input and recompute the block in the backward (default none)"},
+        {"checkpoint", FL_OPT_CHOICE, &a->checkpoint, 0, "none|block", "bp: keep only each block's input and recompute the block in the backward (default none)"},
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
         {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
         {"batch", FL_OPT_INT, &c->batch, 0, NULL, "batch size (default 64)"},
@@ -94,18 +101,18 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"gamma", FL_OPT_FLOAT, &c->gamma, 0, NULL, "StepLR decay factor (default 0.95)"},
         {"seed", FL_OPT_U64, &c->seed, 0, NULL, "seed of init, split, batches and noise (default 0)"},
         {"scope", FL_OPT_STR, c->scope, sizeof c->scope, NULL, "lr: perturbed layers: all (default), head, attn:last:K, mlp:last:K, layers:I,J"},
-        {"pairs", FL_OPT_CHOICE, &pairing, 0, "same|cross|none", "antithetic pairs: same datum (default), cross (authors' cross-datum), none"},
-        {"baseline", FL_OPT_CHOICE, &baseline, 0, "clean|mean|none", "lr baseline (default clean: one noise-free pass, B queries)"},
-        {"weighting", FL_OPT_CHOICE, &weighting, 0, "unbiased|equal-row", "row weights: 1/(B n_i) (default) or the authors' 1/N"},
-        {"proxy", FL_OPT_CHOICE, &proxy, 0, "prev|pilot", "proxy variance from the previous visit (default) or a pilot"},
+        {"pairs", FL_OPT_CHOICE, &a->pairing, 0, "same|cross|none", "antithetic pairs: same datum (default), cross (authors' cross-datum), none"},
+        {"baseline", FL_OPT_CHOICE, &a->baseline, 0, "clean|mean|none", "lr baseline (default clean: one noise-free pass, B queries)"},
+        {"weighting", FL_OPT_CHOICE, &a->weighting, 0, "unbiased|equal-row", "row weights: 1/(B n_i) (default) or the authors' 1/N"},
+        {"proxy", FL_OPT_CHOICE, &a->proxy, 0, "prev|pilot", "proxy variance from the previous visit (default) or a pilot"},
         {"proxy-ema", FL_OPT_FLOAT, &c->eo.proxy_ema, 0, NULL, "weight of the newest visit in the proxy table's moving average (default 0.3; 1 = last visit only)"},
         {"sigma", FL_OPT_FLOAT, &c->eo.sigma0, 0, NULL, "lr initial noise std (default 1e-3)"},
-        {"fixed-sigma", FL_OPT_FLAG, &fixed_sigma, 0, NULL, "lr: do not learn sigma"},
+        {"fixed-sigma", FL_OPT_FLAG, &a->fixed_sigma, 0, NULL, "lr: do not learn sigma"},
         {"mu", FL_OPT_FLOAT, &c->eo.mu, 0, NULL, "mezo perturbation scale (default 1e-3)"},
         {"oracle-queries", FL_OPT_INT, &c->eo.oracle_queries, 0, NULL, "extra queries per datum the oracle allocator spends (default 64)"},
         {"max-rows", FL_OPT_INT, &c->eo.max_rows, 0, NULL, "query rows per chunk (0 = sized from free memory)"},
-        {"flops-feature", FL_OPT_CHOICE, &feature, 0, "proxy|loss", "flops allocator feature (default proxy)"},
-        {"flops-freeze", FL_OPT_STR, freeze, sizeof freeze, NULL, "flops: freeze parameters, e.g. slope,length (of slope,intercept,length,amplitude)"},
+        {"flops-feature", FL_OPT_CHOICE, &a->feature, 0, "proxy|loss", "flops allocator feature (default proxy)"},
+        {"flops-freeze", FL_OPT_STR, a->freeze, sizeof a->freeze, NULL, "flops: freeze parameters, e.g. slope,length (of slope,intercept,length,amplitude)"},
         {"flops-mc", FL_OPT_INT, &c->ao.flops_mc, 0, NULL, "flops: Monte Carlo samples per training iteration (default 8)"},
         {"flops-iters", FL_OPT_INT, &c->ao.flops_iters, 0, NULL, "flops: training iterations per batch (default 4)"},
         {"flops-lr", FL_OPT_FLOAT, &c->ao.flops_lr, 0, NULL, "flops: Adam learning rate of its parameters (default 0.05)"},
@@ -113,8 +120,8 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"bernoulli-p0", FL_OPT_FLOAT, &c->ao.bernoulli_p0, 0, NULL, "bernoulli: halving probability in epoch 0 (default 0.3)"},
         {"bernoulli-p", FL_OPT_FLOAT, &c->ao.bernoulli_p, 0, NULL, "bernoulli: halving probability later (default 0.01)"},
         {"backend", FL_OPT_STR, c->backend, sizeof c->backend, NULL, "cpu (default) or cuda"},
-        {"math", FL_OPT_CHOICE, &math, 0, "fp32|tf32", "cuda GEMM precision: fp32 (default) or tf32 (tensor cores)"},
-        {"threads", FL_OPT_INT, &threads, 0, NULL, "CPU threads (default: all)"},
+        {"math", FL_OPT_CHOICE, &a->math, 0, "fp32|tf32", "cuda GEMM precision: fp32 (default) or tf32 (tensor cores)"},
+        {"threads", FL_OPT_INT, &a->threads, 0, NULL, "CPU threads (default: all)"},
         {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, NULL, "evaluation batch size (default 500)"},
         {"eval-every", FL_OPT_INT, &c->eval_every, 0, NULL, "evaluate every N epochs (the last always; default 1)"},
         {"eval-initial", FL_OPT_FLAG, &c->eval_initial, 0, NULL, "also evaluate and write a row before training (epoch 0)"},
@@ -122,67 +129,116 @@ int fl_train_parse(fl_train_cfg* c, const char* cmd, int argc, char** argv, int 
         {"cell-key", FL_OPT_STR, c->cell_key, sizeof c->cell_key, NULL, "identity written in the cell_key column"},
         {"alloc-log", FL_OPT_STR, c->alloc_log, sizeof c->alloc_log, NULL, "write each step's per-datum allocation to this CSV (step,epoch,datum,n,proxy,loss,oracle)"},
         {"alloc-log-every", FL_OPT_INT, &c->alloc_log_every, 0, NULL, "with --alloc-log: log every N-th step (default 1)"},
-        {"track-variance", FL_OPT_INT, &track_every, 0, NULL, "every N steps, measure the allocator's gradient variance against uniform's on the step's batch (benchmark-only; the run is unchanged)"},
+        {"track-variance", FL_OPT_INT, &a->track_every, 0, NULL, "every N steps, measure the allocator's gradient variance against uniform's on the step's batch (benchmark-only; the run is unchanged)"},
         {"track-reps", FL_OPT_INT, &c->track_reps, 0, NULL, "with --track-variance: estimates per side and tracked step (default 20)"},
         {"track-out", FL_OPT_STR, c->track_out, sizeof c->track_out, NULL, "with --track-variance: its CSV (default: --out with .csv replaced by .track.csv; results/SCHEMA_TRACK.md)"},
         {"track-budget", FL_OPT_INT, &c->track_budget, 0, NULL, "with --track-variance: budget of the tracked allocator's side (default --budget; another value is a control)"},
-        {"track-schema", FL_OPT_FLAG, &track_schema, 0, NULL, "print the tracking CSV schema (results/SCHEMA_TRACK.md) and exit"},
-        {"progress", FL_OPT_FLAG, &progress, 0, NULL, "show a progress line even when stderr is not a terminal"},
-        {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "never show a progress line"},
+        {"track-schema", FL_OPT_FLAG, &a->track_schema, 0, NULL, "print the tracking CSV schema (results/SCHEMA_TRACK.md) and exit"},
+        {"progress", FL_OPT_FLAG, &a->progress, 0, NULL, "show a progress line even when stderr is not a terminal"},
+        {"no-progress", FL_OPT_FLAG, &a->no_progress, 0, NULL, "never show a progress line"},
         {"quiet", FL_OPT_FLAG, &c->quiet, 0, NULL, "print nothing but errors"},
     };
-    int rc = fl_parse_opts(cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, first, NULL, 0, NULL);
+    int n = (int)(sizeof opts / sizeof opts[0]);
+    _Static_assert(sizeof opts / sizeof opts[0] <= TRAIN_MAX_OPTS, "TRAIN_MAX_OPTS is too small");
+    memcpy(out, opts, sizeof opts);
+    return n;
+}
+
+int fl_train_option_kind(const char* name) {
+    if (!strcmp(name, "track-schema")) return -1;  // prints and exits: no option of a run
+    fl_train_cfg c;
+    train_args a = {.c = &c};
+    fl_opt opts[TRAIN_MAX_OPTS];
+    const fl_opt* o = fl_find_opt(opts, train_table(&a, opts), name);
+    return !o ? -1 : o->type == FL_OPT_FLAG ? 1 : 0;
+}
+
+// fl_train_parse and fl_train_parse_err. echo: print --help's table and the tracking schema
+// (the quiet form only returns 1 for them).
+static int train_parse(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, int argc, char** argv, int first,
+                       int echo, fl_err* err) {
+    fl_train_cfg_default(c);
+    c->step_size = 2;     // StepLR(step 2, gamma 0.95), the authors' schedule
+    c->gamma = 0.95f;
+    train_args a = {.c = c};
+    a.track_every = INT_MIN;  // not given (the parser never yields it)
+    c->track_reps = 20;
+    fl_opt opts[TRAIN_MAX_OPTS];
+    int n_opts = train_table(&a, opts);
+    int rc = fl_parse_opts_err(cmd, opts, n_opts, argc, argv, first, NULL, 0, NULL, err);
+    if (rc == 1 && echo) fl_print_opts(cmd, opts, n_opts);
     if (rc) return rc;
-    if (track_schema) {
-        fl_track_schema_markdown(stdout);
+    if (a.track_schema) {
+        if (echo) fl_track_schema_markdown(stdout);
         return 1;
     }
-    if (track_every != INT_MIN && track_every < 1) {
-        fprintf(stderr, "flbench %s: --track-variance: expected a positive step interval, found %d\n", cmd, track_every);
+    if (a.track_every != INT_MIN && a.track_every < 1) {
+        fl_fail(err, "--track-variance: expected a positive step interval, found %d", a.track_every);
         return 2;
     }
-    c->track_every = track_every == INT_MIN ? 0 : track_every;
+    c->track_every = a.track_every == INT_MIN ? 0 : a.track_every;
     if (c->track_reps < 2) {
-        fprintf(stderr, "flbench %s: --track-reps: need at least 2 estimates per side, found %d\n", cmd, c->track_reps);
+        fl_fail(err, "--track-reps: need at least 2 estimates per side, found %d", c->track_reps);
         return 2;
     }
     if (c->track_budget < 0) {
-        fprintf(stderr, "flbench %s: --track-budget: expected a positive budget, found %d\n", cmd, c->track_budget);
+        fl_fail(err, "--track-budget: expected a positive budget, found %d", c->track_budget);
         return 2;
     }
-    if (parse_classes(classes, &c->class_lo, &c->class_hi)) {
-        fprintf(stderr, "flbench %s: --classes: expected LO-HI with 0 <= LO <= HI, found '%s'\n", cmd, classes);
+    if (parse_classes(a.classes, &c->class_lo, &c->class_hi)) {
+        fl_fail(err, "--classes: expected LO-HI with 0 <= LO <= HI, found '%s'", a.classes);
         return 2;
     }
-    if (freeze[0] && parse_freeze(freeze, &c->ao.flops_freeze)) {
-        fprintf(stderr, "flbench %s: --flops-freeze: expected a comma-separated subset of slope,intercept,length,amplitude, found '%s'\n", cmd, freeze);
+    if (a.freeze[0] && parse_freeze(a.freeze, &c->ao.flops_freeze)) {
+        fl_fail(err, "--flops-freeze: expected a comma-separated subset of slope,intercept,length,amplitude, found '%s'", a.freeze);
         return 2;
     }
-    c->checkpoint = checkpoint ? FL_CKPT_BLOCK : FL_CKPT_NONE;
-    c->eo.pairing = (fl_pairing)pairing;
-    c->eo.baseline = (fl_baseline)baseline;
-    c->eo.weighting = (fl_weighting)weighting;
-    c->eo.proxy = (fl_proxy_source)proxy;
-    c->eo.learn_sigma = !fixed_sigma;
-    c->ao.flops_feature_loss = feature;
-    c->progress = progress ? 1 : no_progress ? 0 : -1;
-    if (threads < 0) {
-        fprintf(stderr, "flbench %s: --threads: expected a positive count, found %d\n", cmd, threads);
+    c->checkpoint = a.checkpoint ? FL_CKPT_BLOCK : FL_CKPT_NONE;
+    c->eo.pairing = (fl_pairing)a.pairing;
+    c->eo.baseline = (fl_baseline)a.baseline;
+    c->eo.weighting = (fl_weighting)a.weighting;
+    c->eo.proxy = (fl_proxy_source)a.proxy;
+    c->eo.learn_sigma = !a.fixed_sigma;
+    c->ao.flops_feature_loss = a.feature;
+    c->progress = a.progress ? 1 : a.no_progress ? 0 : -1;
+    if (a.threads < 0) {
+        fl_fail(err, "--threads: expected a positive count, found %d", a.threads);
         return 2;
     }
-    if (threads > 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
+    if (rt) {
+        rt->threads = a.threads;
+        rt->tf32 = a.math == 1;
     }
-    fl_cuda_set_math(math == 1);
     join_run_args(argc, argv, c->config_str, sizeof c->config_str);
     return 0;
 }
 
+int fl_train_parse_err(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, int argc, char** argv, int first,
+                       fl_err* err) {
+    return train_parse(c, rt, cmd, argc, argv, first, 0, err);
+}
+
+int fl_train_parse(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, int argc, char** argv, int first) {
+    fl_err err = {{0}};
+    int rc = train_parse(c, rt, cmd, argc, argv, first, 1, &err);
+    if (rc == 2) fprintf(stderr, "flbench %s: %s\n", cmd, err.msg);
+    return rc;
+}
+
+void fl_train_apply_runtime(const fl_train_runtime* rt) {
+    if (rt->threads > 0) {
+        omp_set_num_threads(rt->threads);
+        openblas_set_num_threads(rt->threads);
+    }
+    fl_cuda_set_math(rt->tf32);
+}
+
 int fl_cmd_train(int argc, char** argv) {
     fl_train_cfg cfg;
-    int rc = fl_train_parse(&cfg, "train", argc, argv, 2);
+    fl_train_runtime rt;
+    int rc = fl_train_parse(&cfg, &rt, "train", argc, argv, 2);
     if (rc) return rc == 1 ? 0 : rc;
+    fl_train_apply_runtime(&rt);
     fl_train_result res;
     fl_err err = {{0}};
     if (fl_train(&cfg, &res, &err)) {

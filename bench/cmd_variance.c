@@ -55,17 +55,19 @@ int fl_cmd_variance(int argc, char** argv) {
         free(rest); free(mine);
         return 0;
     }
+    fl_train_runtime rt = {0};
     int rc = fl_parse_opts("variance", own, n_own, nm, mine, 2, NULL, 0, NULL);
     if (!rc && schema) { fl_variance_schema_markdown(stdout); free(rest); free(mine); return 0; }
     if (!rc) {
         int batch_given = 0;
         for (int i = 2; i < nr; i++) batch_given |= !strncmp(rest[i], "--batch", 7) && (rest[i][7] == 0 || rest[i][7] == '=');
-        rc = fl_train_parse(&c.t, "variance", nr, rest, 2);
+        rc = fl_train_parse(&c.t, &rt, "variance", nr, rest, 2);
         if (!batch_given) c.t.batch = 32;
     }
     free(rest);
     free(mine);
     if (rc) return rc == 1 ? 0 : rc;
+    fl_train_apply_runtime(&rt);
     if (checkpoint[0]) snprintf(c.t.weights, sizeof c.t.weights, "%s", checkpoint);
     // --out belongs to the study (its own schema), not to a training run
     snprintf(c.out, sizeof c.out, "%s", c.t.out);

@@ -104,8 +104,8 @@ void sw_cells_free(sw_cell* cells, long n);
 // The shard I of N (0 <= I < N) holds the cells whose index % N == I.
 static inline int sw_in_shard(long index, int shard_i, int shard_n) { return (int)(index % shard_n) == shard_i; }
 
-// Parses argv as `flbench train` would, capturing its error line into msg.
-// Returns fl_train_parse's status (0, or 2 with msg filled).
+// Parses argv as `flbench train` would (fl_train_parse_err), its error into msg.
+// Returns the parser's status (0, or 2 with msg filled; 1, with msg, for --help).
 int sw_parse_train(int argc, char** argv, fl_train_cfg* cfg, char* msg, size_t len);
 
 // ---------------------------------------------------------------------------------------

@@ -1,11 +1,10 @@
 // sweep_config.c: reads a sweep configuration (format in sweep.h and docs/SWEEPS.md) and
-// expands it into cells. Every option is checked against `flbench train`'s own parser when
-// the file is read, so a typo fails with the file and line before any cell runs.
+// expands it into cells. Every option is checked against `flbench train`'s option table and
+// parser when the file is read, so a typo fails with the file and line before any cell runs.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
-#include <unistd.h>
 #include "sweep.h"
 #include "cli.h"
 
@@ -50,65 +49,16 @@ void sw_map_free(sw_map* m) {
 }
 
 // ---------------------------------------------------------------------------------------
-// checking options with `flbench train`'s parser
+// checking options with `flbench train`'s parser and its option table
 
 int sw_parse_train(int argc, char** argv, fl_train_cfg* cfg, char* msg, size_t len) {
-    // fl_train_parse prints its one error line on stderr: catch it in a temporary file
-    msg[0] = 0;
-    fflush(stderr);
-    FILE* tmp = tmpfile();
-    int saved = dup(2);
-    if (!tmp || saved < 0 || dup2(fileno(tmp), 2) < 0) {
-        if (tmp) fclose(tmp);
-        if (saved >= 0) close(saved);
-        return fl_train_parse(cfg, "train", argc, argv, 2);
-    }
-    int rc = fl_train_parse(cfg, "train", argc, argv, 2);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(tmp);
-    char line[1024];
-    while (fgets(line, sizeof line, tmp)) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        if (!n) continue;
-        const char* p = line;
-        if (!strncmp(p, "flbench train: ", 15)) p += 15;
-        snprintf(msg, len, "%s", p);
-    }
-    fclose(tmp);
-    if (rc == 1) snprintf(msg, len, "--help is not a train option here");
+    fl_err err = {{0}};
+    int rc = fl_train_parse_err(cfg, NULL, "train", argc, argv, 2, &err);
+    const char* why = rc == 2 ? err.msg : rc == 1 ? "--help is not a train option here" : "";
+    size_t n = strlen(why) < len ? strlen(why) : len - 1;  // cut to msg's size
+    memcpy(msg, why, n);
+    msg[n] = 0;
     return rc;
-}
-
-// Option kinds, learnt by asking the parser: 1 flag, 0 takes a value, -1 unknown.
-typedef struct {
-    char name[48];
-    int kind;
-} opt_kind;
-static opt_kind g_kinds[128];
-static int g_n_kinds;
-
-static int option_kind(const char* name) {
-    for (int i = 0; i < g_n_kinds; i++)
-        if (!strcmp(g_kinds[i].name, name)) return g_kinds[i].kind;
-    char arg[64];
-    snprintf(arg, sizeof arg, "--%s", name);
-    char* argv[] = {"flbench", "train", arg};
-    fl_train_cfg cfg;
-    char msg[512];
-    int kind;
-    if (strlen(name) >= 40 || strchr(name, '=')) kind = -1;
-    else {
-        int rc = sw_parse_train(3, argv, &cfg, msg, sizeof msg);
-        kind = rc == 0 ? 1 : strstr(msg, "needs a value") ? 0 : -1;
-    }
-    if (g_n_kinds < 128) {
-        snprintf(g_kinds[g_n_kinds].name, sizeof g_kinds[0].name, "%s", name);
-        g_kinds[g_n_kinds++].kind = kind;
-    }
-    return kind;
 }
 
 // Options the sweep sets itself for every cell.
@@ -157,7 +107,7 @@ static int check_option(const char* file, int line, const char* name, const char
     if (reserved_option(name))
         return fl_fail(err, "%s:%d: --%s is set by the sweep for every cell; remove it from the configuration",
                        file, line, name);
-    int kind = option_kind(name);
+    int kind = fl_train_option_kind(name);
     if (kind < 0)
         return fl_fail(err, "%s:%d: unknown train option '%s' (see flbench train --help)", file, line, name);
     if (kind == 1) {
@@ -320,7 +270,7 @@ static int parse_conditions(const char* file, int line, sw_config* c, char** t, 
         name[nl] = 0;
         int neg = nl > 1 && name[nl - 1] == '!';
         if (neg) name[nl - 1] = 0;
-        if (!find_axis(c, name) && option_kind(name) < 0)
+        if (!find_axis(c, name) && fl_train_option_kind(name) < 0)
             return fl_fail(err, "%s:%d: condition on '%s', which is neither an axis declared above nor a train option",
                            file, line, name);
         char stored[72];
@@ -603,7 +553,7 @@ static void build_argv(sw_cell* cell, const char* out_dir, const char* name) {
     cell->argv[cell->argc++] = sw_strdup("train");
     for (int i = 0; i < cell->opts.n; i++) {
         const sw_kv* kv = &cell->opts.kv[i];
-        int kind = option_kind(kv->name);
+        int kind = fl_train_option_kind(kv->name);
         if (kind == 1 && !strcmp(kv->value, "off")) continue;
         char arg[64];
         snprintf(arg, sizeof arg, "--%s", kv->name);
@@ -644,7 +594,7 @@ long sw_cells(const sw_config* c, const char* out_dir, sw_cell** cells_out) {
         // flags switched off are the same as unset
         sw_map eff = {0};
         for (int i = 0; i < m.n; i++)
-            if (!(option_kind(m.kv[i].name) == 1 && !strcmp(m.kv[i].value, "off")))
+            if (!(fl_train_option_kind(m.kv[i].name) == 1 && !strcmp(m.kv[i].value, "off")))
                 sw_map_set(&eff, m.kv[i].name, m.kv[i].value, m.kv[i].line);
         sw_map_free(&m);
         if (skipped) {
