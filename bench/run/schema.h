@@ -1,4 +1,5 @@
-// schema.h: the results CSV schema (DESIGN.md principle 7) and its writer.
+// schema.h: the results CSV schema (docs/DESIGN.md, principle 7 and "The results schema") and
+// its writer.
 // Every row of every results CSV has these columns in this order; results/SCHEMA.md is
 // generated from the table in schema.c (`flbench schema`), and a test keeps them equal.
 // Rows are appended atomically: the whole line is formatted first, then written with one

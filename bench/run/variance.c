@@ -2,10 +2,11 @@
 //
 // For each of NB fixed batches at a fixed model state:
 //   g = the BP gradient of the batch-mean loss (over the compared tensors, below);
-//   v_i = per-datum variance of one query's contribution, measured with many extra queries
-//         (the estimator's oracle, fl_engine_oracle), giving the predicted variance ratio of PAPER.md
-//         section 4, (sum_i sqrt v_i)^2 / (B sum_i v_i), and the same ratio for the integer
-//         allocation with its floors (what neyman/oracle can actually reach at that budget);
+//   v_i = per-datum variance of one query's contribution, measured with many extra queries (the
+//         estimator's oracle, fl_engine_oracle), giving the predicted variance ratio of
+//         docs/METHOD.md, "The allocation problem", (sum_i sqrt v_i)^2 / (B sum_i v_i), and the
+//         same ratio for the integer allocation with its floors (what neyman/oracle can actually
+//         reach at that budget);
 //   for every budget and allocator: `warmup` unmeasured estimates per batch (they fill the
 //   previous-visit proxies and train flops on the stream of batches), then M measured ones.
 // Compared tensors: the weights and biases the estimator perturbs (the scoped layers for LR,

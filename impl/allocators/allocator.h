@@ -1,4 +1,4 @@
-// allocator.h: query allocators (PAPER.md section 4).
+// allocator.h: query allocators (docs/METHOD.md, "The allocation problem").
 // An allocator turns per-datum information (clean loss, proxy variance, oracle variance)
 // into integer query counts n_i for the B data of a batch, with sum_i n_i == N exactly,
 // n_i >= n_min, and n_i even when antithetic pairs are on. The unit is whatever the

@@ -1,9 +1,9 @@
-// bernoulli.c: the authors' heuristic allocator (PAPER.md section 4 table; their
-// bernoulli_allocater). Start from the uniform share b = N/B. Each datum whose clean loss is
-// strictly below the batch mean has its share halved with probability p (opts.bernoulli_p0 in
-// epoch 0, opts.bernoulli_p afterwards). The budget freed is spread equally over the data that
-// were not halved. The continuous shares then go through the shared rounding
-// (fl_alloc_proportional): floor at n_min, pairs, exact total.
+// bernoulli.c: the authors' heuristic allocator (docs/METHOD.md, "The allocation problem", the
+// table of allocators; their bernoulli_allocater). Start from the uniform share b = N/B. Each
+// datum whose clean loss is strictly below the batch mean has its share halved with probability
+// p (opts.bernoulli_p0 in epoch 0, opts.bernoulli_p afterwards). The budget freed is spread
+// equally over the data that were not halved. The continuous shares then go through the shared
+// rounding (fl_alloc_proportional): floor at n_min, pairs, exact total.
 //
 // Random draws: one Philox4x32-10 call per datum, key = opts.seed, counter = (datum, step low
 // 32 bits, BERNOULLI_STREAM, step high 32 bits). The draw is a pure function of (seed, datum,

@@ -1,4 +1,5 @@
-// flops.c: the learned Gaussian allocator, FLOPS as PAPER.md section 4 defines it.
+// flops.c: the learned Gaussian allocator, FLOPS as docs/METHOD.md, "The allocation problem",
+// states it (flops).
 //
 // Model. Per datum a feature f_i: the standardised log proxy variance (default), or the
 // standardised clean loss (opts.flops_feature_loss). Standardised = minus the batch mean,

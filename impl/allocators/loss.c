@@ -1,8 +1,9 @@
 // loss.c: importance-sampling heuristic, n_i proportional to the datum's clean loss
-// (PAPER.md section 4 table). The loss is clamped below at a tiny positive value (1e-30) so
-// that a zero (or, for a non-negative loss, round-off negative) loss gives a zero-ish weight,
-// i.e. the datum is held at n_min, and a batch of all-zero losses is allocated uniformly.
-// A NaN or infinite loss is an error: it means the model diverged, and no allocation is right.
+// (docs/METHOD.md, "The allocation problem", the table of allocators). The loss is clamped below
+// at a tiny positive value (1e-30) so that a zero (or, for a non-negative loss, round-off
+// negative) loss gives a zero-ish weight, i.e. the datum is held at n_min, and a batch of
+// all-zero losses is allocated uniformly. A NaN or infinite loss is an error: it means the model
+// diverged, and no allocation is right.
 #include "allocator.h"
 #include <math.h>
 

@@ -1,4 +1,5 @@
-// neyman.c: the closed-form optimum of the proxy objective (PAPER.md section 4).
+// neyman.c: the closed-form optimum of the proxy objective (docs/METHOD.md, "The allocation
+// problem").
 // Minimising sum_i v_hat_i / n_i under sum_i n_i = N gives n_i proportional to sqrt(v_hat_i)
 // (Lagrange), with data whose share would fall below n_min held at n_min (water-filling in
 // fl_alloc_proportional). v_hat comes from the pilot or the previous visit; data without a

@@ -1,4 +1,5 @@
-// oracle.c: Neyman allocation on the measured variance (PAPER.md section 4 table).
+// oracle.c: Neyman allocation on the measured variance (docs/METHOD.md, "The allocation
+// problem", the table of allocators).
 // n_i proportional to sqrt(v_i), v_i measured with many extra queries by the estimator
 // (benchmark-only upper bound; the estimator reports those queries separately). Entries that
 // are NaN, infinite or negative (a failed measurement) get the mean of the valid ones.

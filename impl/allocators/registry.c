@@ -1,8 +1,8 @@
 // registry.c: the table of query allocators, their defaults, and the checked call.
-// fl_allocator_run is the one door through which estimators call an allocator: it times the
-// call and verifies the contract of PAPER.md section 4 (sum_i n_i == N, n_i >= n_min, n_i even
-// with antithetic pairs), so that a broken allocator is an error, never a silently wrong
-// gradient estimate.
+// fl_allocator_run is the one door through which estimators call an allocator: it times the call
+// and verifies the contract of docs/METHOD.md, "The allocation problem" (sum_i n_i == N,
+// n_i >= n_min, n_i even with antithetic pairs), so that a broken allocator is an error, never
+// a silently wrong gradient estimate.
 #include "allocator.h"
 #include <limits.h>
 #include <math.h>

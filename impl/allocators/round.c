@@ -1,4 +1,5 @@
-// round.c: the shared rounding of allocations (PAPER.md section 4, "Optimum" and the table).
+// round.c: the shared rounding of allocations (docs/METHOD.md, "The allocation problem": the
+// rounding, and the table of allocators).
 // Every weight-based allocator ends here: weights -> continuous budgets that keep a floor
 // (water-filling) -> integers summing to exactly N (largest remainder).
 //

@@ -1,4 +1,5 @@
-// uniform.c: the conventional scheme, n_i = N / B for every datum (PAPER.md section 4 table).
+// uniform.c: the conventional scheme, n_i = N / B for every datum (docs/METHOD.md, "The
+// allocation problem", the table of allocators).
 // When N / B is not a whole number of units (a unit is a pair with antithetic pairs, else one
 // query), the R = (N/unit) mod B leftover units go to R consecutive data, starting at offset
 // (step * R) mod B and wrapping round the batch. Consecutive steps therefore hand the extras to

@@ -1,5 +1,5 @@
 // ops.h: the ops table, the only way model, estimator and optimiser code touches numbers
-// (DESIGN.md principle 1). A backend (cpu.c, cuda/*.cu) fills one fl_ops; pointers passed to
+// (docs/DESIGN.md, principle 1). A backend (cpu.c, cuda/*.cu) fills one fl_ops; pointers passed to
 // these functions live in that backend's memory (host memory for the CPU, device memory for
 // CUDA). Host code moves small arrays (per-row losses, allocations) with upload/download.
 //

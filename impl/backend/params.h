@@ -1,5 +1,5 @@
 // params.h: all parameters of a model in one contiguous buffer, in a backend's memory (the ops
-// floor, docs/DESIGN.md: its storage is allocated and moved through the ops table).
+// floor, docs/DESIGN.md, "Floors": its storage is allocated and moved through the ops table).
 // A table of named tensors gives each one's offset, shape, kind and trainable flag. MeZO
 // perturbs the trainable ranges of the buffer, Adam runs over them, checkpoints are the
 // buffer plus the table. data and grad live in the backend's memory.

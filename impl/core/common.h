@@ -1,5 +1,5 @@
 // common.h: the few things every file of flbench needs.
-// FL_HD marks a function body shared by the CPU and CUDA backends (DESIGN.md principle 2):
+// FL_HD marks a function body shared by the CPU and CUDA backends (docs/DESIGN.md, principle 2):
 // __host__ __device__ under nvcc, plain static inline under a C compiler.
 // Errors: library code reports "what, where, expected vs found" through fl_err and returns
 // non-zero; only the CLI decides to exit. FL_CHECK is for calls that must not fail

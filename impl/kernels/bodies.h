@@ -1,7 +1,7 @@
-// bodies.h: the element-wise and row-wise kernel bodies, written once (DESIGN.md principle 2).
-// The CPU backend calls them from OpenMP loops (impl/backend/cpu.c); the CUDA backend calls
-// the same functions from thin __global__ wrappers (impl/backend/cuda/*.cu). Nothing here
-// allocates, branches on the backend or touches global state.
+// bodies.h: the element-wise and row-wise kernel bodies, written once (docs/DESIGN.md,
+// principle 2). The CPU backend calls them from OpenMP loops (impl/backend/cpu.c); the CUDA
+// backend calls the same functions from thin __global__ wrappers (impl/backend/cuda/*.cu).
+// Nothing here allocates, branches on the backend or touches global state.
 //
 // Conventions: matrices are row-major; a "row" is one token of one query, so a layer output
 // is (rows, cols) with rows = queries * tokens.
@@ -12,7 +12,7 @@
 #include "philox.h"
 
 // ---------------------------------------------------------------------------------------
-// LR noise on layer outputs (PAPER.md section 3.3).
+// LR noise on layer outputs (docs/METHOD.md, "Estimators", LR).
 // Query q carries a code (noise_row << 1) | negate: rows of a same-datum antithetic pair
 // share noise_row and differ in the negate bit. Token t of query q draws its normals from
 // Philox row noise_row * tokens + t, stream = the layer's stream id, step = the step.

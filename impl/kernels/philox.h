@@ -1,5 +1,5 @@
 // philox.h: Philox4x32-10 counter-based RNG and a Box-Muller normal, shared by C and CUDA.
-// Noise is a pure function of (key, counter) (DESIGN.md principle 3): the same integers and,
+// Noise is a pure function of (key, counter) (docs/DESIGN.md, principle 3): the same integers and,
 // to the last bit, the same normals come out on the CPU and the GPU, so a perturbation is
 // regenerated whenever it is needed instead of stored.
 //

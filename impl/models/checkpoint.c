@@ -1,4 +1,4 @@
-// checkpoint.c: a model's parameters as safetensors (DESIGN.md principle 4): the buffer plus
+// checkpoint.c: a model's parameters as safetensors (docs/DESIGN.md, principle 4): the buffer plus
 // the table, one F32 tensor per named tensor, written atomically. Loading matches by name
 // and checks every shape; a classifier head of another class count can be left to the
 // run's seed when the caller allows it.

@@ -1,6 +1,6 @@
 // model.h: what every model (MLP, ViT) gives the estimators.
 // A model owns its parameters (one fl_params buffer), its activations, and the list of its
-// linear layers. The estimators know nothing else about it (DESIGN.md principle 5):
+// linear layers. The estimators know nothing else about it (docs/DESIGN.md, principle 5):
 //   - forward over query rows, with LR noise on the layers the scope selects;
 //   - backward (BP) into params.grad;
 //   - the list of perturbable linear layers, each with its saved input and noise stream.

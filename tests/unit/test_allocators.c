@@ -1,4 +1,5 @@
-// test_allocators.c: the query allocators of PAPER.md section 4 (impl/allocators/).
+// test_allocators.c: the query allocators of docs/METHOD.md, "The allocation problem"
+// (impl/allocators/).
 // Contract (sum == N, n_i >= n_min, even) for every registered allocator on many random inputs,
 // the exact rounding, Neyman against its closed form and the variance-ratio identity, the
 // flops Gaussian's log-density gradient against finite differences, its score-function

@@ -1,4 +1,5 @@
-// test_cuda.c: the CUDA backend against the CPU backend, the reference (DESIGN.md principle 1).
+// test_cuda.c: the CUDA backend against the CPU backend, the reference (docs/DESIGN.md,
+// principle 1).
 //   - every op of the table on random inputs of odd sizes, outputs poisoned with NaN first so
 //     that an element the GPU forgets to write fails;
 //   - Philox integers, normals and every op that adds noise: bit-identical (the noise file is

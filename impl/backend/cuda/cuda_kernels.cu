@@ -1,6 +1,6 @@
 // cuda_kernels.cu: the CUDA backend's element-wise, data-movement, row-wise, reduction and
 // optimiser ops: thin __global__ wrappers around the FL_HD bodies of impl/kernels/bodies.h,
-// the same bodies the CPU backend runs in OpenMP loops (DESIGN.md principle 2).
+// the same bodies the CPU backend runs in OpenMP loops (docs/DESIGN.md, principle 2).
 //
 // Shapes: element-wise ops take n floats; row-wise ops take (rows, cols) row-major.
 //   - element-wise: one grid-stride loop, one body call per element;
