@@ -3,13 +3,23 @@
 #include "run/train.h"
 
 int fl_cmd_train(int argc, char** argv);
-int fl_cmd_data(int argc, char** argv);       // datasets/cmd_data.c
+// `flbench data fetch|inspect|list|bench` (cmd_data.c); argv as the CLI passes it or starting
+// at the subcommand. 0 ok, 1 failed, 2 bad usage.
+int fl_cmd_data(int argc, char** argv);
 int fl_cmd_sweep(int argc, char** argv);
 int fl_cmd_merge(int argc, char** argv);
 int fl_cmd_report(int argc, char** argv);
 int fl_cmd_variance(int argc, char** argv);
 int fl_cmd_model(int argc, char** argv);
 int fl_cmd_bench(int argc, char** argv);
+
+// Where `flbench data list` finds dataset NAME under data_root (NULL: $FLBENCH_DATA, else
+// datasets/data): 1 found (root: its folder, format: its layout), 0 missing (root: where it
+// is expected; `flbench data fetch NAME` fetches it), -1 not a dataset name (cmd_data.c).
+int fl_data_locate(const char* name, const char* data_root, char* root, size_t rlen, char* format, size_t flen);
+// `flbench data bench`, the decode + resize benchmark (cmd_data_bench.c): prints images/s.
+// argv as fl_cmd_data passes it; words that are not options are ignored. Returns the exit status.
+int fl_bench_images(int argc, char** argv);
 
 // ---------------------------------------------------------------------------------------
 // train options (cmd_train.c), shared by train, sweep cells and configurations, and variance

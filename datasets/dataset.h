@@ -158,17 +158,6 @@ int fl_dataset_open(const char* name, const fl_dataset_opts* o, fl_images* train
 // turns into cells marked missing-data); -1 unknown name or bad options.
 int fl_dataset_available(const char* name, const fl_dataset_opts* o, fl_err* err);
 
-// ---------------------------------------------------------------------------------------------
-// Commands for the CLI (the CLI's main calls these; they print and return the exit status).
-
-// `flbench data fetch NAME` | `flbench data inspect NAME [--shots K --seed S]` |
-// `flbench data list`. argv[0] is "fetch", "inspect" or "list". 0 ok, 1 failed, 2 bad usage.
-int fl_cmd_data(int argc, char** argv);
-
-// Decode + resize benchmark: prints images/s. Options: --dataset NAME (real files) or
-// synthetic JPEGs, --n N, --size S, --threads T. Returns the exit status.
-int fl_bench_images(int argc, char** argv);
-
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 // (FLBENCH_FETCH_CATALOG) through `flbench data fetch`, ending in a readable dataset.
 #include "../test.h"
 #include "../../datasets/internal.h"
+#include "../../bench/cli.h"  // fl_cmd_data
 #include <ftw.h>
 #include <stdarg.h>
 #include <unistd.h>

@@ -5,6 +5,7 @@
 // error cases, the missing-data message and `data inspect`.
 #include "../test.h"
 #include "../../datasets/internal.h"
+#include "../../bench/cli.h"  // fl_cmd_data
 #include <ftw.h>
 #include <unistd.h>
 #include <sys/stat.h>

@@ -2,7 +2,8 @@
 //  - parsing has no side effects: --threads reaches OpenMP and OpenBLAS only through
 //    fl_train_apply_runtime, never through the parse itself;
 //  - fl_train_parse_err and fl_parse_opts_err report errors in fl_err and print nothing;
-//  - fl_train_option_kind answers from the table (what the sweep asks of its configuration).
+//  - fl_train_option_kind answers from the table (what the sweep asks of its configuration);
+//  - `flbench data` and `flbench data bench` reject bad options with exit status 2.
 #include <unistd.h>
 #include <fcntl.h>
 #include <omp.h>
@@ -141,10 +142,31 @@ static void test_generic_parser(void) {
     CHECK(rc == 2 && strstr(err.msg, "unexpected argument 'word'"), "rc %d '%s'", rc, err.msg);
 }
 
+static void test_data_commands_reject_bad_options(void) {
+    char* a1[] = {"flbench", "data", "list", "--bogus"};
+    CHECK(fl_cmd_data(4, a1) == 2, "data list --bogus");
+    char* a2[] = {"flbench", "data", "inspect", "eurosat", "--shots", "x"};
+    CHECK(fl_cmd_data(6, a2) == 2, "data inspect --shots x");
+    char* a3[] = {"flbench", "data", "inspect", "eurosat", "--sample", "-1"};
+    CHECK(fl_cmd_data(6, a3) == 2, "data inspect --sample -1");
+    char* a4[] = {"flbench", "data", "bench", "--mode", "sideways"};
+    CHECK(fl_cmd_data(5, a4) == 2, "data bench --mode sideways");
+    char* a5[] = {"flbench", "data", "bench", "--n", "0"};
+    CHECK(fl_cmd_data(5, a5) == 2, "data bench --n 0");
+    char* a6[] = {"flbench", "data", "bench", "--n"};
+    CHECK(fl_cmd_data(4, a6) == 2, "data bench --n (no value)");
+    char root[1100], format[256];
+    CHECK(fl_data_locate("mnist", NULL, root, sizeof root, format, sizeof format) == -1, "not a dataset");
+    CHECK(fl_data_locate("cifar10", t_path("nowhere"), root, sizeof root, format, sizeof format) == 0 &&
+              strstr(root, "nowhere/cifar10"),
+          "missing cifar10: root '%s'", root);
+}
+
 int main(void) {
     RUN(test_parse_leaves_threads_unchanged);
     RUN(test_errors_through_fl_err);
     RUN(test_option_kinds_from_the_table);
     RUN(test_generic_parser);
+    RUN(test_data_commands_reject_bad_options);
     TEST_EXIT();
 }

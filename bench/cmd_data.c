@@ -1,22 +1,25 @@
-// cmd_data.c: `flbench data fetch|inspect|list`, the dataset commands of the CLI.
+// cmd_data.c: `flbench data fetch|inspect|list|bench`, the dataset commands of the CLI.
 //   flbench data fetch NAME            runs datasets/fetch.sh NAME (download, verify, unpack)
 //   flbench data inspect NAME [opts]   root, format, classes, counts per split, image sizes
 //                                      seen, the manifest checksum for --shots/--seed, missing
 //   flbench data list [opts]           one line per dataset: found or missing, where
-// Options: --data-root R (default $FLBENCH_DATA, else datasets/data), --root DIR (the dataset's
-// own folder), --shots K (16), --seed S (0), --sample N (images probed for sizes, 200),
-// --no-coop (ignore a CoOp split file).
-#include "internal.h"
+//   flbench data bench [opts]          the decode + resize benchmark (cmd_data_bench.c)
+// Options (one table, data_opts): --data-root R (default $FLBENCH_DATA, else datasets/data),
+// --root DIR (the dataset's own folder), --shots K (16), --seed S (0), --sample N (images
+// probed for sizes, 200), --no-coop (ignore a CoOp split file).
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "../datasets/internal.h"
+#include "args.h"
+#include "cli.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"  // long paths are cut, never overflowed
 
 typedef struct {
-    const char* data_root;
-    const char* root;
+    const char* data_root;  // NULL: $FLBENCH_DATA, else datasets/data
+    const char* root;       // NULL: found under the data root
     int shots;
     uint64_t seed;
     int sample;
@@ -28,42 +31,44 @@ static void fl_data_usage(FILE* f) {
                "       flbench data inspect NAME [--data-root R] [--root DIR] [--shots K] [--seed S]\n"
                "                                 [--sample N] [--no-coop]\n"
                "       flbench data list [--data-root R]\n"
+               "       flbench data bench [--dataset NAME] [options] (decode + resize images/s; --help)\n"
                "NAME: fashion-mnist cifar10 cifar100 eurosat caltech101 food101 flowers102 imagenet\n");
 }
 
-// Parses options after the subcommand and its NAME; returns 0, or 2 on a bad option.
-static int fl_data_parse(int argc, char** argv, int first, fl_data_args* a) {
-    a->data_root = NULL;
-    a->root = NULL;
+// Parses options after the subcommand and its NAME into a (whose strings then point into
+// data_root and root); returns 0, 1 after --help, or 2 after one error line.
+static int fl_data_parse(const char* sub, int argc, char** argv, int first, fl_data_args* a,
+                         char* data_root, char* root, int len) {
+    data_root[0] = root[0] = 0;
     a->shots = 16;
     a->seed = 0;
     a->sample = 200;
     a->no_coop = 0;
-    for (int i = first; i < argc; i++) {
-        const char* o = argv[i];
-        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
-        char* end = NULL;
-        if (!strcmp(o, "--no-coop")) { a->no_coop = 1; continue; }
-        if (!v) {
-            fprintf(stderr, "flbench data: option %s needs a value\n", o);
-            return 2;
-        }
-        if (!strcmp(o, "--data-root")) a->data_root = v;
-        else if (!strcmp(o, "--root")) a->root = v;
-        else if (!strcmp(o, "--shots")) { a->shots = (int)strtol(v, &end, 10); if (*end || a->shots < 0) goto bad; }
-        else if (!strcmp(o, "--seed")) { a->seed = strtoull(v, &end, 10); if (*end) goto bad; }
-        else if (!strcmp(o, "--sample")) { a->sample = (int)strtol(v, &end, 10); if (*end || a->sample < 0) goto bad; }
-        else {
-            fprintf(stderr, "flbench data: unknown option '%s'\n", o);
-            fl_data_usage(stderr);
-            return 2;
-        }
-        i++;
-        continue;
-    bad:
-        fprintf(stderr, "flbench data: %s %s: expected a non-negative integer\n", o, v);
+    const fl_opt opts[] = {
+        {"data-root", FL_OPT_STR, data_root, len, NULL, "where the datasets live (default $FLBENCH_DATA, else datasets/data)"},
+        {"root", FL_OPT_STR, root, len, NULL, "the dataset's own folder (default: found under the data root)"},
+        {"shots", FL_OPT_INT, &a->shots, 0, NULL, "inspect: images per class of the manifest (default 16)"},
+        {"seed", FL_OPT_U64, &a->seed, 0, NULL, "inspect: seed of the manifest (default 0)"},
+        {"sample", FL_OPT_INT, &a->sample, 0, NULL, "inspect: images probed for their sizes (default 200)"},
+        {"no-coop", FL_OPT_FLAG, &a->no_coop, 0, NULL, "ignore a CoOp split file"},
+    };
+    int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    fl_err err = {{0}};
+    int rc = fl_parse_opts_err("data", opts, n_opts, argc, argv, first, NULL, 0, NULL, &err);
+    if (rc == 1) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "data %s%s", sub, strcmp(sub, "list") ? " NAME" : "");
+        fl_print_opts(cmd, opts, n_opts);
+        return 1;
+    }
+    if (!rc && a->shots < 0) fl_fail(&err, "--shots: expected a non-negative integer, found %d", a->shots), rc = 2;
+    if (!rc && a->sample < 0) fl_fail(&err, "--sample: expected a non-negative integer, found %d", a->sample), rc = 2;
+    if (rc) {
+        fprintf(stderr, "flbench data: %s\n", err.msg);
         return 2;
     }
+    a->data_root = data_root[0] ? data_root : NULL;
+    a->root = root[0] ? root : NULL;
     return 0;
 }
 
@@ -264,18 +269,37 @@ static int fl_data_inspect(const char* name, const fl_data_args* a) {
     return 0;
 }
 
+// fl_data_locate with every option of the command line.
+static int fl_data_find(const char* name, const fl_data_args* a, char* root, size_t rlen, char* format, size_t flen) {
+    if (!fl_known_dataset(name)) return -1;
+    fl_dataset_opts o;
+    char where[1100];
+    fl_set_opts(&o, name, a, where, sizeof where);
+    fl_layout lay;
+    fl_err err;
+    if (fl_detect_layout(name, where, &o, &lay, &err)) {
+        snprintf(root, rlen, "%s", where);
+        if (flen) format[0] = 0;
+        return 0;
+    }
+    snprintf(root, rlen, "%s", lay.root);
+    snprintf(format, flen, "%s", lay.format);
+    return 1;
+}
+
+int fl_data_locate(const char* name, const char* data_root, char* root, size_t rlen, char* format, size_t flen) {
+    fl_data_args a = {.data_root = data_root};
+    return fl_data_find(name, &a, root, rlen, format, flen);
+}
+
 static int fl_data_list(const fl_data_args* a) {
     for (int i = 0; fl_dataset_names[i]; i++) {
         const char* name = fl_dataset_names[i];
-        fl_dataset_opts o;
-        char root[1100];
-        fl_set_opts(&o, name, a, root, sizeof root);
-        fl_layout lay;
-        fl_err err;
-        if (fl_detect_layout(name, root, &o, &lay, &err))
-            printf("%-14s missing   %s (flbench data fetch %s)\n", name, root, name);
+        char root[1100], format[256];
+        if (fl_data_find(name, a, root, sizeof root, format, sizeof format) == 1)
+            printf("%-14s found     %s: %s\n", name, root, format);
         else
-            printf("%-14s found     %s: %s\n", name, lay.root, lay.format);
+            printf("%-14s missing   %s (flbench data fetch %s)\n", name, root, name);
     }
     return 0;
 }
@@ -284,19 +308,24 @@ int fl_cmd_data(int argc, char** argv) {
     // Accept argv as the CLI passes it ("flbench data SUB ...") or starting at SUB.
     int i = 0;
     while (i < argc && strcmp(argv[i], "fetch") && strcmp(argv[i], "inspect") && strcmp(argv[i], "list") &&
-           strcmp(argv[i], "--help") && strcmp(argv[i], "-h") && i < 2)
+           strcmp(argv[i], "bench") && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") && i < 2)
         i++;
     if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
         fl_data_usage(i >= argc ? stderr : stdout);
         return i >= argc ? 2 : 0;
     }
     const char* sub = argv[i];
+    if (!strcmp(sub, "bench")) return fl_bench_images(argc - i, argv + i);
     fl_data_args a;
+    char data_root[1024], root[1024];
+    int rc;
     if (!strcmp(sub, "list")) {
-        if (fl_data_parse(argc, argv, i + 1, &a)) return 2;
+        if ((rc = fl_data_parse(sub, argc, argv, i + 1, &a, data_root, root, (int)sizeof root))) return rc == 1 ? 0 : 2;
         return fl_data_list(&a);
     }
     if (i + 1 >= argc || argv[i + 1][0] == '-') {
+        if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")))
+            return fl_data_parse(sub, argc, argv, i + 1, &a, data_root, root, (int)sizeof root) == 1 ? 0 : 2;
         fprintf(stderr, "flbench data %s: which dataset?\n", sub);
         fl_data_usage(stderr);
         return 2;
@@ -307,7 +336,7 @@ int fl_cmd_data(int argc, char** argv) {
         fl_data_usage(stderr);
         return 2;
     }
-    if (fl_data_parse(argc, argv, i + 2, &a)) return 2;
+    if ((rc = fl_data_parse(sub, argc, argv, i + 2, &a, data_root, root, (int)sizeof root))) return rc == 1 ? 0 : 2;
     if (!strcmp(sub, "fetch")) return fl_data_fetch(name, &a);
     return fl_data_inspect(name, &a);
 }

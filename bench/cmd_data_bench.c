@@ -1,5 +1,5 @@
-// bench_images.c: the decode + resize benchmark (what building a cache costs per image).
-//   fl_bench_images(argc, argv)   options:
+// cmd_data_bench.c: `flbench data bench`, the decode + resize benchmark (what building a
+// cache costs per image). Options (the table in fl_bench_images):
 //     --dataset NAME [--data-root R] [--root DIR]   real files: images spread over the test split
 //     (default) synthetic JPEGs made in memory: --width 500 --height 375 --quality 90 (4:2:0,
 //               ImageNet's typical size and encoding)
@@ -8,12 +8,15 @@
 // Prints images/s with 1 thread and with T threads, and for 1 thread the split between
 // decoding and resizing. Synthetic images decode from memory (no I/O); dataset images are
 // read from their files (page cache after the warm-up pass).
-#include "internal.h"
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <jpeglib.h>
 #include <omp.h>
+#include "../datasets/internal.h"
+#include "args.h"
+#include "cli.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"  // long paths are cut, never overflowed
 
@@ -106,43 +109,37 @@ static double fl_bench_run(fl_bench_src* src, int n_src, int n, const fl_preproc
 }
 
 int fl_bench_images(int argc, char** argv) {
-    const char* dataset = NULL;
+    char dataset_s[64] = "", data_root[1024] = "", dataset_dir[1024] = "";
     fl_dataset_opts o;
     fl_dataset_opts_default(&o);
-    int n = 256, S = 224, threads = 0, w = 500, h = 375, quality = 90;
-    double min_time = 1.0;
-    fl_resize_mode mode = FL_RESIZE_SQUARE;
-    for (int i = 0; i < argc; i++) {
-        const char* a = argv[i];
-        if (a[0] != '-') continue;  // the CLI's own words ("bench", "images")
-        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "bench images: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--dataset")) dataset = v;
-        else if (!strcmp(a, "--data-root")) o.data_root = v;
-        else if (!strcmp(a, "--root")) o.dataset_dir = v;
-        else if (!strcmp(a, "--n")) n = atoi(v);
-        else if (!strcmp(a, "--size")) S = atoi(v);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--width")) w = atoi(v);
-        else if (!strcmp(a, "--height")) h = atoi(v);
-        else if (!strcmp(a, "--quality")) quality = atoi(v);
-        else if (!strcmp(a, "--min-time")) min_time = atof(v);
-        else if (!strcmp(a, "--mode")) {
-            if (!strcmp(v, "square")) mode = FL_RESIZE_SQUARE;
-            else if (!strcmp(v, "crop")) mode = FL_RESIZE_SHORT_CROP;
-            else { fprintf(stderr, "bench images: --mode %s: expected square or crop\n", v); return 2; }
-        } else {
-            fprintf(stderr, "bench images: unknown option %s (--dataset --n --size --mode --threads "
-                            "--width --height --quality --min-time)\n", a);
-            return 2;
-        }
-    }
+    int n = 256, S = 224, threads = 0, w = 500, h = 375, quality = 90, mode_i = 0;
+    float min_time_f = 1.0f;
+    const fl_opt opts[] = {
+        {"dataset", FL_OPT_STR, dataset_s, sizeof dataset_s, NULL, "decode this dataset's files (test split) instead of synthetic JPEGs"},
+        {"data-root", FL_OPT_STR, data_root, sizeof data_root, NULL, "where the datasets live (default $FLBENCH_DATA, else datasets/data)"},
+        {"root", FL_OPT_STR, dataset_dir, sizeof dataset_dir, NULL, "the dataset's own folder"},
+        {"n", FL_OPT_INT, &n, 0, NULL, "images per pass (default 256)"},
+        {"size", FL_OPT_INT, &S, 0, NULL, "output size S x S (default 224)"},
+        {"mode", FL_OPT_CHOICE, &mode_i, 0, "square|crop", "resize to S x S (HF ViT, default) or shorter side + center crop"},
+        {"threads", FL_OPT_INT, &threads, 0, NULL, "threads of the second measurement (default 0: all)"},
+        {"width", FL_OPT_INT, &w, 0, NULL, "synthetic JPEG width (default 500)"},
+        {"height", FL_OPT_INT, &h, 0, NULL, "synthetic JPEG height (default 375)"},
+        {"quality", FL_OPT_INT, &quality, 0, NULL, "synthetic JPEG quality 1..100 (default 90)"},
+        {"min-time", FL_OPT_FLOAT, &min_time_f, 0, NULL, "seconds each measurement repeats passes for (default 1.0)"},
+    };
+    // words that are not options (the CLI's own: "bench") are collected and ignored
+    char** words = (char**)fl_calloc((size_t)argc + 1, sizeof(char*));
+    int n_words = 0;
+    int rc = fl_parse_opts("data bench", opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, 0, words, argc, &n_words);
+    free(words);
+    if (rc) return rc == 1 ? 0 : rc;
+    const char* dataset = dataset_s[0] ? dataset_s : NULL;
+    if (data_root[0]) o.data_root = data_root;
+    if (dataset_dir[0]) o.dataset_dir = dataset_dir;
+    double min_time = min_time_f;
+    fl_resize_mode mode = mode_i ? FL_RESIZE_SHORT_CROP : FL_RESIZE_SQUARE;
     if (n <= 0 || S <= 0 || S > 4096 || w <= 0 || h <= 0 || quality < 1 || quality > 100) {
-        fprintf(stderr, "bench images: --n, --size, --width, --height must be positive, --quality 1..100\n");
+        fprintf(stderr, "flbench data bench: --n, --size, --width, --height must be positive, --quality 1..100\n");
         return 2;
     }
     if (threads <= 0) threads = omp_get_max_threads();
@@ -165,7 +162,7 @@ int fl_bench_images(int argc, char** argv) {
             return 1;
         }
         if (lay.is_array) {
-            fprintf(stderr, "bench images: %s is stored as raw pixels; nothing to decode\n", dataset);
+            fprintf(stderr, "flbench data bench: %s is stored as raw pixels; nothing to decode\n", dataset);
             fl_listing_free(&L);
             return 2;
         }
@@ -194,7 +191,7 @@ int fl_bench_images(int argc, char** argv) {
         int rc = src[i].data ? fl_image_decode(src[i].data, src[i].len, "synthetic", 3, &dec[i], &e)
                              : fl_image_read(src[i].path, 3, &dec[i], &e);
         if (rc) {
-            fprintf(stderr, "bench images: %s\n", e.msg);
+            fprintf(stderr, "flbench data bench: %s\n", e.msg);
             return 1;
         }
     }
