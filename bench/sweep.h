@@ -1,6 +1,7 @@
-// sweep.h: sweep configurations and their cells (`flbench sweep`), and the results-file
-// helpers shared by sweep, merge and report. The configuration format is documented in
-// docs/SWEEPS.md; in short:
+// sweep.h: sweep configurations and their cells (`flbench sweep`), the results-file helpers
+// shared by sweep, merge and report, and what the sweep's files share: running a cell
+// (sweep_run.c), resuming (sweep_resume.c), preflight (sweep_preflight.c). The configuration
+// format is documented in docs/SWEEPS.md; in short:
 //
 //   name fmnist-mlp                         the sweep's name (default: the file's base name)
 //   set epochs 3                            a fixed train option (any `flbench train` option)
@@ -75,7 +76,8 @@ typedef struct {
     double timeout_s;       // 0 = no limit
 } sw_config;
 
-// Parses a configuration file. Returns 0, or -1 with err "FILE:LINE: what, expected vs found".
+// Parses a configuration file (sweep_config.c). Returns 0, or -1 with err "FILE:LINE: what,
+// expected vs found".
 int sw_config_load(const char* path, sw_config* c, fl_err* err);
 void sw_config_free(sw_config* c);
 
@@ -95,14 +97,17 @@ typedef struct {
     char parse_msg[512];    // why argv does not parse (then the cell fails without running)
 } sw_cell;
 
-// Expands the configuration into its cells, in a fixed order, with duplicates (cells whose
-// options are equal, e.g. bp crossed with a budget axis its variant overrides) removed.
-// out_dir fills the {out} placeholder. Returns the number of cells (*cells malloc'd).
+// Expands the configuration into its cells (sweep_cells.c), in a fixed order, with duplicates
+// (cells whose options are equal, e.g. bp crossed with a budget axis its variant overrides)
+// removed. out_dir fills the {out} placeholder. Returns the number of cells (*cells malloc'd).
 long sw_cells(const sw_config* c, const char* out_dir, sw_cell** cells);
 void sw_cells_free(sw_cell* cells, long n);
 
 // The shard I of N (0 <= I < N) holds the cells whose index % N == I.
 static inline int sw_in_shard(long index, int shard_i, int shard_n) { return (int)(index % shard_n) == shard_i; }
+
+// Replaces {out}, {cell} and {name} in s (other braces are kept). Returns a malloc'd string.
+char* sw_substitute(const char* s, const char* out, const char* cell, const char* name);
 
 // Parses argv as `flbench train` would (fl_train_parse_err), its error into msg.
 // Returns the parser's status (0, or 2 with msg filled; 1, with msg, for --help).
@@ -130,11 +135,59 @@ void sw_table_free(sw_table* t);
 // 0, or -1 with err.
 int sw_append_block(const char* path, const char* header_line, const char* block, size_t len, fl_err* err);
 
-
 // A checked strdup.
 char* sw_strdup(const char* s);
+// Whether path exists (stat).
+int sw_file_exists(const char* path);
 
-// FNV-1a 64-bit.
 // The start of the cell keys' FNV-1a hash (fl_fnv1a_str). It is one digit short of FNV's
 // offset basis (FL_FNV1A_INIT); kept, because the cell ids of existing results depend on it.
 #define SW_FNV_INIT 1469598103934665603ull
+
+// ---------------------------------------------------------------------------------------
+// running cells (sweep_run.c)
+
+typedef struct {
+    const char* out_dir;
+    const char* csv;
+    const char* header;
+    double timeout_s;
+    int tty;
+    long done_before, total;  // for the progress line
+    double t_start;
+    double mean_cell_s;       // of the cells run so far (0 = none yet)
+    long remaining;
+} sw_run_ctx;
+
+// Runs one cell in a child process and appends its rows to x->csv. Returns 0 (status in
+// status_out, a one-line summary in summary), or -1 with err when the sweep CSV cannot be
+// written (the sweep then stops).
+int sw_run_cell(const sw_run_ctx* x, const sw_cell* cell, char* status_out, size_t slen, char* summary, size_t sumlen,
+                fl_err* err);
+// The child: `flbench sweep --cell TMP KEY -- TRAIN OPTIONS` runs one cell into TMP.
+int sw_cell_child(int argc, char** argv);
+// "12s", "3m05s", "2h10m"; "?" for a negative or NaN duration.
+void sw_fmt_duration(double s, char* out, size_t len);
+
+// ---------------------------------------------------------------------------------------
+// resuming (sweep_resume.c)
+
+typedef struct {
+    sw_table finished;   // cell key -> 1 (final row present)
+    long rows;
+    long foreign_cells;  // finished cells not in this configuration's shard
+} sw_state;
+
+// Reads csv (if present), repairs it when a kill left a torn line or a partial cell, drops the
+// cells to retry, and fills st. Returns 0, or -1 with err.
+int sw_load_state(const char* csv, const sw_cell* cells, long n_cells, int retry_failed, sw_state* st,
+                  fl_err* err);
+// Read only (--dry-run): the finished cells of csv into st->finished; nothing when unreadable.
+void sw_read_finished(const char* csv, sw_state* st);
+
+// ---------------------------------------------------------------------------------------
+// preflight (sweep_preflight.c)
+
+// Lists on stderr the missing datasets, weights and required files of the cells, with their
+// fetch commands (verbose: the found ones too, on stdout); returns how many are missing.
+int sw_preflight(const sw_config* c, const sw_cell* cells, long n, int verbose);

@@ -1,5 +1,6 @@
 // sweep_results.c: what sweep, merge and report share about results files: which row ends a
-// cell, a string table for grouping rows by cell key, and the atomic block appender.
+// cell, a string table for grouping rows by cell key, the atomic block appender, and the
+// small file helpers.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,11 @@ char* sw_strdup(const char* s) {
     char* d = fl_malloc(n);
     memcpy(d, s, n);
     return d;
+}
+
+int sw_file_exists(const char* path) {
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 // The value of --NAME in a command line ("--NAME V" or "--NAME=V"), or -1.
