@@ -8,6 +8,60 @@
 #include <math.h>
 #include "report.h"
 #include "report_stats.h"
+#include "../impl/estimators/estimator.h"
+
+// ---------------------------------------------------------------------------------------
+// the paper's comparisons, as data
+//
+// Each claim compares series A with series B, both named by estimator (method) and allocator:
+// A at budget b against B at the same b, or, where the claim fixes B's budget, A at every other
+// budget against B at that one. A NULL allocator on the B side: the one series of that method at
+// the budget, whatever its allocator. The verdicts follow this table's order. Everything else in
+// the report comes from what the CSVs hold; only these tables name the paper's estimators.
+
+#define MAX_CLAIM_ALLOCS 4
+#define MAX_FAMILIES 16
+
+typedef struct {
+    const char* name;               // the verdict's title; with each_allocator, a format of the allocator's title
+    const char* a_method;
+    const char* a_allocs[MAX_CLAIM_ALLOCS];  // A: these allocators of a_method, one series each
+    int each_allocator;             // instead: one claim per other allocator of a_method in the task (no
+                                    // other claim against the same B names it), listed only where present
+    const char* b_method;
+    const char* b_alloc;
+    int b_budget;                   // 0: B at A's budget
+} claim;
+
+static const claim claims[] = {
+    {"FLOPS ≥ uniform LR at equal budget", "lr", {"flops"}, 0, "lr", "uniform", 0},
+    {"allocated and uniform LR ≥ MeZO at equal budget", "lr", {"uniform", "flops", "neyman"}, 0, "mezo", NULL, 0},
+    {"allocated and uniform LR ≥ MeZO at 2 queries per datum (the paper's MeZO setting)", "lr", {"uniform", "flops", "neyman"},
+     0, "mezo", NULL, 2},
+    {"(supplementary) %s ≥ uniform LR at equal budget", "lr", {NULL}, 1, "lr", "uniform", 0},
+};
+#define N_CLAIMS (int)(sizeof claims / sizeof claims[0])
+
+// Query compression: every forward series against the uniform allocation of one estimator
+// (uniform LR), in sections: those of this table first, each always written, then one for each
+// other forward method the task holds (a new estimator gets its own without an edit here).
+static const struct {
+    const char* method;
+    const char* allocator;
+} compress_reference = {"lr", "uniform"};
+
+typedef struct {
+    const char* method;
+    int other_allocators;   // 1: the series of method with an allocator other than the reference's; 0: all of them
+    const char* heading;    // a format; %s: the reference series' label, where the heading names it
+} compress_section;
+
+static const compress_section compress_sections[] = {
+    {"lr", 1, "LR allocators against uniform LR (%s):\n\n"},
+    {"mezo", 0, "\nMeZO against uniform LR (MeZO at budget b, the uniform-LR budget with the same accuracy):\n\n"},
+};
+#define N_COMPRESS_SECTIONS (int)(sizeof compress_sections / sizeof compress_sections[0])
+#define MAX_SECTIONS 32
 
 // ---------------------------------------------------------------------------------------
 // claims (docs/SWEEPS.md, "The report's statistics")
@@ -172,8 +226,73 @@ static void write_family(FILE* md, FILE* summary, const rdata* d, family* f) {
     fprintf(summary, ".\n");
 }
 
-void rp_write_claims(FILE* md, const rdata* d, int k) {
+// ---------------------------------------------------------------------------------------
+// a claim's families from the table
+
+static int same_name(const char* a, const char* b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+// Whether allocator a of c's A side is B's own, or a claim with fixed allocators against the
+// same B names it.
+static int named_elsewhere(const claim* c, const char* a) {
+    if (c->b_alloc && !strcmp(c->b_method, c->a_method) && !strcmp(a, c->b_alloc)) return 1;
+    for (int i = 0; i < N_CLAIMS; i++) {
+        const claim* o = &claims[i];
+        if (o->each_allocator || strcmp(o->a_method, c->a_method) || strcmp(o->b_method, c->b_method) ||
+            !same_name(o->b_alloc, c->b_alloc) || o->b_budget != c->b_budget)
+            continue;
+        for (int j = 0; j < MAX_CLAIM_ALLOCS && o->a_allocs[j]; j++)
+            if (!strcmp(o->a_allocs[j], a)) return 1;
+    }
+    return 0;
+}
+
+static int cmp_alloc(const void* x, const void* y) {
+    const char* a = *(const char* const*)x;
+    const char* b = *(const char* const*)y;
+    int ra = rp_alloc_rank(a), rb = rp_alloc_rank(b);
+    return ra != rb ? ra - rb : strcmp(a, b);
+}
+
+// The allocators of claim c's A side on task k, in the tables' order: its own, or for an
+// each-allocator claim those of a_method that have a series at one of the task's budgets.
+static int claim_allocators(const rdata* d, int k, const claim* c, const char** out, int max) {
+    int n = 0;
+    if (!c->each_allocator) {
+        for (int j = 0; j < MAX_CLAIM_ALLOCS && c->a_allocs[j] && n < max; j++) out[n++] = c->a_allocs[j];
+        return n;
+    }
     const rtask* t = &d->tasks[k];
+    for (int s = 0; s < d->n_series && n < max; s++) {
+        const rseries* x = &d->series[s];
+        if (x->task != k || strcmp(x->method, c->a_method) || named_elsewhere(c, x->allocator)) continue;
+        int have = 0;
+        for (int j = 0; j < n; j++) have |= !strcmp(out[j], x->allocator);
+        int any = 0;
+        for (int bi = 0; bi < t->n_budgets && !have; bi++) any |= rp_series_by_method(d, k, c->a_method, x->allocator, t->budgets[bi]) >= 0;
+        if (any) out[n++] = x->allocator;
+    }
+    qsort(out, (size_t)n, sizeof *out, cmp_alloc);
+    return n;
+}
+
+// The comparisons of claim c on task k with A's allocators allocs (n_allocs) into f.
+static void claim_rows(const rdata* d, int k, const claim* c, const char* const* allocs, int n_allocs, family* f) {
+    const rtask* t = &d->tasks[k];
+    int fixed = c->b_budget ? rp_series_by_method(d, k, c->b_method, c->b_alloc, c->b_budget) : -1;
+    if (c->b_budget && fixed < 0) return;
+    for (int bi = 0; bi < t->n_budgets; bi++) {
+        int b = t->budgets[bi];
+        if (c->b_budget && b == c->b_budget) continue;
+        int sb = c->b_budget ? fixed : rp_series_by_method(d, k, c->b_method, c->b_alloc, b);
+        int bb = c->b_budget ? c->b_budget : b;
+        for (int a = 0; a < n_allocs; a++) {
+            int s = rp_series_by_method(d, k, c->a_method, allocs[a], b);
+            if (s >= 0 && sb >= 0) family_add(f, s, b, sb, bb);
+        }
+    }
+}
+
+void rp_write_claims(FILE* md, const rdata* d, int k) {
     int seeds = rp_task_seeds(d, k);
     fprintf(md, "\n**The paper's directional claims on this task.** A − B is in accuracy points: the mean of the "
                 "differences paired by seed, with its 95 %% confidence interval (t quantile of the pairs' degrees of "
@@ -188,52 +307,25 @@ void rp_write_claims(FILE* md, const rdata* d, int k) {
             seeds, seeds - 1, seeds >= 2 ? rs_t_quantile(0.975, seeds - 1) : NAN,
             seeds < 10 ? " With fewer than 10 seeds these verdicts are indicative." : "");
     fprintf(md, "| claim | A | B | spend/datum/step | A − B [95 %% CI] | p | verdict |\n|---|---|---|---|---|---|---|\n");
-    // the families; allocators in the order of alloc_rank
-    static family fam[16];
+    // the families, in the table's order: one per claim, or per allocator of an each-allocator claim
+    static family fam[MAX_FAMILIES];
     int n_fam = 0;
-    static const char* allocs[] = {"flops", "neyman", "oracle", "bernoulli", "loss"};
-    int alloc_fam[5];
-    for (int a = 0; a < 5; a++) {
-        alloc_fam[a] = -1;
-        int any = 0;
-        for (int bi = 0; bi < t->n_budgets; bi++) any |= rp_series_by_method(d, k, "lr", allocs[a], t->budgets[bi]) >= 0;
-        if (!any && a >= 1) continue;  // FLOPS always has its line (the paper's claim); the others when present
-        alloc_fam[a] = n_fam;
-        memset(&fam[n_fam], 0, sizeof fam[n_fam]);
-        snprintf(fam[n_fam].name, sizeof fam[n_fam].name, "%s%s ≥ uniform LR at equal budget", a == 0 ? "" : "(supplementary) ",
-                 rp_alloc_title(allocs[a]));
-        n_fam++;
-    }
-    family* f_mezo = &fam[n_fam++];
-    memset(f_mezo, 0, sizeof *f_mezo);
-    snprintf(f_mezo->name, sizeof f_mezo->name, "allocated and uniform LR ≥ MeZO at equal budget");
-    family* f_mezo2 = &fam[n_fam++];
-    memset(f_mezo2, 0, sizeof *f_mezo2);
-    snprintf(f_mezo2->name, sizeof f_mezo2->name, "allocated and uniform LR ≥ MeZO at 2 queries per datum (the paper's MeZO setting)");
-    static const char* lr_allocs[] = {"uniform", "flops", "neyman"};
-    for (int bi = 0; bi < t->n_budgets; bi++) {
-        int b = t->budgets[bi];
-        int uni = rp_series_by_method(d, k, "lr", "uniform", b);
-        for (int a = 0; a < 5; a++) {
-            int s = rp_series_by_method(d, k, "lr", allocs[a], b);
-            if (alloc_fam[a] >= 0 && s >= 0 && uni >= 0) family_add(&fam[alloc_fam[a]], s, b, uni, b);
-        }
-        int mezo = rp_series_by_method(d, k, "mezo", NULL, b);
-        for (int a = 0; a < 3; a++) {
-            int s = rp_series_by_method(d, k, "lr", lr_allocs[a], b);
-            if (s >= 0 && mezo >= 0) family_add(f_mezo, s, b, mezo, b);
-        }
-    }
-    int mezo2 = rp_series_by_method(d, k, "mezo", NULL, 2);
-    if (mezo2 >= 0)
-        for (int bi = 0; bi < t->n_budgets; bi++) {
-            int b = t->budgets[bi];
-            if (b == 2) continue;
-            for (int a = 0; a < 3; a++) {
-                int s = rp_series_by_method(d, k, "lr", lr_allocs[a], b);
-                if (s >= 0) family_add(f_mezo2, s, b, mezo2, 2);
+    for (int i = 0; i < N_CLAIMS; i++) {
+        const claim* c = &claims[i];
+        const char* allocs[64];
+        int n_allocs = claim_allocators(d, k, c, allocs, 64);
+        for (int f = 0; f < (c->each_allocator ? n_allocs : 1) && n_fam < MAX_FAMILIES; f++) {
+            family* fm = &fam[n_fam++];
+            memset(fm, 0, sizeof *fm);
+            if (c->each_allocator) {
+                snprintf(fm->name, sizeof fm->name, c->name, rp_alloc_title(allocs[f]));
+                claim_rows(d, k, c, allocs + f, 1, fm);
+            } else {
+                snprintf(fm->name, sizeof fm->name, "%s", c->name);
+                claim_rows(d, k, c, allocs, n_allocs, fm);
             }
         }
+    }
     // rows go to md as they are evaluated; the verdict lines are gathered and follow the table
     char* sum_buf = NULL;
     size_t sum_len = 0;
@@ -242,16 +334,12 @@ void rp_write_claims(FILE* md, const rdata* d, int k) {
         fprintf(stderr, "flbench report: out of memory\n");
         exit(2);
     }
-    // the paper's order: FLOPS, LR vs MeZO (both), then the supplementary allocators
-    write_family(md, summary, d, &fam[alloc_fam[0]]);
-    write_family(md, summary, d, f_mezo);
-    write_family(md, summary, d, f_mezo2);
-    for (int a = 1; a < 5; a++)
-        if (alloc_fam[a] >= 0) write_family(md, summary, d, &fam[alloc_fam[a]]);
+    for (int f = 0; f < n_fam; f++) write_family(md, summary, d, &fam[f]);
     fclose(summary);
     fprintf(md, "\nVerdicts (one per claim on this task, %d seed%s):\n\n%s", seeds, seeds == 1 ? "" : "s", sum_buf ? sum_buf : "");
     free(sum_buf);
 }
+
 // ---------------------------------------------------------------------------------------
 // query compression (report_compress.c)
 
@@ -272,10 +360,12 @@ void rp_write_compression(FILE* md, rdata* d, int k, const char* plotdir) {
                 "seeds (the same drawn seeds for every cell, so the pairing by seed is kept; splitmix64 from seed %llu); "
                 "\"not resolved\" where the interval contains 1. Budgets are nominal (the spends are in the cost table).\n\n",
             RC_RESAMPLES, (unsigned long long)RC_BOOT_SEED);
-    // uniform LR: the lr-uniform series with the most finished cells
+    // uniform LR: the reference's series with the most finished cells
     int uni = -1, best = 0;
     for (int s = 0; s < d->n_series; s++) {
-        if (d->series[s].task != k || strcmp(d->series[s].method, "lr") || strcmp(d->series[s].allocator, "uniform")) continue;
+        if (d->series[s].task != k || strcmp(d->series[s].method, compress_reference.method) ||
+            strcmp(d->series[s].allocator, compress_reference.allocator))
+            continue;
         int n = 0;
         for (long i = 0; i < d->n_cells; i++) n += d->cells[i].series == s && !strcmp(d->cells[i].status, "ok");
         if (n > best) {
@@ -319,8 +409,26 @@ void rp_write_compression(FILE* md, rdata* d, int k, const char* plotdir) {
     }
     t->compress_lo = ub[0];
     t->compress_hi = ub[m - 1];
-    // the targets: LR allocators, then MeZO, in the global series order
-    for (int pass = 0; pass < 2; pass++) {
+    // the sections: the table's, then each other forward method of the task in the global series order
+    compress_section sections[MAX_SECTIONS];
+    char headings[MAX_SECTIONS][160];
+    int n_sec = 0;
+    for (int i = 0; i < N_COMPRESS_SECTIONS; i++) sections[n_sec++] = compress_sections[i];
+    for (int g = 0; g < d->n_global && n_sec < MAX_SECTIONS; g++) {
+        int s = rp_series_of(d, k, g);
+        if (s < 0 || fl_method_is_exact(d->series[s].method)) continue;
+        const char* m = d->series[s].method;
+        int have = 0;
+        for (int i = 0; i < n_sec; i++) have |= !strcmp(sections[i].method, m);
+        if (have) continue;
+        snprintf(headings[n_sec], sizeof headings[n_sec],
+                 "\n%s against uniform LR (%s at budget b, the uniform-LR budget with the same accuracy):\n\n", m, m);
+        sections[n_sec] = (compress_section){m, 0, headings[n_sec]};
+        n_sec++;
+    }
+    // the targets of each section, in the global series order
+    for (int sec = 0; sec < n_sec; sec++) {
+        const compress_section* cs = &sections[sec];
         rc_series targets[64];
         double* tb = fl_malloc(64 * 64 * sizeof(double));
         int n_t = 0;
@@ -329,8 +437,8 @@ void rp_write_compression(FILE* md, rdata* d, int k, const char* plotdir) {
             int s = rp_series_of(d, k, g);
             if (s < 0) continue;
             const rseries* x = &d->series[s];
-            int want = pass == 0 ? !strcmp(x->method, "lr") && strcmp(x->allocator, "uniform") : !strcmp(x->method, "mezo");
-            if (!want) continue;
+            if (strcmp(x->method, cs->method) || (cs->other_allocators && !strcmp(x->allocator, compress_reference.allocator)))
+                continue;
             double* budgets = tb + 64 * n_t;
             double* acc = mat + used;
             int nb = 0;
@@ -350,8 +458,8 @@ void rp_write_compression(FILE* md, rdata* d, int k, const char* plotdir) {
             used += (size_t)nb * n_seeds;
             targets[n_t++] = (rc_series){x->label, nb, budgets, acc};
         }
-        if (pass == 0) fprintf(md, "LR allocators against uniform LR (%s):\n\n", d->series[uni].label);
-        else fprintf(md, "\nMeZO against uniform LR (MeZO at budget b, the uniform-LR budget with the same accuracy):\n\n");
+        if (sec < N_COMPRESS_SECTIONS) fprintf(md, cs->heading, d->series[uni].label);
+        else fputs(cs->heading, md);
         if (n_t) rc_write_task(md, dat, ub, mat, m, targets, n_t, n_seeds);
         else fprintf(md, "No such series on this task.\n");
         t->n_compress += n_t;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include "report.h"
 #include "sweep.h"
+#include "../impl/estimators/estimator.h"
 
 void rp_fmt_pm(char* out, size_t len, mstat s, double scale, int decimals) {
     if (s.n == 0) snprintf(out, len, "–");
@@ -59,14 +60,13 @@ static void write_memory(FILE* md, const rdata* d, int k) {
         int s = rp_series_of(d, k, g);
         if (s < 0) continue;
         const rseries* x = &d->series[s];
-        if (strcmp(x->method, "bp") && strcmp(x->method, "mezo") && strcmp(x->method, "lr")) continue;
         int b = rp_best_budget(d, k, s);
         if (b < 0) continue;
         if (x->ckpt && ckpt < 0) ckpt = s;
         rpoint a = rp_point_stat(d, s, b, RF_ACC), m = rp_point_stat(d, s, b, mf), st = rp_point_stat(d, s, b, RF_STEP);
         char acc[64], bt[16];
         rp_fmt_pm(acc, sizeof acc, a.s, 100, 1);
-        if (strcmp(x->method, "bp")) snprintf(bt, sizeof bt, "%d", b);
+        if (!fl_method_is_exact(x->method)) snprintf(bt, sizeof bt, "%d", b);
         else snprintf(bt, sizeof bt, "–");
         fprintf(md, "| %s | %s | %s | %.0f | %.2f |\n", x->label, bt, acc, m.s.mean, st.s.mean);
     }
@@ -80,7 +80,7 @@ static void write_memory(FILE* md, const rdata* d, int k) {
             cm.s.mean);
     for (int g = 0; g < d->n_global; g++) {
         int s = rp_series_of(d, k, g);
-        if (s < 0 || (strcmp(d->series[s].method, "mezo") && strcmp(d->series[s].method, "lr"))) continue;
+        if (s < 0 || fl_method_is_exact(d->series[s].method)) continue;
         int b = rp_best_budget(d, k, s);
         if (b < 0) continue;
         rpoint a = rp_point_stat(d, s, b, RF_ACC), m = rp_point_stat(d, s, b, mf);
@@ -91,6 +91,7 @@ static void write_memory(FILE* md, const rdata* d, int k) {
                 100 * (ca.s.mean - a.s.mean), !isfinite(ratio) ? "unknown" : ratio <= 1 ? "less" : "more", ratio);
     }
 }
+
 static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char* plotdir) {
     const rtask* t = &d->tasks[k];
     fprintf(md, "\n## %d. %s\n\n", k + 1, t->title);
@@ -99,7 +100,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
             seeds < 10 ? "; with fewer than 10 seeds every verdict below is indicative" : "");
     // BP reference
     for (int s = 0; s < d->n_series; s++) {
-        if (d->series[s].task != k || strcmp(d->series[s].method, "bp")) continue;
+        if (d->series[s].task != k || !fl_method_is_exact(d->series[s].method)) continue;
         rpoint p = rp_point_stat(d, s, 1, RF_ACC);
         char v[64], note[64];
         rp_fmt_pm(v, sizeof v, p.s, 100, 1);
@@ -118,7 +119,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
     if (forward_series) fprintf(md, "\n");
     for (int g = 0; forward_series && g < d->n_global; g++) {
         int s = rp_series_of(d, k, g);
-        if (s < 0 || !strcmp(d->series[s].method, "bp")) continue;
+        if (s < 0 || fl_method_is_exact(d->series[s].method)) continue;
         fprintf(md, "| %s |", d->series[s].label);
         for (int b = 0; b < t->n_budgets; b++) {
             rpoint p = rp_point_stat(d, s, t->budgets[b], RF_ACC);
@@ -145,7 +146,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
         int s = rp_series_of(d, k, g);
         if (s < 0) continue;
         int bs[65], nb = 0;
-        if (!strcmp(d->series[s].method, "bp")) bs[nb++] = 1;
+        if (fl_method_is_exact(d->series[s].method)) bs[nb++] = 1;
         else
             for (int b = 0; b < t->n_budgets; b++) bs[nb++] = t->budgets[b];
         for (int b = 0; b < nb; b++) {
@@ -155,7 +156,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
             rpoint st = rp_point_stat(d, s, bs[b], RF_STEP), rss = rp_point_stat(d, s, bs[b], RF_RSS), dev = rp_point_stat(d, s, bs[b], RF_DEV);
             rpoint sp = rp_point_stat(d, s, bs[b], RF_SPEND), mod = rp_point_stat(d, s, bs[b], RF_MODEL);
             char bt[16], spt[32], modt[32];
-            if (strcmp(d->series[s].method, "bp")) snprintf(bt, sizeof bt, "%d", bs[b]);
+            if (!fl_method_is_exact(d->series[s].method)) snprintf(bt, sizeof bt, "%d", bs[b]);
             else snprintf(bt, sizeof bt, "–");
             if (sp.s.n) snprintf(spt, sizeof spt, "%.2f", sp.s.mean);
             else snprintf(spt, sizeof spt, "unknown");

@@ -9,6 +9,7 @@
 #include <math.h>
 #include "report.h"
 #include "sweep.h"
+#include "../impl/estimators/estimator.h"
 
 // ---------------------------------------------------------------------------------------
 // series labels and order
@@ -28,7 +29,8 @@ static int axis_not_in_label(const char* axis) {
     return 0;
 }
 
-// The series label of a cell: from its sweep key when it has one, else method-allocator.
+// The series label of a cell: from its sweep key when it has one, else method-allocator (the
+// exact method, which has no allocator: its name).
 static void series_label(const char* key, const char* method, const char* allocator, char* out, size_t len) {
     out[0] = 0;
     const char* h = strstr(key, ";h=");
@@ -69,34 +71,51 @@ static void series_label(const char* key, const char* method, const char* alloca
         snprintf(out, len, "%s%s%s", words, words[0] && pairs[0] ? " " : "", pairs);
     }
     if (!out[0]) {
-        if (!strcmp(method, "bp")) snprintf(out, len, "bp");
+        if (fl_method_is_exact(method)) snprintf(out, len, "%s", method);
         else snprintf(out, len, "%s-%s", method, allocator);
     }
 }
 
-// BP with activation checkpointing is its own method, "bp-ckpt", in every table: a label "bp"
-// becomes "bp-ckpt"; another label without "ckpt" in it gets "bp-ckpt" in front.
-static void ckpt_label(char* label, size_t len) {
+// The exact method with activation checkpointing is its own method, "bp-ckpt" (METHOD-ckpt), in
+// every table: a label "bp" (the method's name) becomes "bp-ckpt"; another label without
+// "ckpt" in it gets "bp-ckpt" in front.
+static void ckpt_label(char* label, size_t len, const char* method) {
     if (strstr(label, "ckpt")) return;
     char rest[200];
-    if (!strncmp(label, "bp", 2) && (label[2] == 0 || label[2] == ' ')) snprintf(rest, sizeof rest, "%s", label + 2);
+    size_t ml = strlen(method);
+    if (!strncmp(label, method, ml) && (label[ml] == 0 || label[ml] == ' ')) snprintf(rest, sizeof rest, "%s", label + ml);
     else snprintf(rest, sizeof rest, " %s", label);
-    snprintf(label, len, "bp-ckpt%.180s", rest);
+    snprintf(label, len, "%s-ckpt%.180s", method, rest);
 }
 
+// Methods in the registry's order (bp, mezo, lr), a method the registry does not know after them.
 static int method_rank(const char* m) {
-    return !strcmp(m, "bp") ? 0 : !strcmp(m, "mezo") ? 1 : !strcmp(m, "lr") ? 2 : 3;
+    int n = fl_estimator_count();
+    for (int i = 0; i < n; i++)
+        if (!strcmp(fl_estimator_at(i)->name, m)) return i;
+    return n;
 }
+
+// Allocators in the order of the tables, with the name the text gives them.
+static const struct {
+    const char* name;
+    const char* title;  // NULL: the name
+} allocators[] = {
+    {"-", NULL}, {"uniform", NULL}, {"flops", "FLOPS"}, {"neyman", "Neyman"}, {"oracle", "Oracle"},
+    {"bernoulli", "Bernoulli"}, {"loss", "Loss-proportional"},
+};
+#define N_ALLOCATORS (int)(sizeof allocators / sizeof allocators[0])
+
 int rp_alloc_rank(const char* a) {
-    static const char* order[] = {"-", "uniform", "flops", "neyman", "oracle", "bernoulli", "loss", NULL};
-    for (int i = 0; order[i]; i++)
-        if (!strcmp(order[i], a)) return i;
-    return 9;
+    for (int i = 0; i < N_ALLOCATORS; i++)
+        if (!strcmp(allocators[i].name, a)) return i;
+    return 9;  // after the known ones
 }
 
 const char* rp_alloc_title(const char* a) {
-    return !strcmp(a, "flops") ? "FLOPS" : !strcmp(a, "neyman") ? "Neyman" : !strcmp(a, "oracle") ? "Oracle"
-         : !strcmp(a, "bernoulli") ? "Bernoulli" : !strcmp(a, "loss") ? "Loss-proportional" : a;
+    for (int i = 0; i < N_ALLOCATORS; i++)
+        if (!strcmp(allocators[i].name, a)) return allocators[i].title ? allocators[i].title : a;
+    return a;
 }
 
 static int cmp_int(const void* a, const void* b) { return *(const int*)a - *(const int*)b; }
@@ -157,10 +176,10 @@ void rp_organise(rdata* d) {
         // spend_per_datum is cumulative: the final row holds the run's spend (docs/METHOD.md, "Spend")
         c->spend = rp_num(fl_csv_field(t, r, "spend_per_datum"));
         c->nonuni_frac = c->nonuni_rows ? c->nonuni_sum / c->nonuni_rows : NAN;
-        c->ckpt = !strcmp(c->method, "bp") && !strcmp(fl_csv_field(t, r, "checkpoint"), "block");
+        c->ckpt = fl_method_is_exact(c->method) && !strcmp(fl_csv_field(t, r, "checkpoint"), "block");
         char label[200];
         series_label(c->key, c->method, c->allocator, label, sizeof label);
-        if (c->ckpt) ckpt_label(label, sizeof label);
+        if (c->ckpt) ckpt_label(label, sizeof label, c->method);
         char skey[700];
         snprintf(skey, sizeof skey, "%d|%s", c->task, label);
         long* sv = sw_table_slot(&series, skey, &created);
@@ -177,9 +196,9 @@ void rp_organise(rdata* d) {
             *sv = d->n_series++;
         }
         c->series = (int)*sv;
-        // the task's budgets (bp has none)
+        // the task's budgets (the exact method has none)
         rtask* k = &d->tasks[c->task];
-        if (strcmp(c->method, "bp") && strcmp(c->status, "failed") && strncmp(c->status, "missing", 7)) {
+        if (!fl_method_is_exact(c->method) && strcmp(c->status, "failed") && strncmp(c->status, "missing", 7)) {
             int have = 0;
             for (int b = 0; b < k->n_budgets; b++) have |= k->budgets[b] == c->budget;
             if (!have && k->n_budgets < 64) k->budgets[k->n_budgets++] = c->budget;
@@ -263,6 +282,7 @@ mstat rp_stats_of(const double* v, int n) {
     }
     return s;
 }
+
 // Cells of a point: indices into d->cells.
 int rp_point_cells(const rdata* d, int series, int budget, long* out, int max) {
     int n = 0;
@@ -270,7 +290,8 @@ int rp_point_cells(const rdata* d, int series, int budget, long* out, int max) {
         if (d->cells[c].series == series && d->cells[c].budget == budget) out[n++] = c;
     return n;
 }
-// A point's values of one field over its ok cells.
+
+// One field of a cell.
 static double field_of(const rcell* c, rfield f) {
     switch (f) {
     case RF_ACC: return c->acc;
@@ -285,6 +306,8 @@ static double field_of(const rcell* c, rfield f) {
     }
     return NAN;
 }
+
+// The point's cells by status, and the mean and std of field f over the ok ones.
 rpoint rp_point_stat(const rdata* d, int series, int budget, rfield f) {
     long idx[1024];
     int n = rp_point_cells(d, series, budget, idx, 1024);
@@ -302,6 +325,7 @@ rpoint rp_point_stat(const rdata* d, int series, int budget, rfield f) {
     p.s = rp_stats_of(v, k);
     return p;
 }
+
 // ---------------------------------------------------------------------------------------
 // what the sections ask
 
@@ -326,6 +350,7 @@ int rp_series_by_method(const rdata* d, int k, const char* method, const char* a
     }
     return found;
 }
+
 // Distinct seeds among the task's ok cells.
 int rp_task_seeds(const rdata* d, int k) {
     long seen[1024];
@@ -342,13 +367,13 @@ int rp_task_seeds(const rdata* d, int k) {
 
 int rp_task_forward_series(const rdata* d, int k) {
     int n = 0;
-    for (int s = 0; s < d->n_series; s++) n += d->series[s].task == k && strcmp(d->series[s].method, "bp");
+    for (int s = 0; s < d->n_series; s++) n += d->series[s].task == k && !fl_method_is_exact(d->series[s].method);
     return n;
 }
 
 // The budget of series s with the highest mean accuracy (BP: its one budget), or -1.
 int rp_best_budget(const rdata* d, int k, int s) {
-    if (!strcmp(d->series[s].method, "bp")) return rp_point_stat(d, s, 1, RF_ACC).s.n ? 1 : -1;
+    if (fl_method_is_exact(d->series[s].method)) return rp_point_stat(d, s, 1, RF_ACC).s.n ? 1 : -1;
     const rtask* t = &d->tasks[k];
     int best = -1;
     double acc = -INFINITY;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include "report.h"
+#include "../impl/estimators/estimator.h"
 
 static void gp_string(FILE* f, const char* s) {
     fputc('"', f);
@@ -135,10 +136,13 @@ int rp_write_plotdata(const rdata* d, const char* dir, const char* plotdir, int 
         fprintf(meta, "series_name[%d] = ", g + 1);
         gp_string(meta, d->global[g]);
         fprintf(meta, "\n");
-        if (!strcmp(d->global[g], "bp")) bp_index = g;
     }
+    // the BP reference: the series that the exact method's name labels, else the first exact series
     for (int s = 0; s < d->n_series; s++)
-        if (!strcmp(d->series[s].method, "bp") && bp_index < 0) bp_index = d->series[s].global;
+        if (fl_method_is_exact(d->series[s].method) && !strcmp(d->global[d->series[s].global], d->series[s].method))
+            bp_index = d->series[s].global;
+    for (int s = 0; s < d->n_series; s++)
+        if (fl_method_is_exact(d->series[s].method) && bp_index < 0) bp_index = d->series[s].global;
     fprintf(meta, "bp_index = %d   # 0-based block index of the BP reference (-1: none)\n", bp_index);
     for (int k = 0; k < d->n_tasks; k++) {
         const rtask* t = &d->tasks[k];
@@ -179,7 +183,7 @@ int rp_write_plotdata(const rdata* d, const char* dir, const char* plotdir, int 
                 empty_block(fl, lcols, 4);
                 continue;
             }
-            int is_bp = !strcmp(d->series[s].method, "bp");
+            int is_bp = fl_method_is_exact(d->series[s].method);
             block_header(f, d->series[s].label, acols);
             block_header(fc, d->series[s].label, ccols);
             int rows = 0;
