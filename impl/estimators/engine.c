@@ -14,6 +14,7 @@
     X(bp)                    \
     X(mezo)                  \
     X(lr)                    \
+    X(spsa1)                 \
     /* the list ends here */
 
 #define FL_DECLARE_VT(name) extern const fl_estimator_vt fl_est_##name;
