@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include "run/csvread.h"
+#include "../impl/estimators/estimator.h"
 
 #define MAX_ROWS 20000
 
@@ -29,8 +30,15 @@ typedef struct {
     int n_lo, n_hi;
 } vrow;
 
+// The default variant of a study: LR's defaults (pairs/baseline/weighting), or a method that
+// perturbs weights with unbiased weighting ("METHOD/unbiased", bench/run/variance.c).
 static int default_variant(const char* v) {
-    return !strcmp(v, "same/clean/unbiased") || !strcmp(v, "mezo/unbiased");
+    if (!strcmp(v, "same/clean/unbiased")) return 1;
+    const char* slash = strchr(v, '/');
+    if (!slash || strcmp(slash, "/unbiased")) return 0;
+    char method[64];
+    snprintf(method, sizeof method, "%.*s", (int)(slash - v), v);
+    return fl_method_perturbs_weights(method);
 }
 
 static int load_dir(const char* dir, vrow* rows, int* n) {
