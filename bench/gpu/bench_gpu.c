@@ -1,4 +1,4 @@
-// bench_gpu.c: the timing program of bench/gpu_check.sh (one run on a lent GPU machine).
+// bench_gpu.c: the timing program of bench/gpu_check.sh (one run on a machine with a GPU).
 //   bench_gpu gemm --csv F          cuBLAS rates through the CUDA ops table: fp32 and TF32, on a
 //                                   square product and on the shapes of a ViT-B/16 LR step
 //   bench_gpu step --model SPEC --method bp|mezo|lr [--scope S] [--budget N] [--batch B]
