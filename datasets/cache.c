@@ -178,11 +178,13 @@ int fl_cache_open(const char* path, const fl_cache_key* key, int verify, fl_imag
     memcpy(labels, b + h.labels_offset, 4u * (size_t)h.n);
     for (int64_t i = 0; i < h.n; i++)
         if (labels[i] < 0 || labels[i] >= h.n_classes) {
+            int32_t found = labels[i];
             free(labels);
             munmap(base, (size_t)st.st_size);
             if (note)
-                snprintf(note, note_len, "cache %s: corrupt: byte %" PRIu64 ": label %d out of range",
-                         path, h.labels_offset + 4u * (uint64_t)i, labels[i]);
+                snprintf(note, note_len, "cache %s: corrupt: byte %" PRIu64 ": record %" PRId64
+                                         ": label %d out of range, expected 0..%d",
+                         path, h.labels_offset + 4u * (uint64_t)i, i, found, h.n_classes - 1);
             return 1;
         }
     snprintf(out->name, sizeof out->name, "%s", h.dataset);

@@ -297,6 +297,22 @@ static void test_cache_api_direct(void) {
     k.n_classes = 2;
     CHECK(fl_cache_open(p, &k, 1, &d, note, sizeof note, &err) == 0, "valid again");
     fl_images_free(&d);
+    // A label out of range (byte 4096, record 0's label, set to 5 of 2 classes), verification
+    // off so that the data CRC does not catch it first: corrupt, with the record and the range
+    // (the note is written after the labels are released; tests/fuzz/regress/cache/).
+    const char* bad = sub("bad-label.u8");
+    fl_images b;
+    CHECK(fl_cache_build(bad, &k, labels, fill, NULL, 1, &b, &err) == 0, "%s", err.msg);
+    fl_images_free(&b);
+    int fd = open(bad, O_RDWR);
+    unsigned char five = 5;
+    CHECK(fd >= 0 && pwrite(fd, &five, 1, 4096) == 1, "write byte 4096");
+    if (fd >= 0) close(fd);
+    note[0] = 0;
+    CHECK(fl_cache_open(bad, &k, -1, &b, note, sizeof note, &err) == 1 && strstr(note, bad) &&
+              strstr(note, "corrupt: byte 4096: record 0: label 5 out of range, expected 0..1") &&
+              !strchr(note, '\n'),
+          "note %s", note);
     // A fill error aborts the build, leaves no file, and reports the first failing image.
     const char* q = sub("failed.u8");
     CHECK(fl_cache_build(q, &k, labels, fail_at_2, NULL, 1, &d, &err) == -1 && strstr(err.msg, "image 2: broken"), "%s", err.msg);
