@@ -1,7 +1,8 @@
 // vit.c: Vision Transformer over query rows (R, T, D), compatible with Hugging Face
 // ViTForImageClassification (see vit.h for the architecture, specifications and names): the
-// model itself (construction, initialisation, forward, backward, cost, inference). Parsing
-// specifications is vit_spec.c's; loading Hugging Face and safetensors weights is vit_hf.c's.
+// model itself (construction, initialisation, forward, cost, inference). BP through it is
+// vit_backward.c's; parsing specifications vit_spec.c's; loading Hugging Face and safetensors
+// weights vit_hf.c's. The model's private state (vit_impl) is in vit_internal.h.
 //
 // Layers (fl_linear, forward order; the stream id of each is its index):
 //   embeddings.patch_embeddings.projection    role "embed"  (D, C*P*P)
@@ -34,71 +35,6 @@
 #include <math.h>
 #include "vit_internal.h"
 #include "../kernels/philox.h"
-
-// A backend buffer that only grows.
-typedef struct {
-    float* p;
-    size_t cap;  // floats
-} vbuf;
-
-static float* vget(const fl_ops* ops, vbuf* b, size_t floats) {
-    if (floats > b->cap) {
-        if (b->p) ops->free(b->p);
-        b->p = ops->alloc(floats * sizeof(float));
-        b->cap = floats;
-    }
-    return b->p;
-}
-
-static void vfree(const fl_ops* ops, vbuf* b) {
-    if (b->p) ops->free(b->p);
-    b->p = NULL;
-    b->cap = 0;
-}
-
-// Per-block activations kept for LR (inputs of perturbed layers) or BP (everything).
-typedef struct {
-    vbuf resid;            // block input h (S, T, D)                         BP
-    vbuf ln1, mean1, rstd1;// LN1 output (S, T, D); mean, rstd (S*T)          LR (q,k,v) / BP
-    vbuf q, k, v;          // (S, T, D)                                       BP
-    vbuf probs;            // attention probabilities (S, H, T, T)            BP
-    vbuf ctx;              // attention output, heads merged (S, T, D)        LR (o) / BP
-    vbuf mid;              // h after the attention residual (S, T, D)        BP
-    vbuf ln2, mean2, rstd2;// LN2 output                                      LR (fc1) / BP
-    vbuf fc1;              // MLP pre-activation (S, T, M)                    BP
-    vbuf act;              // gelu(fc1) (S, T, M)                             LR (fc2) / BP
-} vit_block_bufs;
-
-typedef struct {
-    fl_vit_cfg c;
-    int T, K;              // tokens, patch length C*P*P
-    int gh, gw;            // patch grid
-    // parameter tensors
-    int t_cls, t_pos, t_lnf_w, t_lnf_b;
-    int* t_ln1_w; int* t_ln1_b; int* t_ln2_w; int* t_ln2_b;  // (depth)
-    // linear layers (indices into m->lin)
-    int l_embed, l_head;
-    int* l_q; int* l_k; int* l_v; int* l_o; int* l_fc1; int* l_fc2;  // (depth)
-    // buffers
-    vit_block_bufs* blk;   // (depth) kept activations; checkpointed BP keeps resid only
-    vit_block_bufs rb;     // checkpointed BP: one block's activations, recomputed in backward
-    vbuf final_resid;      // BP: residual after the last block (B, T, D)
-    vbuf s_resid, s_mid, s_ln, s_q, s_k, s_v, s_probs, s_ctx, s_act;  // shared scratch
-    vbuf patches;          // (B, T, K)
-    vbuf tmp;              // (B, T, max dout) per-datum product before expansion
-    vbuf head_in;          // (S, D) final-LN CLS tokens: the classifier's input
-    vbuf mean_f, rstd_f;   // (S)
-    vbuf logits_full;      // (S, T, classes)
-    vbuf logits;           // (Q, classes) CLS logits
-    vbuf labels0;          // int32 zeros for inference
-    // backward scratch
-    vbuf g_res, g_tmp, g_ln, g_ctx, g_q, g_k, g_v, g_big, g_probs, g_logits, g_feat, g_pos;
-    // the last forward, for backward
-    const float* x;
-    const int32_t* labels;
-    int B;
-    int bp_valid;
-} vit_impl;
 
 static const fl_model_vt vit_vt;
 
@@ -311,7 +247,7 @@ static void expand_inplace(fl_model* m, const fl_fwd* f, float* y, float* scratc
 // activation goes to b; otherwise to the shared scratch, except the inputs of perturbed layers
 // that an LR forward keeps in b. keep_probs: the attention writes its probabilities (into b,
 // or into the scratch, so that a checkpointed forward takes the very path of plain BP).
-static int block_forward(fl_model* m, const fl_fwd* f, int k, vit_block_bufs* b, int keep_all,
+int fl_vit_block_forward(fl_model* m, const fl_fwd* f, int k, vit_block_bufs* b, int keep_all,
                          int keep_probs, const float* h, int pd, float* out) {
     vit_impl* p = m->impl;
     const fl_ops* ops = m->ops;
@@ -402,7 +338,7 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
         // added into mid, and the output reuses its buffer
         float* out = bp ? vget(ops, k + 1 < c->depth ? &p->blk[k + 1].resid : &p->final_resid, RT * D)
                         : p->s_resid.p;
-        pd = block_forward(m, f, k, &p->blk[k], bp && !ckpt, bp, h, pd, out);
+        pd = fl_vit_block_forward(m, f, k, &p->blk[k], bp && !ckpt, bp, h, pd, out);
         h = out;
     }
 
@@ -422,104 +358,6 @@ static void vit_forward(fl_model* m, const fl_fwd* f) {
     p->labels = f->labels;
     p->B = B;
     p->bp_valid = bp;
-}
-
-// ---------------------------------------------------------------------------------------
-// backward
-
-// BP through a linear layer on `rows` rows: dW += dy^T x, db += colsum dy, dx = dy W + beta dx.
-static void lin_bwd(fl_model* m, const fl_linear* L, const float* x, const float* dy, float* dx,
-                    int rows, float beta) {
-    const fl_ops* ops = m->ops;
-    ops->gemm(1, 0, L->dout, L->din, rows, 1.0f, dy, L->dout, x, L->din, 1.0f,
-              fl_param_grad(&m->params, L->w), L->din);
-    ops->col_sum(fl_param_grad(&m->params, L->b), dy, rows, L->dout, 1.0f);
-    if (dx)
-        ops->gemm(0, 0, rows, L->din, L->dout, 1.0f, dy, L->dout, fl_param_data(&m->params, L->w),
-                  L->din, beta, dx, L->din);
-}
-
-static void vit_backward(fl_model* m, const float* dloss) {
-    vit_impl* p = m->impl;
-    const fl_ops* ops = m->ops;
-    const fl_vit_cfg* c = &p->c;
-    FL_CHECK(p->bp_valid, "vit backward: the last forward did not keep BP state");
-    fl_params* P = &m->params;
-    int B = p->B, T = p->T, D = c->dim, M = c->mlp, H = c->heads, hd = D / H, NC = m->n_classes;
-    int BT = B * T;
-    long TD = (long)T * D, TT = (long)T * T, HTT = (long)H * T * T;
-    float scale = 1.0f / sqrtf((float)hd);
-    float* dres = vget(ops, &p->g_res, (size_t)BT * D);
-    float* dtmp = vget(ops, &p->g_tmp, (size_t)BT * D);
-    float* dln = vget(ops, &p->g_ln, (size_t)BT * D);
-    float* dctx = vget(ops, &p->g_ctx, (size_t)BT * D);
-    float* dq = vget(ops, &p->g_q, (size_t)BT * D);
-    float* dk = vget(ops, &p->g_k, (size_t)BT * D);
-    float* dv = vget(ops, &p->g_v, (size_t)BT * D);
-    float* dbig = vget(ops, &p->g_big, (size_t)BT * M);
-    float* dP = vget(ops, &p->g_probs, (size_t)B * HTT);
-    float* dlogits = vget(ops, &p->g_logits, (size_t)B * NC);
-    float* dfeat = vget(ops, &p->g_feat, (size_t)B * D);
-    float* dpos = vget(ops, &p->g_pos, (size_t)TD);
-
-    // loss -> CLS logits -> classifier (its input: the final-LN CLS rows, head_in (B, D))
-    ops->xent(NULL, NULL, dlogits, p->logits.p, p->labels, dloss, B, NC);
-    const fl_linear* Lh = &m->lin[p->l_head];
-    ops->gemm(1, 0, NC, D, B, 1.0f, dlogits, NC, p->head_in.p, D, 1.0f, fl_param_grad(P, Lh->w), D);
-    ops->col_sum(fl_param_grad(P, Lh->b), dlogits, B, NC, 1.0f);
-    ops->gemm(0, 0, B, D, NC, 1.0f, dlogits, NC, fl_param_data(P, Lh->w), D, 0.0f, dfeat, D);
-    // final LayerNorm (CLS rows only): dres (B, T, D), zero on the other tokens
-    ops->vit_cls_layernorm_bwd(dres, fl_param_grad(P, p->t_lnf_w), fl_param_grad(P, p->t_lnf_b), dfeat, D,
-                               p->final_resid.p, p->mean_f.p, p->rstd_f.p, fl_param_data(P, p->t_lnf_w), B, T, D);
-
-    for (int k = c->depth - 1; k >= 0; k--) {
-        vit_block_bufs* b = &p->blk[k];
-        const float* resid = b->resid.p;  // the block's input, kept in both modes
-        if (m->checkpoint == FL_CKPT_BLOCK) {
-            // recompute the block's forward from its input into rb, with plain BP's calls
-            // (a clean pass: per datum throughout); its output goes to scratch, unused
-            fl_fwd rf = {.x = p->x, .B = B, .Q = B, .labels = p->labels, .keep = FL_KEEP_BP};
-            block_forward(m, &rf, k, &p->rb, 1, 1, resid, 1, p->s_resid.p);
-            b = &p->rb;
-        }
-        const fl_linear *Lq = &m->lin[p->l_q[k]], *Lk = &m->lin[p->l_k[k]], *Lv = &m->lin[p->l_v[k]];
-        const fl_linear *Lo = &m->lin[p->l_o[k]], *L1 = &m->lin[p->l_fc1[k]], *L2 = &m->lin[p->l_fc2[k]];
-        // MLP branch: dres is d(out) = d(mid) directly + through fc2(gelu(fc1(LN2(mid))))
-        lin_bwd(m, L2, b->act.p, dres, dbig, BT, 0.0f);
-        ops->gelu_bwd(dbig, dbig, b->fc1.p, (long)BT * M);
-        lin_bwd(m, L1, b->ln2.p, dbig, dln, BT, 0.0f);
-        ops->layernorm_bwd(dtmp, fl_param_grad(P, p->t_ln2_w[k]), fl_param_grad(P, p->t_ln2_b[k]), dln,
-                           b->mid.p, b->mean2.p, b->rstd2.p, fl_param_data(P, p->t_ln2_w[k]), BT, D);
-        ops->axpy(dres, 1.0f, dtmp, (long)BT * D);  // dres = d(mid)
-        // attention branch
-        lin_bwd(m, Lo, b->ctx.p, dres, dctx, BT, 0.0f);
-        for (int h = 0; h < H; h++) {  // dP_h = dctx_h v_h^T; dv_h = P_h^T dctx_h
-            ops->gemm_strided(0, 1, T, T, hd, 1.0f, dctx + h * hd, D, TD, b->v.p + h * hd, D, TD, 0.0f,
-                              dP + h * TT, T, HTT, B);
-            ops->gemm_strided(1, 0, T, hd, T, 1.0f, b->probs.p + h * TT, T, HTT, dctx + h * hd, D, TD, 0.0f,
-                              dv + h * hd, D, TD, B);
-        }
-        ops->softmax_bwd(dP, dP, b->probs.p, B * H * T, T, 1.0f);  // dP = d(scaled scores)
-        for (int h = 0; h < H; h++) {  // dq_h = scale dS k_h; dk_h = scale dS^T q_h
-            ops->gemm_strided(0, 0, T, hd, T, scale, dP + h * TT, T, HTT, b->k.p + h * hd, D, TD, 0.0f,
-                              dq + h * hd, D, TD, B);
-            ops->gemm_strided(1, 0, T, hd, T, scale, dP + h * TT, T, HTT, b->q.p + h * hd, D, TD, 0.0f,
-                              dk + h * hd, D, TD, B);
-        }
-        lin_bwd(m, Lq, b->ln1.p, dq, dln, BT, 0.0f);
-        lin_bwd(m, Lk, b->ln1.p, dk, dln, BT, 1.0f);
-        lin_bwd(m, Lv, b->ln1.p, dv, dln, BT, 1.0f);
-        ops->layernorm_bwd(dtmp, fl_param_grad(P, p->t_ln1_w[k]), fl_param_grad(P, p->t_ln1_b[k]), dln,
-                           resid, b->mean1.p, b->rstd1.p, fl_param_data(P, p->t_ln1_w[k]), BT, D);
-        ops->axpy(dres, 1.0f, dtmp, (long)BT * D);  // dres = d(block input)
-    }
-
-    // embeddings: d pos = sum over data; d cls = d pos[0]; the patch rows feed the projection
-    ops->col_sum(dpos, dres, B, (int)TD, 0.0f);
-    ops->axpy(fl_param_grad(P, p->t_pos), 1.0f, dpos, TD);
-    ops->axpy(fl_param_grad(P, p->t_cls), 1.0f, dpos, D);
-    ops->vit_tokens(dres, dres, NULL, NULL, B, T, D);  // the CLS rows do not come from patches
-    lin_bwd(m, &m->lin[p->l_embed], p->patches.p, dres, NULL, BT, 0.0f);
 }
 
 void fl_vit_hidden(const fl_model* m, int k, float* host) {
@@ -613,7 +451,7 @@ static void vit_destroy(fl_model* m) {
 
 static const fl_model_vt vit_vt = {
     .kind = "vit", .reserve = vit_reserve, .release = vit_release, .forward = vit_forward,
-    .backward = vit_backward, .forward_flops = vit_forward_flops,
+    .backward = fl_vit_backward, .forward_flops = vit_forward_flops,
     .bytes_per_query = vit_bytes_per_query, .destroy = vit_destroy,
 };
 
@@ -647,3 +485,4 @@ int fl_vit_infer(fl_model* m, const float* x_host, int n, int batch, int feature
     ops->free(out_d);
     return 0;
 }
+

@@ -1,8 +1,8 @@
-// vit.h: the Vision Transformer (vit.c), compatible with Hugging Face
-// ViTForImageClassification: patch embedding (a linear layer over flattened patches), CLS
-// token and learned position embeddings, pre-LayerNorm blocks (multi-head self-attention with
-// Q, K, V biases and an output projection; MLP with exact erf GELU; residuals around both),
-// a final LayerNorm and a linear classifier on the CLS token.
+// vit.h: the Vision Transformer (vit.c, vit_backward.c, vit_spec.c, vit_hf.c), compatible
+// with Hugging Face ViTForImageClassification: patch embedding (a linear layer over flattened
+// patches), CLS token and learned position embeddings, pre-LayerNorm blocks (multi-head
+// self-attention with Q, K, V biases and an output projection; MLP with exact erf GELU;
+// residuals around both), a final LayerNorm and a linear classifier on the CLS token.
 //
 // Specifications (--model):
 //   vit-tiny          dim 192, depth 6, heads 3, MLP 768, patch 4 (28x28 or 32x32 inputs)
