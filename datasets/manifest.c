@@ -120,8 +120,11 @@ int fl_manifest_read(const char* path, fl_manifest* m, fl_err* err) {
         else if (nf == 2 && strcmp(f[0], "seed") == 0) m->seed = strtoull(f[1], NULL, 10);
         else if (nf == 2 && strcmp(f[0], "short_classes") == 0) m->short_classes = atoi(f[1]);
         else if (nf == 2 && strcmp(f[0], "classes") == 0) {
-            m->n_classes = atoi(f[1]);
-            if (m->n_classes <= 0 || m->n_classes > 100000 || m->class_names) { why = "bad class count"; break; }
+            // n_classes is the length of class_names (fl_manifest_free): set only with the array.
+            if (m->class_names) { why = "duplicate classes line"; break; }
+            int k = atoi(f[1]);
+            if (k <= 0 || k > 100000) { why = "bad class count"; break; }
+            m->n_classes = k;
             m->class_names = (char**)fl_calloc((size_t)m->n_classes, sizeof(char*));
         } else if (nf == 3 && strcmp(f[0], "c") == 0) {
             int k = atoi(f[1]);

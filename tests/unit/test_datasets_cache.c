@@ -91,6 +91,18 @@ static void test_manifest_roundtrip_and_damage(void) {
     CHECK(truncate(path, (off_t)(at - buf)) == 0, "truncate");
     CHECK(fl_manifest_read(path, &r, &err) == -1 && strstr(err.msg, "no checksum line"), "truncated: %s", err.msg);
     fl_manifest_free(&m);
+    // A second classes line is refused before it changes the class count: a larger count
+    // read past the array when it was freed, a smaller one leaked the names beyond it
+    // (tests/fuzz/regress/manifest/).
+    const char* dup[2] = {"# flbench manifest 1\nclasses\t1\nclasses\t2\n",
+                          "# flbench manifest 1\nclasses\t2\nc\t0\ta\nc\t1\tb\nclasses\t1\n"};
+    const char* where[2] = {"line 3: duplicate classes line", "line 5: duplicate classes line"};
+    for (int t = 0; t < 2; t++) {
+        t_write_text(path, dup[t]);
+        CHECK(fl_manifest_read(path, &r, &err) == -1 && strstr(err.msg, path) && strstr(err.msg, where[t]) &&
+                  !strchr(err.msg, '\n') && r.class_names == NULL && r.n_classes == 0,
+              "duplicate classes line (%d): %s", t, err.msg);
+    }
 }
 
 static void test_kshot_through_open(void) {
