@@ -9,6 +9,8 @@
 #   make plots        gnuplot figures from results/*.csv
 #   make cuda         build with the CUDA backend (nvcc, cuBLAS, NVTX)
 #   make deps         install missing Debian packages (does nothing when all are present)
+#   make test SAN=1   the same tests on a build with -fsanitize=address,undefined (build/san/)
+#   make fuzz [FUZZ_S=N]  libFuzzer harnesses of tests/fuzz/, N seconds each (default 30)
 # Sources are found by wildcard: a new .c file under impl/ or datasets/ joins libfl.a, one under
 # bench/ or bench/run/ joins the harness archive libflbench.a, a new tests/unit/test_*.c becomes
 # a test executable, with no edit here. The floors (docs/DESIGN.md) are checked by ci/check_layers.
@@ -17,11 +19,25 @@ CC      ?= gcc
 ARCH    ?= -march=x86-64-v3
 # -ffp-contract=off: no implicit multiply-add, so float results (noise above all) are the same
 # on every compiler and backend; FMA is used only where the code says fmaf().
+# The required flags (REQ_*) are appended with `override`, so that a CFLAGS, CPPFLAGS or LDLIBS
+# given on the command line (make CFLAGS=-O1) replaces only the optimisation and debug flags
+# and keeps these (tests/cli/test_make_flags.sh).
 CFLAGS  ?= -O3 $(ARCH) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -MMD -MP
+REQ_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp -ffp-contract=off -fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unused-parameter -MMD -MP
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
-CPPFLAGS += -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
-LDLIBS  += -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgsl -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
+REQ_CPPFLAGS := -I. -I/usr/include/x86_64-linux-gnu/openblas-openmp
+REQ_LDLIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lgsl -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp
+override CFLAGS += $(REQ_CFLAGS)
+override CPPFLAGS += $(REQ_CPPFLAGS)
+override LDLIBS += $(REQ_LDLIBS)
+
+# make test SAN=1: every unit test and CLI test on binaries built with AddressSanitizer and
+# UndefinedBehaviorSanitizer, in their own folder build/san/ (the normal build is untouched).
+# Undefined behaviour aborts (-fno-sanitize-recover), so the test that hit it fails.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ifeq ($(SAN),1)
+  override CFLAGS += $(SAN_FLAGS)
+endif
 
 # CUDA (make cuda): same tree, plus impl/backend/cuda/*.cu
 # sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load time.
@@ -33,7 +49,7 @@ NVCC    ?= $(CUDA_HOME)/bin/nvcc
 NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -ftz=true -Xcompiler -fopenmp,-Wall,-Wextra,-Wno-unused-parameter -I. -I$(CUDA_HOME)/include -lineinfo
 
 .DEFAULT_GOAL := all
-BUILD   := build
+BUILD   := $(if $(filter 1,$(SAN)),build/san,build)
 LIB_SRC := $(wildcard impl/*/*.c) $(wildcard datasets/*.c)
 CLI_SRC := $(filter-out bench/flbench.c,$(wildcard bench/*.c)) $(wildcard bench/run/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -41,8 +57,8 @@ CU_SRC  := $(wildcard impl/backend/cuda/*.cu)
 
 ifeq ($(WITH_CUDA),1)
   OBJDIR := $(BUILD)/obj-cuda
-  CPPFLAGS += -DFL_WITH_CUDA -I$(CUDA_HOME)/include
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+  override CPPFLAGS += -DFL_WITH_CUDA -I$(CUDA_HOME)/include
+  override LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
   CU_OBJ := $(patsubst %.cu,$(OBJDIR)/%.o,$(CU_SRC))
   VARIANT := CPU+CUDA
 else
@@ -63,10 +79,10 @@ GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(s
 $(BUILD)/git_rev: FORCE
 	@mkdir -p $(BUILD); echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
 $(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
-$(OBJDIR)/bench/run/schema.o: CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
+$(OBJDIR)/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers
+.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers
 all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
@@ -89,7 +105,7 @@ $(OBJDIR)/impl/backend/cuda/cuda_noise.o: NVCCFLAGS += -fmad=false
 # gcc's AVX code for it contains a register-form vmovq (VEX 66 0F D6) that valgrind 3.19
 # cannot decode, which would leave the lr-flops rows out of the CI gate (ci/perf_check).
 # Same results: -ffp-contract=off and no reassociation, so SSE and AVX round alike.
-$(OBJDIR)/impl/allocators/flops.o: CFLAGS += -march=x86-64-v2
+$(OBJDIR)/impl/allocators/flops.o: override CFLAGS += -march=x86-64-v2
 
 # The variant (CPU-only or CPU+CUDA) last built into the shared $(BUILD)/libfl.a: switching
 # between `make` and `make cuda` rebuilds the library and relinks what uses it.
@@ -119,12 +135,44 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBHARNESS) $(LIBFL) tests/test.h | $(DEPS_ST
 
 tests-build: $(TEST_BIN) $(BUILD)/flbench
 
+# The CLI tests run $(FLBENCH) (build/flbench unless told). Under SAN=1 they get the sanitized
+# binary, FL_SAN=1 (tests/cli/test_perf_gate.sh skips: valgrind cannot run an ASan binary) and
+# ASAN_OPTIONS/UBSAN_OPTIONS from tests/san.env.
 test: deps tests-build
-	@sh tests/run.sh $(TEST_BIN)
+	@$(if $(filter 1,$(SAN)),. tests/san.env &&) FLBENCH=$(BUILD)/flbench sh tests/run.sh $(TEST_BIN)
 
 cuda:
 	@command -v $(NVCC) >/dev/null 2>&1 || { echo "make cuda: nvcc not found at $(NVCC)"; exit 2; }
 	$(MAKE) WITH_CUDA=1 all
+
+# make fuzz [FUZZ_S=N]: one libFuzzer harness per parser (tests/fuzz/fuzz_NAME.c), built with
+# clang into $(BUILD)/fuzz/ with the project's flags plus -fsanitize=fuzzer,address,undefined;
+# each runs its committed regression inputs (tests/fuzz/regress/NAME/) once, then N seconds
+# (default 30; 0: none) from the seeds that tests/fuzz/seeds.sh generates into tests/fuzz/seeds/.
+# Fails if any input crashes (tests/fuzz/run.sh; tests/fuzz/README.md).
+FUZZ_CC ?= clang-14
+FUZZ_S  ?= 30
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_NAMES := safetensors npy hfconfig idx cifar coop manifest cache sweepconf csv image
+# -Wno-unknown-warning-option: clang does not know gcc's -Wformat-truncation, which some files silence.
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(ARCH) $(REQ_CFLAGS) -Wno-unknown-warning-option -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC) $(CLI_SRC))
+FUZZ_BIN := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+$(FUZZ_BUILD)/obj/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/libfl-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libfl-fuzz.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libfl-fuzz.a $(LDLIBS)
+$(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/fuzz/fuzz.h $(LIBFL) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBFL) $(LDLIBS)
+fuzz: deps $(FUZZ_BIN) $(FUZZ_BUILD)/gen_seeds
+	@sh tests/fuzz/seeds.sh $(FUZZ_BUILD)/gen_seeds tests/fuzz/seeds
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_S) $(FUZZ_NAMES)
 
 # make reproduce [QUICK=1 | PROFILE=paper]: the sweeps of bench/configs/, REPORT.md and figures
 # (bench/reproduce.sh; docs/SWEEPS.md). Resumable: run it again after an interruption.

@@ -4,8 +4,11 @@
 # libgsl-dev: exact t quantiles and the noncentral t for the report (linked against OpenBLAS's
 # CBLAS, so without libgslcblas).
 # python3: the bench and peers CLI tests; python3-venv: `make bench-peers` makes its venv.
+# valgrind: ci/perf_check (the CI instruction-count gate) and tests/cli/test_perf_gate.sh.
+# clang-14, libclang-rt-14-dev (libclang_rt.fuzzer and the sanitizer runtimes) and
+# libomp-14-dev (clang's -fopenmp): `make fuzz`.
 set -e
-PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev"
+PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev valgrind clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -3,7 +3,7 @@
 #  - BP, mlp:784-256-256-10, full training set, 2 epochs: test accuracy >= 0.85;
 #  - LR and MeZO reduce the training loss over 2 epochs under every allocator (a 500-shot
 #    split keeps this under two minutes: 79 steps per epoch).
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     echo "SKIP acceptance_mlp: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"

@@ -3,7 +3,7 @@
 # checkpointing per block, docs/METHOD.md "BP"): any method but bp is refused in one line with
 # exit 2; on Fashion-MNIST, checkpointed BP trains to the same loss as plain BP with a smaller
 # peak_model_mb, and the two are different cells, from `train` and from a sweep variant.
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }

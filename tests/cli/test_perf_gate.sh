@@ -12,6 +12,10 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "SKIP perf_gate: valgrind is not installed"
     exit 0
 fi
+if [ "${FL_SAN:-0}" = 1 ]; then
+    echo "SKIP perf_gate: sanitizer build (make test SAN=1): valgrind cannot run an ASan binary"
+    exit 0
+fi
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

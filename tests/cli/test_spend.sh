@@ -6,7 +6,7 @@
 #  - on a task with heterogeneous data (30% noisy labels), lr-flops and lr-neyman allocate
 #    unequally in epoch 1 (n_lo < n_hi, most steps not uniform); lr-uniform, the negative
 #    control, never does.
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }

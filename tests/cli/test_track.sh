@@ -4,7 +4,7 @@
 # within its standard error, and a tracked side at half the budget (the negative control) is
 # rejected; oracle allocation on a trained MLP is below 1; tracking leaves the training CSV
 # unchanged; bad options are refused; no NaN passes; a sweep variant writes DIR/track/.
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     echo "SKIP track: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"

@@ -2,7 +2,7 @@
 # test_train_cli.sh: `flbench train` end to end on the real Fashion-MNIST files: bad options
 # give one line and exit 2; a run writes rows with the documented schema; results/SCHEMA.md
 # is what `flbench schema` prints.
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }

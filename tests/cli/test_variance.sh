@@ -3,7 +3,7 @@
 # (fixed seeds). Model states: a small MLP at initialisation, and the same MLP after a short
 # BP training, whose per-datum variances differ by orders of magnitude (confident data have
 # almost no gradient).
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     echo "SKIP variance: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
