@@ -1,18 +1,23 @@
 // cpu_linalg.c: the CPU backend's products, data movement and reductions (the ops table,
 // ops.h): gemm and gemm_strided through OpenBLAS (OpenMP build), gather_rows, segment_sum,
-// gather_add_rows, col_sum, row_sumsq and dot as OpenMP loops. Sums run in a fixed order.
+// gather_add_rows, col_sum, row_sumsq and dot as OpenMP loops. Every sum and product runs in
+// an order fixed by its size, never by the thread count (docs/DESIGN.md, principle 1).
 #include <string.h>
 #include <omp.h>
 #include <cblas.h>
 #include "cpu_internal.h"
+#include "cpu_chunks.h"
 
 // ---------------------------------------------------------------------------------------
 // linear algebra
 
-// Row split of tall, narrow products (cpu_gemm): at least this many rows per thread, at most
-// this many columns.
-#define SPLIT_M_MIN_ROWS 4096
-#define SPLIT_M_MAX_COLS 256
+// Tiles of a product (cpu_gemm), by its shape alone: at least GEMM_TILE rows (or columns)
+// of C per tile, at most GEMM_MAX_TILES tiles; when C is small, K is cut into chunks of at
+// least GEMM_TILE_K.
+#define GEMM_TILE 256
+#define GEMM_TILE_K 2048
+#define GEMM_MAX_TILES 32
+#define GEMM_MAX_K_CHUNKS 16
 
 void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, int lda,
               const float* B, int ldb, float beta, float* C, int ldc) {
@@ -36,23 +41,71 @@ void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, 
             for (int j = 0; j < N; j++) C[(long)i * ldc + j] = beta == 0.f ? 0.f : beta * C[(long)i * ldc + j];
         return;
     }
-    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (!ta && threads > 1 && M >= SPLIT_M_MIN_ROWS * threads && N <= SPLIT_M_MAX_COLS) {
-        // Tall and narrow (a linear layer over query rows, N = 192 in W2): one single-threaded
-        // product per thread on its own block of rows. OpenBLAS's own split of this shape
-        // runs at 135 GFLOP/s here against 160 this way (25600x192x192; 147 against 169 for
-        // K = 768); wider N gains nothing. OpenBLAS-OpenMP is single-threaded inside the region.
-#pragma omp parallel num_threads(threads)
-        {
-            int t = omp_get_thread_num();
-            int m0 = (int)((long)M * t / threads), m1 = (int)((long)M * (t + 1) / threads);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m1 - m0, N, K,
-                        alpha, A + (long)m0 * lda, lda, B, ldb, beta, C + (long)m0 * ldc, ldc);
+    // OpenBLAS's own threading cuts a product by the thread count, and its single- and
+    // multi-threaded paths block K differently, so the same product rounds differently at 1
+    // and 2 threads. Here the product is cut into tiles by its shape alone; OpenBLAS computes
+    // each tile single-threaded (OpenBLAS-OpenMP is single-threaded inside a parallel region,
+    // and at one thread), the threads take whole tiles: the same result on any thread count
+    // (tests/cli/test_threads.sh). Three cuts:
+    //  - M >= 2 GEMM_TILE: blocks of rows of C (each tile packs op(B) again: K N against
+    //    its rows x N x K multiply-adds, under 1/256 of the work);
+    //  - else N >= 2 GEMM_TILE: blocks of columns of C;
+    //  - else K >= 2 GEMM_TILE_K (a weight gradient over many query rows): chunks of K, each
+    //    product into its own partial C (M, N), the partials added in chunk order;
+    //  - else one tile.
+    int tiles_m = M / GEMM_TILE, tiles_n = N / GEMM_TILE, chunks_k = K / GEMM_TILE_K;
+    if (tiles_m >= 2) {
+        int tiles = tiles_m < GEMM_MAX_TILES ? tiles_m : GEMM_MAX_TILES;
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < tiles; t++) {
+            int m0 = (int)((long)M * t / tiles), m1 = (int)((long)M * (t + 1) / tiles);
+            const float* At = ta ? A + m0 : A + (long)m0 * lda;  // rows m0..m1 of op(A)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        m1 - m0, N, K, alpha, At, lda, B, ldb, beta, C + (long)m0 * ldc, ldc);
         }
-        return;
+    } else if (tiles_n >= 2) {
+        int tiles = tiles_n < GEMM_MAX_TILES ? tiles_n : GEMM_MAX_TILES;
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < tiles; t++) {
+            int n0 = (int)((long)N * t / tiles), n1 = (int)((long)N * (t + 1) / tiles);
+            const float* Bt = tb ? B + (long)n0 * ldb : B + n0;  // columns n0..n1 of op(B)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        M, n1 - n0, K, alpha, A, lda, Bt, ldb, beta, C + n0, ldc);
+        }
+    } else if (chunks_k >= 2) {
+        int chunks = chunks_k < GEMM_MAX_K_CHUNKS ? chunks_k : GEMM_MAX_K_CHUNKS;
+        long MN = (long)M * N;
+        float* part = (float*)malloc((size_t)chunks * MN * sizeof(float));  // (chunks, M, N)
+        if (!part) FL_FATAL("out of host memory in gemm (%d x %d partials)", chunks, (int)MN);
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < chunks; c++) {
+            int k0 = (int)((long)K * c / chunks), k1 = (int)((long)K * (c + 1) / chunks);
+            const float* Ac = ta ? A + (long)k0 * lda : A + k0;  // columns k0..k1 of op(A)
+            const float* Bc = tb ? B + k0 : B + (long)k0 * ldb;  // rows k0..k1 of op(B)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                        M, N, k1 - k0, 1.0f, Ac, lda, Bc, ldb, 0.0f, part + c * MN, N);
+        }
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < M; i++) {
+            float* Ci = C + (long)i * ldc;
+            for (int j = 0; j < N; j++) {
+                float s = part[(long)i * N + j];
+                for (int c = 1; c < chunks; c++) s += part[c * MN + (long)i * N + j];
+                Ci[j] = alpha * s + (beta == 0.f ? 0.f : beta * Ci[j]);
+            }
+        }
+        free(part);
+    } else if (omp_in_parallel() || omp_get_max_threads() == 1) {
+        // one tile where OpenBLAS is single-threaded already (gemm_strided's heads)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        // one tile, in a parallel region so that OpenBLAS runs it single-threaded
+#pragma omp parallel
+#pragma omp single
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
 
@@ -96,30 +149,30 @@ void cpu_gather_add_rows(float* dst, const float* src, const int32_t* idx, int r
 // ---------------------------------------------------------------------------------------
 // reductions
 
-// Column sums: each thread adds a contiguous block of rows into its own partial row
-// (unit-stride, vectorized), then the partials are added in thread order (deterministic).
+// Column sums: each chunk of rows (cpu_chunks.h) is added into its own partial row
+// (unit-stride, vectorised), then the partials are added in chunk order: the same result on
+// any thread count. Fewer than 64 rows: one pass, in row order (fixed by the size alone).
 void cpu_col_sum(float* dst, const float* src, int rows, int cols, float beta) {
-    int nthreads = omp_get_max_threads();
-    if (rows < 64 || nthreads == 1) {
+    if (rows < 64) {
         for (int c = 0; c < cols; c++) dst[c] = beta == 0.f ? 0.f : beta * dst[c];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) dst[c] += src[(long)r * cols + c];
         return;
     }
-    float* part = (float*)calloc((size_t)nthreads * cols, sizeof(float));
+    int chunks = cpu_chunks(rows);
+    float* part = (float*)calloc((size_t)chunks * cols, sizeof(float));
     if (!part) FL_FATAL("out of host memory in col_sum");
-#pragma omp parallel
-    {
-        float* acc = part + (long)omp_get_thread_num() * cols;
-#pragma omp for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            const float* x = src + (long)r * cols;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chunks; k++) {
+        float* acc = part + (long)k * cols;
+        for (long r = cpu_chunk_begin(rows, chunks, k); r < cpu_chunk_begin(rows, chunks, k + 1); r++) {
+            const float* x = src + r * cols;
             for (int c = 0; c < cols; c++) acc[c] += x[c];
         }
     }
     for (int c = 0; c < cols; c++) dst[c] = beta == 0.f ? 0.f : beta * dst[c];
-    for (int t = 0; t < nthreads; t++)
-        for (int c = 0; c < cols; c++) dst[c] += part[(long)t * cols + c];
+    for (int k = 0; k < chunks; k++)
+        for (int c = 0; c < cols; c++) dst[c] += part[(long)k * cols + c];
     free(part);
 }
 
@@ -129,17 +182,20 @@ void cpu_row_sumsq(float* out, const float* x, int rows, int cols) {
 }
 
 double cpu_dot(const float* x, const float* y, long n) {
-    // 8 lanes per thread (vectorises: one running double sum is a chain of n dependent adds)
-    double s = 0.0;
-    long n8 = n / 8 * 8;
-#pragma omp parallel reduction(+ : s) if (n > 4096)
-    {
+    // Blocks of 8 elements in chunks (cpu_chunks.h); 8 double lanes per chunk (vectorises:
+    // one running double sum is a chain of n dependent adds), the chunks' sums added in order.
+    long blocks = n / 8;
+    int chunks = cpu_chunks(blocks);
+    double sums[CPU_REDUCE_CHUNKS];
+#pragma omp parallel for schedule(static) if (n > 4096)
+    for (int k = 0; k < chunks; k++) {
         double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma omp for schedule(static)
-        for (long i = 0; i < n8; i += 8)
-            for (int l = 0; l < 8; l++) lane[l] += (double)x[i + l] * (double)y[i + l];
-        s += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+        for (long b = cpu_chunk_begin(blocks, chunks, k); b < cpu_chunk_begin(blocks, chunks, k + 1); b++)
+            for (int l = 0; l < 8; l++) lane[l] += (double)x[b * 8 + l] * (double)y[b * 8 + l];
+        sums[k] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
     }
-    for (long i = n8; i < n; i++) s += (double)x[i] * (double)y[i];
+    double s = 0.0;
+    for (int k = 0; k < chunks; k++) s += sums[k];
+    for (long i = blocks * 8; i < n; i++) s += (double)x[i] * (double)y[i];
     return s;
 }

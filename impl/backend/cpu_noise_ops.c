@@ -7,6 +7,7 @@
 #include <omp.h>
 #include "cpu_noise.h"
 #include "cpu_internal.h"
+#include "cpu_chunks.h"
 
 // Noise ops. Whole blocks of 32 columns draw their normals 32 at a time (cpu_noise.h,
 // bit-identical to the shared body); the last partial block uses the shared group body.
@@ -104,16 +105,15 @@ void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens, Q = rows / T;
     int8_t* role = pair_roles(nz, Q);
-    int nthreads = omp_get_max_threads();
-    // per-thread partial sums of the log-sigma score, reduced at the end (fixed order)
-    float* part = gs ? (float*)calloc((size_t)nthreads * padded, sizeof(float)) : NULL;
+    // partial sums of the log-sigma score per chunk of queries (cpu_chunks.h), added in
+    // chunk order at the end: the same on any thread count
+    int chunks = cpu_chunks(Q);
+    float* part = gs ? (float*)calloc((size_t)chunks * padded, sizeof(float)) : NULL;
     if (gs && !part) FL_FATAL("out of host memory in lr_grad");
-#pragma omp parallel
-    {
-        int tid = omp_get_thread_num();
-        float* acc = part ? part + (long)tid * padded : NULL;
-#pragma omp for schedule(static)
-        for (int q = 0; q < Q; q++) {
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chunks; k++) {
+        float* acc = part ? part + (long)k * padded : NULL;
+        for (int q = (int)cpu_chunk_begin(Q, chunks, k); q < (int)cpu_chunk_begin(Q, chunks, k + 1); q++) {
             if (role[q] == 2) continue;
             int pair = role[q] == 1;
             for (int t = 0; t < T; t++) {
@@ -147,15 +147,16 @@ void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
         }
     }
     if (gs) {
-        for (int t = 0; t < nthreads; t++)
-            for (int c = 0; c < cols; c++) gs[c] += part[(long)t * padded + c];
+        for (int k = 0; k < chunks; k++)
+            for (int c = 0; c < cols; c++) gs[c] += part[(long)k * padded + c];
         free(part);
     }
     free(role);
 }
 
 // LR gradient by units (ops.h): a unit's queries share one noise row, so each unit draws its
-// normals once. gb and gs are reduced through per-thread partials in a fixed order.
+// normals once. gb and gs are reduced through partials per chunk of units (cpu_chunks.h),
+// added in chunk order: the same on any thread count.
 // lr_unit_noise and lr_unit_kept (ops.h): the normals drawn, or read from kept (E may be kept).
 static void lr_unit(float* E, const float* kept, float* gb, float* gs, const float* coef,
                     const float* sigma, const fl_noise* nz, const int32_t* uoff, int units, int cols,
@@ -163,16 +164,15 @@ static void lr_unit(float* E, const float* kept, float* gb, float* gs, const flo
     int full = cols / 32 * 32;
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens;
-    int nthreads = omp_get_max_threads();
-    // per-thread partials: gb in [0, padded), gs in [padded, 2 padded)
-    float* part = (float*)calloc((size_t)nthreads * 2 * padded, sizeof(float));
+    // partials per chunk: gb in [0, padded), gs in [padded, 2 padded)
+    int chunks = cpu_chunks(units);
+    float* part = (float*)calloc((size_t)chunks * 2 * padded, sizeof(float));
     if (!part) FL_FATAL("out of host memory in lr_unit_noise");
-#pragma omp parallel
-    {
-        float* acc_b = part + (long)omp_get_thread_num() * 2 * padded;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < chunks; k++) {
+        float* acc_b = part + (long)k * 2 * padded;
         float* acc_s = acc_b + padded;
-#pragma omp for schedule(static)
-        for (int u = 0; u < units; u++) {
+        for (int u = (int)cpu_chunk_begin(units, chunks, k); u < (int)cpu_chunk_begin(units, chunks, k + 1); u++) {
             for (int t = 0; t < T; t++) {
                 float wsum, asum, sign;
                 uint32_t row = fl_lr_unit_weights(nz, coef, uoff, u, t, &wsum, &asum);
@@ -205,10 +205,10 @@ static void lr_unit(float* E, const float* kept, float* gb, float* gs, const flo
             }
         }
     }
-    for (int t = 0; t < nthreads; t++)
+    for (int k = 0; k < chunks; k++)
         for (int c = 0; c < cols; c++) {
-            if (gb) gb[c] += part[(long)t * 2 * padded + c];
-            if (gs) gs[c] += part[(long)t * 2 * padded + padded + c];
+            if (gb) gb[c] += part[(long)k * 2 * padded + c];
+            if (gs) gs[c] += part[(long)k * 2 * padded + padded + c];
         }
     free(part);
 }
@@ -321,13 +321,21 @@ double cpu_dirs_sumsq(long n, uint64_t first, int K, const float* s, uint32_t ke
                       uint32_t stream, uint32_t step) {
     if (first % 4 != 0) FL_FATAL("dirs_sumsq: first element %llu is not a multiple of 4", (unsigned long long)first);
     long blocks = n / 32;
-    double acc = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : acc) if (blocks > 64)
-    for (long b = 0; b < blocks; b++) {
-        float g[32];
-        dirs_block32(g, b * 32, first, K, s, key0, key1, stream, step);
-        for (int l = 0; l < 32; l++) acc += (double)g[l] * g[l];
+    // per chunk of blocks (cpu_chunks.h), added in chunk order: the same on any thread count
+    int chunks = cpu_chunks(blocks);
+    double sums[CPU_REDUCE_CHUNKS];
+#pragma omp parallel for schedule(static) if (blocks > 64)
+    for (int k = 0; k < chunks; k++) {
+        double part = 0.0;
+        for (long b = cpu_chunk_begin(blocks, chunks, k); b < cpu_chunk_begin(blocks, chunks, k + 1); b++) {
+            float g[32];
+            dirs_block32(g, b * 32, first, K, s, key0, key1, stream, step);
+            for (int l = 0; l < 32; l++) part += (double)g[l] * g[l];
+        }
+        sums[k] = part;
     }
+    double acc = 0.0;
+    for (int k = 0; k < chunks; k++) acc += sums[k];
     for (long i = blocks * 32; i < n; i += 4) {
         float g[4];
         fl_body_dirs_grad4(g, n, i, first, K, s, key0, key1, stream, step);
