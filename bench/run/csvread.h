@@ -27,8 +27,8 @@ typedef struct fl_csv {
 } fl_csv;
 
 // Reads path. Returns 0, or -1 with err ("FILE:LINE: what, expected vs found") for a file that
-// cannot be opened, an empty file, a quoting error, or a row whose field count differs from
-// the header's.
+// cannot be opened, an empty file, a quoting error, a bare CR that ends a record in the middle
+// of a line (CRLF line ends are read), or a row whose field count differs from the header's.
 int fl_csv_read(const char* path, fl_csv* t, fl_err* err);
 void fl_csv_free(fl_csv* t);
 

@@ -1,5 +1,5 @@
 // test_csvread.c: the CSV reader of bench/run/csvread.h: quoting, line numbers and byte
-// ranges of rows, a torn last line, and errors that name the file and line.
+// ranges of rows, a torn last line, CRLF and bare CR, and errors that name the file and line.
 #include "../test.h"
 #include "../../bench/run/csvread.h"
 #include "../../bench/run/schema.h"
@@ -75,6 +75,36 @@ static void test_errors_name_line(void) {
     CHECK(fl_csv_read(missing, &t, &err) == -1 && strstr(err.msg, "none.csv: cannot open"), "message: %s", err.msg);
 }
 
+static void test_bare_cr(void) {
+    // libcsv ends a record at a CR outside quotes: "a,b" and "c,d" would both end on line 1,
+    // the first silently replaced by the second. The file is refused, naming line and byte.
+    fl_csv t;
+    fl_err err = {{0}};
+    const char* path = write_file("cr.csv", "a,b\rc,d\n1,2\n");
+    int rc = fl_csv_read(path, &t, &err);
+    CHECK(rc == -1, "a bare CR inside a line is refused, got rc %d (%d cols, %ld rows, header '%s')", rc,
+          rc ? 0 : t.n_cols, rc ? 0L : t.n_rows, rc ? "" : t.header[0]);
+    if (rc == 0) fl_csv_free(&t);
+    CHECK(strstr(err.msg, "cr.csv:1:") && strstr(err.msg, "byte 3") && strstr(err.msg, "bare CR"),
+          "message: %s", err.msg);
+    // a bare CR on a later row, after a header already read
+    path = write_file("cr2.csv", "a,b\n1,2\n3,4\r5,6\n");
+    rc = fl_csv_read(path, &t, &err);
+    CHECK(rc == -1 && strstr(err.msg, "cr2.csv:3:") && strstr(err.msg, "byte 11"), "rc %d message: %s", rc, err.msg);
+    if (rc == 0) fl_csv_free(&t);
+    // CRLF line ends and a CR inside quotes are read as before
+    path = write_file("crlf.csv", "a,b\r\n1,\"x\ry\"\r\n\r\n3,4\r\n");
+    rc = fl_csv_read(path, &t, &err);
+    CHECK(rc == 0, "CRLF file: %s", err.msg);
+    if (rc) return;
+    CHECK(t.n_cols == 2 && t.n_rows == 2 && !strcmp(t.header[1], "b"), "shape %d cols %ld rows", t.n_cols, t.n_rows);
+    CHECK(!strcmp(fl_csv_field(&t, 0, "b"), "x\ry") && !strcmp(fl_csv_field(&t, 1, "a"), "3"), "fields '%s' '%s'",
+          fl_csv_field(&t, 0, "b"), fl_csv_field(&t, 1, "a"));
+    CHECK(t.line[1] == 4 && t.offset[1] == 16 && t.end[1] == 21, "row 2: line %ld bytes %ld..%ld", t.line[1],
+          t.offset[1], t.end[1]);
+    fl_csv_free(&t);
+}
+
 static void test_results_header(void) {
     // a row written by the results appender reads back with the schema's header
     char path[600];
@@ -106,6 +136,7 @@ int main(void) {
     RUN(test_quoting_and_lines);
     RUN(test_torn_tail);
     RUN(test_errors_name_line);
+    RUN(test_bare_cr);
     RUN(test_results_header);
     TEST_EXIT();
 }
