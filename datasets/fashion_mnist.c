@@ -4,8 +4,8 @@
 //
 // IDX layout (big-endian): images "00 00 08 03", count, rows, cols, then count*rows*cols bytes;
 // labels "00 00 08 01", count, then count bytes. Every check names the file and the byte offset
-// in the uncompressed stream; nothing is read past what the header promises, and the data must
-// end exactly where it says.
+// in the uncompressed stream; nothing is read past what the header promises, the data must
+// end exactly where it says, and memory grows with the data read, not with the header's count.
 #include "dataset.h"
 #include <string.h>
 #include <zlib.h>
@@ -60,7 +60,9 @@ static const char* fl_gz_msg(fl_idx_file* x, int* zerr) {
 }
 
 // Reads exactly len bytes, or fails naming the offset where the data ran out or was corrupt.
-static int fl_idx_read(fl_idx_file* x, void* buf, size_t len, const char* what, fl_err* err) {
+// rest: bytes the caller reads right after these ones (counted in "expected N more bytes").
+static int fl_idx_read_part(fl_idx_file* x, void* buf, size_t len, size_t rest, const char* what,
+                            fl_err* err) {
     size_t got = 0;
     while (got < len) {
         size_t chunk = len - got > (1u << 30) ? (1u << 30) : len - got;
@@ -76,13 +78,42 @@ static int fl_idx_read(fl_idx_file* x, void* buf, size_t len, const char* what, 
             int zerr;
             const char* zmsg = fl_gz_msg(x, &zerr);
             return fl_fail(err, "%s: truncated at byte %lld while reading %s: expected %zu more "
-                                "bytes%s%s",
-                           x->path, (long long)(x->off + (int64_t)got), what, len - got,
+                                "bytes, found the end of the data%s%s",
+                           x->path, (long long)(x->off + (int64_t)got), what, len - got + rest,
                            zerr != Z_OK ? ", zlib: " : "", zerr != Z_OK ? zmsg : "");
         }
         got += (size_t)r;
     }
     x->off += (int64_t)len;
+    return 0;
+}
+
+static int fl_idx_read(fl_idx_file* x, void* buf, size_t len, const char* what, fl_err* err) {
+    return fl_idx_read_part(x, buf, len, 0, what, err);
+}
+
+// First size of the buffer fl_idx_read_new grows.
+#define FL_IDX_FIRST_CHUNK ((size_t)1 << 20)
+
+// Reads exactly len bytes into a new buffer (*out) that grows with what was read: 1 MiB, then
+// doubling. A header that promises more than the file holds (a 26-byte file may claim ten
+// million images, 7.8 GB) costs at most twice what the file does hold before it fails.
+static int fl_idx_read_new(fl_idx_file* x, size_t len, const char* what, uint8_t** out,
+                           fl_err* err) {
+    size_t cap = len < FL_IDX_FIRST_CHUNK ? len : FL_IDX_FIRST_CHUNK, got = 0;
+    uint8_t* buf = (uint8_t*)fl_malloc(cap);
+    while (got < len) {
+        if (got == cap) {
+            cap = len - cap < cap ? len : 2 * cap;
+            buf = (uint8_t*)fl_realloc(buf, cap);
+        }
+        if (fl_idx_read_part(x, buf + got, cap - got, len - cap, what, err)) {
+            free(buf);
+            return -1;
+        }
+        got = cap;
+    }
+    *out = buf;
     return 0;
 }
 
@@ -160,10 +191,9 @@ int fl_load_fashion_mnist(const char* dir, int train, fl_images* out, fl_err* er
                 fla.path, n_lab, n, fi.path);
         goto fail;
     }
-    // --- data
+    // --- data (the labels are allocated once the pixels, 784 bytes per label, were read)
     size_t dim = (size_t)rows * cols;
-    pix = (uint8_t*)fl_malloc((size_t)n * dim);
-    if (fl_idx_read(&fi, pix, (size_t)n * dim, "the pixels", err)) goto fail;
+    if (fl_idx_read_new(&fi, (size_t)n * dim, "the pixels", &pix, err)) goto fail;
     if (fl_idx_expect_end(&fi, err)) goto fail;
     raw_labels = (uint8_t*)fl_malloc(n);
     if (fl_idx_read(&fla, raw_labels, n, "the labels", err)) goto fail;

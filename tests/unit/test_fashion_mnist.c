@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <ftw.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 
 // ---------------------------------------------------------------- fixtures
 
@@ -68,8 +71,8 @@ static void make_idx(const char* dir, const char* prefix, idx_spec s) {
     snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
     write_file(path, b, len, 1);
     free(b);
-    // A corrupt header may claim a huge count: at most 1000 labels are actually written.
-    size_t n_lab_written = s.n_lab < 1000 ? s.n_lab : 1000;
+    // A corrupt header may claim a huge count: at most 4096 labels are actually written.
+    size_t n_lab_written = s.n_lab < 4096 ? s.n_lab : 4096;
     unsigned char* l = calloc(8 + n_lab_written, 1);
     be32(l, s.lab_magic);
     be32(l + 4, s.n_lab);
@@ -231,6 +234,90 @@ static void test_error_cases(void) {
     expect_error(subdir("gzbad"), "train-images-idx3-ubyte.gz", "byte");
 }
 
+// Runs fn in a child process whose address space may grow by at most `extra` bytes beyond
+// what it holds now (RLIMIT_AS). Returns 1 when fn returned 1 there; 0 when it returned 0 or
+// the child died (an allocation past the cap ends in "out of host memory").
+static int within_memory_cap(int (*fn)(void), size_t extra) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        unsigned long pages = 0;
+        FILE* f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%lu", &pages) != 1) _exit(3);
+        fclose(f);
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + extra;
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        int ok = fn();
+        fflush(stdout);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// A 26-byte images file whose header claims the largest count the reader accepts, 10,000,000
+// images (7.8 GB of pixels), and holds 10 bytes of them.
+static const char* make_lying_count(void) {
+    const char* dir = subdir("lying");
+    mkdir(dir, 0755);
+    unsigned char b[26] = {0};
+    be32(b, 0x803); be32(b + 4, 10000000u); be32(b + 8, 28); be32(b + 12, 28);
+    char path[512];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
+    write_file(path, b, sizeof b, 0);
+    unsigned char l[8];
+    be32(l, 0x801); be32(l + 4, 10000000u);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
+    write_file(path, l, sizeof l, 0);
+    return dir;
+}
+
+static int alloc_what_the_count_asks(void) {
+    int null_fd = open("/dev/null", O_WRONLY);  // the failure expected here is reported on
+    if (null_fd >= 0) dup2(null_fd, 2);          // stderr, which is only noise in this child
+    uint8_t* volatile p = malloc((size_t)10000000u * 784);
+    int ok = p != NULL;
+    free(p);
+    return ok;
+}
+
+static int load_lying_count(void) {
+    fl_images d;
+    fl_err err = {{0}};
+    int rc = fl_load_fashion_mnist(subdir("lying"), 1, &d, &err);
+    if (rc == 0) fl_images_free(&d);
+    return rc == -1 && strstr(err.msg, "truncated at byte 26 while reading the pixels") != NULL;
+}
+
+static void test_count_beyond_file(void) {
+    // The count is believed only as far as the data goes: the read fails at byte 26 naming
+    // what it expected, having allocated about what was read, within a 256 MiB cap on the
+    // address space (the count alone asks for 7.8 GB).
+    const char* dir = make_lying_count();
+    expect_error(dir, "train-images-idx3-ubyte: truncated at byte 26 while reading the pixels",
+                 "expected 7839999990 more bytes, found the end of the data");
+    CHECK(within_memory_cap(load_lying_count, (size_t)256 << 20),
+          "reading a 26-byte file that claims 10,000,000 images needs more than 256 MiB");
+    // Negative control: the cap does stop an allocation of the size the count asks for.
+    CHECK(!within_memory_cap(alloc_what_the_count_asks, (size_t)256 << 20),
+          "a 7.8 GB allocation succeeded under the 256 MiB cap: the cap proves nothing");
+    // A real file of more than one growth step still reads exactly (3000 images, 2.2 MiB).
+    const char* big = subdir("grow");
+    make_idx(big, "train", good_spec(3000));
+    fl_images d;
+    fl_err err = {{0}};
+    CHECK(fl_load_fashion_mnist(big, 1, &d, &err) == 0, "%s", err.msg);
+    if (d.n == 3000) {
+        int bad = 0;
+        for (int i = 0; i < 3000; i += 7)
+            for (int r = 0; r < 28; r++) bad += d.pix[(size_t)i * 784 + r * 28 + 5] != fixture_pixel(i, r, 5);
+        CHECK(bad == 0 && d.pix[2999 * 784 + 783] == fixture_pixel(2999, 27, 27), "%d pixels differ", bad);
+    }
+    fl_images_free(&d);
+}
+
 // ---------------------------------------------------------------- real data
 
 static void test_real_debian_files(void) {
@@ -367,6 +454,7 @@ int main(void) {
     RUN(test_reads_exact_pixels_and_labels);
     RUN(test_uncompressed_fallback);
     RUN(test_error_cases);
+    RUN(test_count_beyond_file);
     RUN(test_real_debian_files);
     RUN(test_kshot);
     RUN(test_holdout_and_select);
