@@ -85,18 +85,19 @@ static double fl_bench_run(fl_bench_src* src, int n_src, int n, const fl_preproc
             for (int i = 0; i < n; i++) {
                 fl_bench_src* s = &src[i % n_src];
                 fl_err e;
+                const char* name = s->data ? "synthetic" : s->path;
                 if (what == 2) {
-                    fl_preprocess(&decoded[i % n_src], pp, out);
+                    bad += fl_preprocess(&decoded[i % n_src], pp, name, out, &e) != 0;
                     continue;
                 }
                 fl_image im;
-                int rc = s->data ? fl_image_decode(s->data, s->len, "synthetic", 3, &im, &e)
+                int rc = s->data ? fl_image_decode(s->data, s->len, name, 3, &im, &e)
                                  : fl_image_read(s->path, 3, &im, &e);
                 if (rc) {
                     bad++;
                     continue;
                 }
-                if (what == 0) fl_preprocess(&im, pp, out);
+                if (what == 0) bad += fl_preprocess(&im, pp, name, out, &e) != 0;
                 fl_image_free(&im);
             }
             free(out);
@@ -207,7 +208,7 @@ int fl_bench_images(int argc, char** argv) {
         double rt = fl_bench_run(src, n_src, n, &pp, threads, min_time, 0, dec, &failed);
         printf("  decode+resize, %d threads: %8.1f images/s  (%.2fx)\n", threads, rt, rt / r1);
     }
-    if (failed) printf("  %d images failed to decode\n", failed);
+    if (failed) printf("  %d images failed to decode or preprocess\n", failed);
     for (int i = 0; i < n_src; i++) {
         free(src[i].data);
         fl_image_free(&dec[i]);

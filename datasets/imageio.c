@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <limits.h>
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
@@ -401,20 +402,21 @@ static double fl_triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-// PIL's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter: for each output
-// index, the first input index (bounds[2i]), the tap count (bounds[2i+1]) and ksize int32
-// coefficients in 22-bit fixed point. Returns ksize.
-static int fl_coeffs(int in_size, float in0, float in1, int out_size, int** bounds_out,
-                     int32_t** kk_out) {
+// PIL's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter, for the n_out
+// output indices out0 .. out0 + n_out - 1 of a resize to out_size: for each, the first input
+// index (bounds[2i]), the tap count (bounds[2i+1]) and ksize int32 coefficients in 22-bit
+// fixed point. An index's taps depend on nothing but the index. Returns ksize.
+static int fl_coeffs(int in_size, float in0, float in1, int out_size, int out0, int n_out,
+                     int** bounds_out, int32_t** kk_out) {
     double scale = (double)(in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
-    int* bounds = (int*)fl_malloc(sizeof(int) * 2 * out_size);
-    int32_t* kk = (int32_t*)fl_calloc((size_t)out_size * ksize, sizeof(int32_t));
+    int* bounds = (int*)fl_malloc(sizeof(int) * 2 * n_out);
+    int32_t* kk = (int32_t*)fl_calloc((size_t)n_out * ksize, sizeof(int32_t));
     double* k = (double*)fl_malloc(sizeof(double) * ksize);
-    for (int xx = 0; xx < out_size; xx++) {
-        double center = in0 + (xx + 0.5) * scale;
+    for (int xx = 0; xx < n_out; xx++) {
+        double center = in0 + ((double)out0 + xx + 0.5) * scale;
         double ww = 0.0, ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5);
         if (xmin < 0) xmin = 0;
@@ -446,28 +448,33 @@ static inline uint8_t fl_clip8(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-void fl_resample_u8(const uint8_t* src, int sw, int sh, int c, const float* box, uint8_t* dst,
-                    int dw, int dh) {
+void fl_resample_window_u8(const uint8_t* src, int sw, int sh, int c, const float* box, int dw,
+                           int dh, int ox, int oy, int ow, int oh, uint8_t* dst) {
     float b[4] = {0.0f, 0.0f, (float)sw, (float)sh};
     if (box) memcpy(b, box, sizeof b);
     int need_h = dw != sw || b[0] != 0.0f || b[2] != (float)dw;
     int need_v = dh != sh || b[1] != 0.0f || b[3] != (float)dh;
-    int *bv, *bh = NULL;
-    int32_t *kv, *kh = NULL;
-    int ksv = fl_coeffs(sh, b[1], b[3], dh, &bv, &kv);
-    int y_first = bv[0], y_last = bv[2 * dh - 2] + bv[2 * dh - 1];
-    const uint8_t* in = src;
-    int in_w = sw;
-    int row0 = 0;  // row of `in` that is source row y_first
+    // Source rows [y_first, y_last) feed the window's rows.
+    int *bv = NULL, *bh = NULL;
+    int32_t *kv = NULL, *kh = NULL;
+    int ksv = 0, y_first = oy, y_last = oy + oh;
+    if (need_v) {
+        ksv = fl_coeffs(sh, b[1], b[3], dh, oy, oh, &bv, &kv);
+        y_first = bv[0];
+        y_last = bv[2 * oh - 2] + bv[2 * oh - 1];
+    }
+    // Horizontal pass (when the width changes) of those rows, window columns only, into tmp.
+    const uint8_t* in = src;  // rows of the horizontal pass's output, or the source's
+    int in_w = sw, row0 = 0, col0 = ox;  // in's width; which source row and column in starts at
     uint8_t* tmp = NULL;
     if (need_h) {
-        int ksh = fl_coeffs(sw, b[0], b[2], dw, &bh, &kh);
+        int ksh = fl_coeffs(sw, b[0], b[2], dw, ox, ow, &bh, &kh);
         int rows = y_last - y_first;
-        tmp = (uint8_t*)fl_malloc((size_t)rows * dw * c + 1);
+        tmp = (uint8_t*)fl_malloc((size_t)rows * ow * c + 1);
         for (int yy = 0; yy < rows; yy++) {
             const uint8_t* s = src + (size_t)(yy + y_first) * sw * c;
-            uint8_t* o = tmp + (size_t)yy * dw * c;
-            for (int xx = 0; xx < dw; xx++) {
+            uint8_t* o = tmp + (size_t)yy * ow * c;
+            for (int xx = 0; xx < ow; xx++) {
                 int xmin = bh[2 * xx], xn = bh[2 * xx + 1];
                 const int32_t* k = kh + (size_t)xx * ksh;
                 const uint8_t* p = s + (size_t)xmin * c;
@@ -493,18 +500,22 @@ void fl_resample_u8(const uint8_t* src, int sw, int sh, int c, const float* box,
         free(bh);
         free(kh);
         in = tmp;
-        in_w = dw;
+        in_w = ow;
         row0 = y_first;
+        col0 = 0;
     }
+    // Vertical pass (when the height changes), or the rows as they are.
+    size_t rowlen = (size_t)ow * c;
+    const uint8_t* in_at = in + (size_t)col0 * c;  // column ox of in's first row
+    size_t in_stride = (size_t)in_w * c;
     if (need_v) {
-        size_t rowlen = (size_t)in_w * c;
         int32_t* acc = (int32_t*)fl_malloc(sizeof(int32_t) * rowlen);
-        for (int yy = 0; yy < dh; yy++) {
+        for (int yy = 0; yy < oh; yy++) {
             int ymin = bv[2 * yy], yn = bv[2 * yy + 1];
             const int32_t* k = kv + (size_t)yy * ksv;
             for (size_t i = 0; i < rowlen; i++) acc[i] = 1 << (FL_PRECISION_BITS - 1);
             for (int y = 0; y < yn; y++) {
-                const uint8_t* r = in + (size_t)(ymin + y - row0) * rowlen;
+                const uint8_t* r = in_at + (size_t)(ymin + y - row0) * in_stride;
                 int32_t kw = k[y];
                 for (size_t i = 0; i < rowlen; i++) acc[i] += r[i] * kw;
             }
@@ -512,15 +523,18 @@ void fl_resample_u8(const uint8_t* src, int sw, int sh, int c, const float* box,
             for (size_t i = 0; i < rowlen; i++) o[i] = fl_clip8(acc[i]);
         }
         free(acc);
-    } else if (need_h) {
-        // Only the horizontal pass ran: rows [y_first, y_last) == all rows here.
-        memcpy(dst, in, (size_t)dh * dw * c);
     } else {
-        memcpy(dst, src, (size_t)dh * dw * c);
+        for (int yy = 0; yy < oh; yy++)
+            memcpy(dst + (size_t)yy * rowlen, in_at + (size_t)(oy + yy - row0) * in_stride, rowlen);
     }
     free(tmp);
     free(bv);
     free(kv);
+}
+
+void fl_resample_u8(const uint8_t* src, int sw, int sh, int c, const float* box, uint8_t* dst,
+                    int dw, int dh) {
+    fl_resample_window_u8(src, sw, sh, c, box, dw, dh, 0, 0, dw, dh, dst);
 }
 
 // (h, w, c) interleaved -> (c, S, S) planar, taking the S x S window at (top, left).
@@ -543,13 +557,21 @@ static int fl_crop_offset(int size, int crop) {
     return (k % 2 == 0) ? k : k + 1;
 }
 
-void fl_preprocess(const fl_image* im, const fl_preproc* p, uint8_t* out) {
+int fl_preprocess(const fl_image* im, const fl_preproc* p, const char* name, uint8_t* out,
+                  fl_err* err) {
     int S = p->size, c = im->c;
     if (p->mode == FL_RESIZE_SHORT_CROP) {
         float pct = p->crop_pct > 0.0f ? p->crop_pct : 0.875f;
-        int T = (int)floor((double)S / pct);
-        if (T < S) T = S;
-        int nw, nh;
+        double T_d = floor((double)S / pct);
+        if (T_d < S) T_d = S;
+        // The resized image, (nh, nw), is never made: only its S x S center is resampled, so
+        // the work is that of the crop, whatever the aspect ratio. Its sides must fit an int.
+        double long_d = T_d * (im->w <= im->h ? im->h : im->w) / (im->w <= im->h ? im->w : im->h);
+        if (T_d > INT_MAX || long_d >= (double)INT_MAX + 1.0)
+            return fl_fail(err, "%s: %dx%d image: resizing its shorter side to %.0f makes the "
+                                "longer one %.0f; expected at most %d", name, im->w, im->h, T_d,
+                           floor(long_d), INT_MAX);
+        int T = (int)T_d, nw, nh;
         if (im->w <= im->h) {
             nw = T;
             nh = (int)((double)T * im->h / im->w);
@@ -557,25 +579,30 @@ void fl_preprocess(const fl_image* im, const fl_preproc* p, uint8_t* out) {
             nh = T;
             nw = (int)((double)T * im->w / im->h);
         }
+        int top = fl_crop_offset(nh, S), left = fl_crop_offset(nw, S);
         const uint8_t* r = im->pix;
+        int r_w = im->w;  // width of r, which holds the crop at (top, left)
         uint8_t* tmp = NULL;
         if (nw != im->w || nh != im->h) {
-            tmp = (uint8_t*)fl_malloc((size_t)nw * nh * c);
-            fl_resample_u8(im->pix, im->w, im->h, c, NULL, tmp, nw, nh);
+            tmp = (uint8_t*)fl_malloc((size_t)S * S * c);
+            fl_resample_window_u8(im->pix, im->w, im->h, c, NULL, nw, nh, left, top, S, S, tmp);
             r = tmp;
+            r_w = S;
+            top = left = 0;
         }
-        fl_to_planar(r, nw, c, fl_crop_offset(nh, S), fl_crop_offset(nw, S), S, out);
+        fl_to_planar(r, r_w, c, top, left, S, out);
         free(tmp);
     } else {
         if (im->w == S && im->h == S) {
             fl_to_planar(im->pix, S, c, 0, 0, S, out);
-            return;
+            return 0;
         }
         uint8_t* tmp = (uint8_t*)fl_malloc((size_t)S * S * c);
         fl_resample_u8(im->pix, im->w, im->h, c, NULL, tmp, S, S);
         fl_to_planar(tmp, S, c, 0, 0, S, out);
         free(tmp);
     }
+    return 0;
 }
 
 int fl_load_preprocessed(const char* path, const fl_preproc* p, int want_c, uint8_t* out,
@@ -584,7 +611,7 @@ int fl_load_preprocessed(const char* path, const fl_preproc* p, int want_c, uint
     if (fl_image_read(path, want_c, &im, err)) return -1;
     if (orig_w) *orig_w = im.w;
     if (orig_h) *orig_h = im.h;
-    fl_preprocess(&im, p, out);
+    int rc = fl_preprocess(&im, p, path, out, err);
     fl_image_free(&im);
-    return 0;
+    return rc;
 }

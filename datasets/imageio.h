@@ -48,6 +48,11 @@ int fl_write_png(const char* path, const uint8_t* pix, int w, int h, int c, fl_e
 // box = {x0, y0, x1, y1} is the source region (NULL: the whole image).
 void fl_resample_u8(const uint8_t* src, int sw, int sh, int c, const float* box, uint8_t* dst,
                     int dw, int dh);
+// The (oh, ow, c) window at column ox, row oy of that resize, into dst: the same pixels as
+// resizing to (dh, dw) and cutting the window out, for the work and memory of the window alone
+// (the source rows it reads, times ow). 0 <= ox, ox + ow <= dw, 0 <= oy, oy + oh <= dh.
+void fl_resample_window_u8(const uint8_t* src, int sw, int sh, int c, const float* box, int dw,
+                           int dh, int ox, int oy, int ow, int oh, uint8_t* dst);
 
 // The preprocessing of one image up to uint8: what the cache stores.
 typedef struct {
@@ -59,8 +64,11 @@ typedef struct {
 // Brings im to (c, S, S) planar uint8 in out. Square: PIL resize to S x S (skipped when the
 // image already is S x S). Short-crop: shorter side to T = floor(S / crop_pct), longer side
 // to int(T * long / short) (torchvision), then a center crop with torchvision's offsets
-// (round half to even of (size - S) / 2).
-void fl_preprocess(const fl_image* im, const fl_preproc* p, uint8_t* out);
+// (round half to even of (size - S) / 2); only the crop is resampled (fl_resample_window_u8),
+// so an extreme aspect ratio costs what an ordinary one does. Returns 0, or -1 with err naming
+// name when a side of the resized image would not fit an int (e.g. 4096 x 1 at T = 2^20).
+int fl_preprocess(const fl_image* im, const fl_preproc* p, const char* name, uint8_t* out,
+                  fl_err* err);
 
 // Decode + preprocess in one call, into (want_c, S, S) planar out. orig_w/orig_h may be NULL.
 int fl_load_preprocessed(const char* path, const fl_preproc* p, int want_c, uint8_t* out,

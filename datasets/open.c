@@ -131,9 +131,11 @@ static int fl_fill(void* vctx, int64_t i, uint8_t* out, fl_err* err) {
         fl_image im = {a->w, a->h, a->c, (uint8_t*)fl_malloc((size_t)fl_images_dim(a))};
         for (int c = 0; c < a->c; c++)
             for (int p = 0; p < a->h * a->w; p++) im.pix[p * a->c + c] = src[c * a->h * a->w + p];
-        fl_preprocess(&im, &x->pp, out);
+        char name[96];
+        snprintf(name, sizeof name, "%s record %lld", a->name, (long long)x->recs[i]);
+        int rc = fl_preprocess(&im, &x->pp, name, out, err);
         fl_image_free(&im);
-        return 0;
+        return rc;
     }
     char path[2400];
     snprintf(path, sizeof path, "%s/%s", x->lay->image_dir, x->items->v[i].path);

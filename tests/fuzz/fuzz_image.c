@@ -11,7 +11,7 @@ static void decode_and_preprocess(const uint8_t* img, size_t n, int want_c, fl_p
     if (fl_image_decode(img, n, "fuzz", want_c, &im, &err) == 0) {
         if ((int64_t)im.w * im.h <= (1 << 24)) {
             uint8_t* out = (uint8_t*)malloc((size_t)im.c * (size_t)pp.size * (size_t)pp.size);
-            fl_preprocess(&im, &pp, out);
+            fl_preprocess(&im, &pp, "fuzz", out, &err);
             free(out);
         }
         fl_image_free(&im);

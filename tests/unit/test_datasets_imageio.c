@@ -1,12 +1,16 @@
 // test_datasets_imageio.c: JPEG and PNG decoding (gray, RGB, CMYK, alpha, broken files) on
 // fixtures written here with libjpeg and libpng, and the PIL-convention resampling and
-// center-crop preprocessing.
+// center-crop preprocessing (only the crop resampled: same bytes, bounded memory, absurd sizes
+// refused).
 #include "../test.h"
 #include "../../datasets/imageio.h"
 #include <jpeglib.h>
 #include <ftw.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 
 static char* tpath(const char* name) {
     static char bufs[8][512];
@@ -248,7 +252,8 @@ static void test_preprocess(void) {
     fl_image im = {40, 20, 3, pattern(40, 20, 3, 1)};
     fl_preproc sq = {8, FL_RESIZE_SQUARE, 0};
     uint8_t out[3 * 8 * 8], hwc[8 * 8 * 3];
-    fl_preprocess(&im, &sq, out);
+    fl_err err = {{0}};
+    CHECK(fl_preprocess(&im, &sq, "sq", out, &err) == 0, "%s", err.msg);
     fl_resample_u8(im.pix, 40, 20, 3, NULL, hwc, 8, 8);
     int bad = 0;
     for (int c = 0; c < 3; c++)
@@ -258,7 +263,7 @@ static void test_preprocess(void) {
     // (top 4, left 12).
     fl_preproc sc = {8, FL_RESIZE_SHORT_CROP, 0.5f};
     uint8_t big[32 * 16 * 3];
-    fl_preprocess(&im, &sc, out);
+    CHECK(fl_preprocess(&im, &sc, "sc", out, &err) == 0, "%s", err.msg);
     fl_resample_u8(im.pix, 40, 20, 3, NULL, big, 32, 16);
     bad = 0;
     for (int c = 0; c < 3; c++)
@@ -273,11 +278,183 @@ static void test_preprocess(void) {
         fl_image sq_im = {n, n, 1, pattern(n, n, 1, 1)};
         fl_preproc p = {8, FL_RESIZE_SHORT_CROP, 8.0f / (n + 0.5f)};
         uint8_t o[64];
-        fl_preprocess(&sq_im, &p, o);
+        CHECK(fl_preprocess(&sq_im, &p, "odd", o, &err) == 0, "%s", err.msg);
         CHECK(o[0] == sq_im.pix[want * n + want] && o[63] == sq_im.pix[(want + 7) * n + want + 7],
               "crop offset for %d -> 8 should be %d", n, want);
         fl_image_free(&sq_im);
     }
+}
+
+// Runs fn in a child process whose address space may grow by at most `extra` bytes beyond
+// what it holds now (RLIMIT_AS). Returns 1 when fn returned 1 there; 0 when it returned 0 or
+// the child died (an allocation past the cap ends in "out of host memory").
+static int within_memory_cap(int (*fn)(void), size_t extra) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        unsigned long pages = 0;
+        FILE* f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%lu", &pages) != 1) _exit(3);
+        fclose(f);
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + extra;
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        int ok = fn();
+        fflush(stdout);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// FNV-1a of a buffer: pins outputs bit for bit.
+static uint64_t fnv1a(const uint8_t* p, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+// Short-crop by the straightforward route: the whole image resized to (nh, nw) as torchvision
+// sizes it, then the S x S center cut out, planar.
+static void ref_short_crop(const fl_image* im, int S, float pct, uint8_t* out) {
+    int T = (int)floor((double)S / pct), c = im->c;
+    if (T < S) T = S;
+    int nw = im->w <= im->h ? T : (int)((double)T * im->w / im->h);
+    int nh = im->w <= im->h ? (int)((double)T * im->h / im->w) : T;
+    uint8_t* big = malloc((size_t)nw * nh * c);
+    fl_resample_u8(im->pix, im->w, im->h, c, NULL, big, nw, nh);
+    // torchvision's offsets, round half to even of (size - S) / 2
+    int dt = nh - S, dl = nw - S;
+    int top = dt % 2 == 0 ? dt / 2 : (dt / 2) % 2 == 0 ? dt / 2 : dt / 2 + 1;
+    int left = dl % 2 == 0 ? dl / 2 : (dl / 2) % 2 == 0 ? dl / 2 : dl / 2 + 1;
+    for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                out[((size_t)ch * S + y) * S + x] = big[(((size_t)y + top) * nw + x + left) * c + ch];
+    free(big);
+}
+
+static void test_crop_before_resize(void) {
+    // Only the crop is resampled now. Ordinary and elongated images give the same bytes as
+    // before: FNV-1a of fl_preprocess's output recorded from the full resize + crop of the
+    // previous revision, and the same bytes as the straightforward route here.
+    static const struct { int S, pct_milli, w, h, c; uint64_t before; } cases[] = {
+        {8, 500, 40, 20, 3, 0x6f0d37f6aac963ffull},    {16, 875, 53, 37, 3, 0x5e511994b365bde8ull},
+        {16, 875, 11, 29, 1, 0x6e0b1bd4921938d6ull},   {24, 875, 300, 200, 3, 0xb3b08bc6fe9d0273ull},
+        {24, 875, 200, 300, 1, 0x25bd31d8ae3f7193ull}, {7, 900, 101, 13, 3, 0x234e1abcef2f7f95ull},
+        {10, 875, 9, 9, 3, 0xa165dceb7eb2bc6full},     {16, 875, 2000, 3, 3, 0x60eb0066cc5205d2ull},
+        {16, 875, 2, 1500, 1, 0xb09b9591812021ceull},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        int S = cases[t].S, c = cases[t].c;
+        fl_image im = {cases[t].w, cases[t].h, c, pattern(cases[t].w, cases[t].h, c, 1)};
+        fl_preproc p = {S, FL_RESIZE_SHORT_CROP, cases[t].pct_milli / 1000.0f};
+        uint8_t* got = malloc((size_t)c * S * S);
+        uint8_t* want = malloc((size_t)c * S * S);
+        fl_err err = {{0}};
+        CHECK(fl_preprocess(&im, &p, "case", got, &err) == 0, "%s", err.msg);
+        ref_short_crop(&im, S, p.crop_pct, want);
+        uint64_t h = fnv1a(got, (size_t)c * S * S);
+        CHECK(h == cases[t].before, "%dx%d c %d at %d: hash 0x%016llx, before 0x%016llx", im.w, im.h, c, S,
+              (unsigned long long)h, (unsigned long long)cases[t].before);
+        CHECK(memcmp(got, want, (size_t)c * S * S) == 0, "%dx%d c %d at %d differs from resize + crop", im.w,
+              im.h, c, S);
+        free(got); free(want); fl_image_free(&im);
+    }
+    // A window of a resize is the resize cut: width and height each kept or changed, a box.
+    static const int rs[5][11] = {
+        // sw, sh, c, dw, dh, ox, oy, ow, oh, box?
+        {37, 23, 3, 91, 11, 30, 2, 17, 7, 0}, {37, 23, 1, 37, 50, 5, 9, 20, 30, 0},
+        {37, 23, 3, 12, 23, 1, 3, 10, 15, 0}, {37, 23, 3, 37, 23, 4, 4, 9, 9, 0},
+        {37, 23, 1, 40, 40, 7, 11, 25, 21, 1},
+    };
+    for (int t = 0; t < 5; t++) {
+        const int* r = rs[t];
+        uint8_t* src = pattern(r[0], r[1], r[2], 1);
+        uint8_t* full = malloc((size_t)r[3] * r[4] * r[2]);
+        uint8_t* win = malloc((size_t)r[7] * r[8] * r[2]);
+        float box[4] = {2.5f, 1.0f, 30.0f, 20.5f};
+        fl_resample_u8(src, r[0], r[1], r[2], r[9] ? box : NULL, full, r[3], r[4]);
+        fl_resample_window_u8(src, r[0], r[1], r[2], r[9] ? box : NULL, r[3], r[4], r[5], r[6], r[7], r[8], win);
+        int bad = 0;
+        for (int y = 0; y < r[8]; y++)
+            bad += memcmp(win + (size_t)y * r[7] * r[2], full + (((size_t)y + r[6]) * r[3] + r[5]) * r[2],
+                          (size_t)r[7] * r[2]) != 0;
+        CHECK(bad == 0, "window %d: %d rows differ from the cut resize", t, bad);
+        free(src); free(full); free(win);
+    }
+}
+
+// 65535 x 1 RGB at 224 (shorter side 256): the resized image would be 16776960 x 256, 12.9 GB.
+static fl_image wide_image(void) {
+    fl_image im = {65535, 1, 3, pattern(65535, 1, 3, 1)};
+    return im;
+}
+
+static uint8_t wide_out[3 * 224 * 224];
+
+static int preprocess_wide(void) {
+    fl_image im = wide_image();
+    fl_preproc p = {224, FL_RESIZE_SHORT_CROP, 0.875f};
+    fl_err err = {{0}};
+    int rc = fl_preprocess(&im, &p, "wide", wide_out, &err);
+    fl_image_free(&im);
+    return rc == 0;
+}
+
+static int alloc_what_the_resize_asks(void) {
+    int null_fd = open("/dev/null", O_WRONLY);  // the failure expected here is reported on
+    if (null_fd >= 0) dup2(null_fd, 2);          // stderr, which is only noise in this child
+    uint8_t* volatile p = malloc((size_t)16776960 * 256 * 3);
+    int ok = p != NULL;
+    free(p);
+    return ok;
+}
+
+static void test_extreme_aspect_bounded(void) {
+    // The work is the crop's: 65535 x 1 preprocesses within a 256 MiB cap on the address
+    // space, which does stop an allocation of the whole resized image (negative control).
+    CHECK(within_memory_cap(preprocess_wide, (size_t)256 << 20),
+          "65535x1 at 224 needs more than 256 MiB: the whole image is resized before cropping");
+    CHECK(!within_memory_cap(alloc_what_the_resize_asks, (size_t)256 << 20),
+          "a 12.9 GB allocation succeeded under the 256 MiB cap: the cap proves nothing");
+    // The pixels: one source row, so every row of the crop is the width-only resize of it
+    // (to 16776960 columns, 50 MB, cut at torchvision's left offset 8388368).
+    CHECK(preprocess_wide(), "preprocessing 65535x1 failed");
+    fl_image im = wide_image();
+    uint8_t* row = malloc((size_t)16776960 * 3);
+    fl_resample_u8(im.pix, 65535, 1, 3, NULL, row, 16776960, 1);
+    int bad = 0;
+    for (int ch = 0; ch < 3; ch++)
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++) bad += wide_out[((size_t)ch * 224 + y) * 224 + x] != row[((size_t)8388368 + x) * 3 + ch];
+    CHECK(bad == 0, "%d pixels differ from the width-only resize", bad);
+    free(row);
+    fl_image_free(&im);
+}
+
+static void test_absurd_size_refused(void) {
+    // A resized side past INT_MAX is refused with one line naming the file: 4096 x 1 with the
+    // shorter side to 2^20 (S 8, crop_pct 2^-17) would be 2^32 wide. 1024 x 1 (2^30) is read.
+    uint8_t* px = pattern(4096, 1, 3, 1);
+    fl_err err = {{0}};
+    CHECK(fl_write_png(tpath("wide4096.png"), px, 4096, 1, 3, &err) == 0, "%s", err.msg);
+    CHECK(fl_write_png(tpath("wide1024.png"), px, 1024, 1, 3, &err) == 0, "%s", err.msg);
+    fl_preproc p = {8, FL_RESIZE_SHORT_CROP, 1.0f / 131072.0f};
+    uint8_t out[3 * 8 * 8];
+    int rc = fl_load_preprocessed(tpath("wide4096.png"), &p, 3, out, NULL, NULL, &err);
+    CHECK(rc == -1, "4096x1 to a shorter side of 2^20 is refused");
+    CHECK(strstr(err.msg, "wide4096.png: 4096x1 image") && strstr(err.msg, "shorter side to 1048576") &&
+              strstr(err.msg, "longer one 4294967296; expected at most 2147483647") && !strchr(err.msg, '\n'),
+          "message: %s", err.msg);
+    rc = fl_load_preprocessed(tpath("wide1024.png"), &p, 3, out, NULL, NULL, &err);
+    CHECK(rc == 0, "1024x1: %s", err.msg);
+    int bad = 0;
+    for (int ch = 0; ch < 3; ch++)
+        for (int y = 1; y < 8; y++) bad += memcmp(out + (ch * 8 + y) * 8, out + ch * 64, 8) != 0;
+    CHECK(rc || bad == 0, "rows of a one-row image differ (%d)", bad);
+    free(px);
 }
 
 static int rm_entry(const char* path, const struct stat* st, int flag, struct FTW* ftw) { return remove(path); }
@@ -288,6 +465,9 @@ int main(void) {
     RUN(test_broken_files);
     RUN(test_resample);
     RUN(test_preprocess);
+    RUN(test_crop_before_resize);
+    RUN(test_extreme_aspect_bounded);
+    RUN(test_absurd_size_refused);
     nftw(t_tmpdir(), rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     TEST_EXIT();
 }
