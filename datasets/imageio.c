@@ -7,6 +7,7 @@
 #include <string.h>
 #include <math.h>
 #include <limits.h>
+#include <inttypes.h>
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
@@ -293,9 +294,17 @@ int fl_image_probe(const char* path, int* w, int* h, int* comps, const char** fm
     size_t len = fread(buf, 1, cap, f);
     fclose(f);
     int rc = -1;
-    if (len >= 24 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(buf + 12, "IHDR", 4) == 0) {
-        *w = (buf[16] << 24) | (buf[17] << 16) | (buf[18] << 8) | buf[19];
-        *h = (buf[20] << 24) | (buf[21] << 16) | (buf[22] << 8) | buf[23];
+    if (len >= 26 && memcmp(buf, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(buf + 12, "IHDR", 4) == 0) {
+        // IHDR: width and height big-endian at bytes 16 and 20 (1 .. 2^31 - 1), colour type at 25
+        uint32_t pw = ((uint32_t)buf[16] << 24) | ((uint32_t)buf[17] << 16) | ((uint32_t)buf[18] << 8) | buf[19];
+        uint32_t ph = ((uint32_t)buf[20] << 24) | ((uint32_t)buf[21] << 16) | ((uint32_t)buf[22] << 8) | buf[23];
+        if (pw == 0 || ph == 0 || pw > (uint32_t)INT_MAX || ph > (uint32_t)INT_MAX) {
+            free(buf);
+            return fl_fail(err, "%s: byte 16: PNG size %" PRIu32 "x%" PRIu32 "; expected 1..%d each", path,
+                           pw, ph, INT_MAX);
+        }
+        *w = (int)pw;
+        *h = (int)ph;
         int ct = buf[25];
         *comps = ct == 0 ? 1 : ct == 2 ? 3 : ct == 3 ? 3 : ct == 4 ? 2 : 4;
         *fmt = "png";

@@ -137,6 +137,20 @@ static void test_jpeg_decode(void) {
     const char* fmt;
     CHECK(fl_image_probe(tpath("cmyk.jpg"), &pw, &ph, &pc, &fmt, &err) == 0 && pw == 8 && ph == 8 && pc == 4 && !strcmp(fmt, "jpeg"), "probe jpeg");
     CHECK(fl_image_probe(tpath("a.png"), &pw, &ph, &pc, &fmt, &err) == 0 && pw == 8 && ph == 5 && pc == 4 && !strcmp(fmt, "png"), "probe png");
+    // A PNG header's size is 1 .. 2^31 - 1 each: 0xFFFFFFFF wide (which came back as -1) and 0 high are refused.
+    static const uint8_t bad_ihdr[2][26] = {
+        {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 5, 8, 2},
+        {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 8, 0, 0, 0, 0, 8, 2},
+    };
+    for (int t = 0; t < 2; t++) {
+        t_write_bytes(tpath("ihdr.png"), bad_ihdr[t], sizeof bad_ihdr[t]);
+        pw = ph = 0;
+        int rc = fl_image_probe(tpath("ihdr.png"), &pw, &ph, &pc, &fmt, &err);
+        CHECK(rc == -1, "probe of a %s PNG size returned %d (%dx%d)", t ? "zero" : "2^32 - 1", rc, pw, ph);
+        CHECK(strstr(err.msg, "ihdr.png: byte 16: PNG size") && strstr(err.msg, t ? "8x0" : "4294967295x5") &&
+                  strstr(err.msg, "expected 1..2147483647 each"),
+              "message: %s", err.msg);
+    }
 }
 
 static void expect_fail(const char* path, const char* needle) {
