@@ -50,7 +50,7 @@ static const fl_column var_columns[] = {
     {"cos_std", "", "standard deviation of that cosine"},
     {"bias_rel", "", "|mean g_hat - g| / |g|"},
     {"bias_se_rel", "", "sqrt(tr Cov / M) / |g|: the standard error of mean g_hat, relative"},
-    {"bias_z", "", "|mean - g|^2 / (tr Cov / M): about 1 for an unbiased estimator"},
+    {"bias_z", "", "|mean - g|^2 / (tr Cov / M): about 1 for an unbiased estimator; inf when tr Cov = 0 and mean != g (a constant estimate that misses g), 0 when tr Cov = 0 and mean == g"},
     {"var_rel", "", "tr Cov(g_hat) / |g|^2"},
     {"var_ratio_vs_uniform", "", "rel_mse / rel_mse of uniform at the same budget and batch"},
     {"predicted_ratio", "", "(sum sqrt v_i)^2 / (B sum v_i) from measured v_i (PAPER section 4)"},
@@ -100,6 +100,49 @@ static int parse_list(const char* s, int* out, int max, const char* opt, fl_err*
     }
     if (!n) return fl_fail(err, "--%s: empty list", opt);
     return n;
+}
+
+void fl_variance_moments_init(fl_variance_moments* a, size_t D) {
+    a->D = D;
+    a->mean = fl_malloc((D ? D : 1) * sizeof(double));
+    a->m2 = fl_malloc((D ? D : 1) * sizeof(double));
+    fl_variance_moments_reset(a);
+}
+
+void fl_variance_moments_reset(fl_variance_moments* a) {
+    a->M = 0;
+    memset(a->mean, 0, (a->D ? a->D : 1) * sizeof(double));
+    memset(a->m2, 0, (a->D ? a->D : 1) * sizeof(double));
+}
+
+void fl_variance_moments_add(fl_variance_moments* a, const double* est) {
+    a->M++;
+    for (size_t i = 0; i < a->D; i++) {
+        double d = est[i] - a->mean[i];
+        a->mean[i] += d / a->M;
+        a->m2[i] += d * (est[i] - a->mean[i]);
+    }
+}
+
+void fl_variance_moments_free(fl_variance_moments* a) {
+    free(a->mean);
+    free(a->m2);
+    a->mean = a->m2 = NULL;
+}
+
+void fl_variance_bias(const fl_variance_moments* a, const double* g, double g2, fl_variance_cell* cell) {
+    int M = a->M;
+    double bias2 = 0, trcov = 0;
+    for (size_t i = 0; i < a->D; i++) {
+        bias2 += (a->mean[i] - g[i]) * (a->mean[i] - g[i]);
+        trcov += a->m2[i] / (M - 1);
+    }
+    cell->bias_rel = sqrt(bias2 / g2);
+    cell->bias_se_rel = sqrt(trcov / M / g2);
+    // No spread: the mean is known exactly, so any distance from g is a bias beyond every
+    // standard error (a constant estimator), and none is none.
+    cell->bias_z = trcov > 0 ? bias2 / (trcov / M) : bias2 > 0 ? INFINITY : 0;
+    cell->var_rel = trcov / g2;
 }
 
 typedef struct {
@@ -233,7 +276,8 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     float* host = fl_malloc(m->params.total * sizeof(float));
     double* g = fl_malloc((size_t)NB * D * sizeof(double));
     double* est = fl_malloc(D * sizeof(double));
-    double* sum = fl_malloc(D * sizeof(double));
+    fl_variance_moments mom;
+    fl_variance_moments_init(&mom, D);
     double* gnorm2 = fl_malloc((size_t)NB * sizeof(double));
     float* v = fl_malloc((size_t)NB * B * sizeof(float));
     double* mse_u = fl_malloc((size_t)nb * NB * sizeof(double));
@@ -302,8 +346,8 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                 double pred = fl_predicted_gain(vb, B);
                 double pred_c = fl_predicted_gain_int(vb, B, N, n_min, even);
                 // M estimates
-                memset(sum, 0, D * sizeof(double));
-                double se = 0, se2 = 0, cs = 0, cs2 = 0, ss = 0, q = 0, qo = 0, am = 0;
+                fl_variance_moments_reset(&mom);
+                double se = 0, se2 = 0, cs = 0, cs2 = 0, q = 0, qo = 0, am = 0;
                 int lo = 1 << 30, hi = 0;
                 for (int r = 0; r < c->reps; r++) {
                     if (fl_engine_grad(e, &bt[b], &st, err)) { fl_engine_free(e); goto done; }
@@ -314,12 +358,11 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                         d2 += d * d;
                         eg += est[i] * gb[i];
                         ee += est[i] * est[i];
-                        sum[i] += est[i];
                     }
+                    fl_variance_moments_add(&mom, est);
                     se += d2; se2 += d2 * d2;
                     double cosv = ee > 0 && gnorm2[b] > 0 ? eg / sqrt(ee * gnorm2[b]) : 0;
                     cs += cosv; cs2 += cosv * cosv;
-                    ss += ee;
                     q += st.queries - st.queries_oracle;
                     qo += st.queries_oracle;
                     am += 1e3 * st.t_alloc;
@@ -334,17 +377,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                 cell.rel_mse_se = sqrt(fmax(se2 / M - (se / M) * (se / M), 0) / (M - 1)) / g2;
                 cell.cos_mean = cs / M;
                 cell.cos_std = sqrt(fmax(cs2 / M - cell.cos_mean * cell.cos_mean, 0) * M / (M - 1));
-                double bias2 = 0, mean2 = 0;
-                for (size_t i = 0; i < D; i++) {
-                    double mu = sum[i] / M;
-                    bias2 += (mu - gb[i]) * (mu - gb[i]);
-                    mean2 += mu * mu;
-                }
-                double trcov = (ss / M - mean2) * M / (M - 1);
-                cell.bias_rel = sqrt(bias2 / g2);
-                cell.bias_se_rel = sqrt(fmax(trcov, 0) / M / g2);
-                cell.bias_z = trcov > 0 ? bias2 / (trcov / M) : 0;
-                cell.var_rel = trcov / g2;
+                fl_variance_bias(&mom, gb, g2, &cell);
                 cell.queries = q / M;
                 cell.queries_oracle = qo / M;
                 cell.alloc_ms = am / M;
@@ -382,7 +415,7 @@ done:
     if (af) fclose(af);
     for (int b = 0; b < NB; b++) { if (xd[b]) ops->free(xd[b]); if (yd[b]) ops->free(yd[b]); }
     free(xd); free(yd); free(bt); free(xh); free(yh); free(order);
-    free(host); free(g); free(est); free(sum); free(gnorm2); free(v); free(mse_u);
+    free(host); free(g); free(est); fl_variance_moments_free(&mom); free(gnorm2); free(v); free(mse_u);
     fl_setup_close(&S);
     return rc;
 }

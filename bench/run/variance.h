@@ -31,11 +31,30 @@ typedef struct fl_variance_cell {
     double cos_mean, cos_std;
     double bias_rel;              // |mean g_hat - g| / |g|
     double bias_se_rel;           // sqrt(tr Cov / M) / |g|: the standard error of that mean
-    double bias_z;                // |mean - g|^2 / (tr Cov / M): about 1 when unbiased
+    double bias_z;                // |mean - g|^2 / (tr Cov / M): about 1 when unbiased; with
+                                  // tr Cov = 0, +inf if mean != g, 0 if mean == g
     double var_rel;               // tr Cov / |g|^2 of one estimate
     double queries, queries_oracle, alloc_ms;  // per estimate
     int n_lo, n_hi;
 } fl_variance_cell;
+
+// A cell's estimates accumulated one at a time: per coordinate the running mean and the sum
+// of squared deviations from it (Welford's update), so that M identical estimates give a
+// covariance trace of exactly 0, not the rounding left by E|x|^2 - |E x|^2.
+typedef struct fl_variance_moments {
+    size_t D;
+    int M;             // estimates added
+    double* mean;      // (D)
+    double* m2;        // (D) sums of squared deviations from the running mean
+} fl_variance_moments;
+
+void fl_variance_moments_init(fl_variance_moments* a, size_t D);
+void fl_variance_moments_reset(fl_variance_moments* a);
+void fl_variance_moments_add(fl_variance_moments* a, const double* est);
+void fl_variance_moments_free(fl_variance_moments* a);
+// bias_rel, bias_se_rel, bias_z and var_rel of a cell from its M >= 2 estimates against the
+// true gradient g (D); g2 = |g|^2 > 0.
+void fl_variance_bias(const fl_variance_moments* a, const double* g, double g2, fl_variance_cell* cell);
 
 #ifdef __cplusplus
 }
