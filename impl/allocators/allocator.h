@@ -27,7 +27,7 @@ enum { FL_FLOPS_SLOPE = 1, FL_FLOPS_INTERCEPT = 2, FL_FLOPS_LENGTH = 4, FL_FLOPS
 typedef struct fl_alloc_opts {
     int n_min;               // minimum per datum (2 for LR antithetic pairs, 1 for MeZO)
     int even;                // 1: every n_i must be even (antithetic pairs)
-    uint64_t seed;           // for the allocators that draw random numbers
+    uint64_t seed;           // key of the allocators' random draws; fl_engine_new sets the run's
     // flops (the learned Gaussian allocator)
     int flops_feature_loss;  // 0: feature = log proxy (default), 1: feature = clean loss
     unsigned flops_freeze;   // FL_FLOPS_* bits of parameters kept at their initial values
@@ -87,8 +87,8 @@ fl_allocator* fl_allocator_new(const char* name, const fl_alloc_opts* o, fl_err*
 // Runs vt->allocate, times it, and verifies the invariants (sum == N, n_i >= n_min, even).
 int fl_allocator_run(fl_allocator* a, const fl_alloc_input* in, int* n, fl_err* err);
 void fl_allocator_free(fl_allocator* a);
-// Makes dst allocate as src would now (same allocator; its learned state copied), so that a
-// measurement can replay a step without changing src. Returns 0, or -1 with err.
+// Makes dst allocate as src would now (same allocator; its learned state and its seed
+// copied), so that a measurement can replay a step without changing src. Returns 0, or -1 with err.
 int fl_allocator_copy_state(fl_allocator* dst, const fl_allocator* src, fl_err* err);
 // What this allocator needs with its options (vt->needs, plus the clean loss when flops uses
 // the loss feature).

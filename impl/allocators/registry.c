@@ -37,7 +37,7 @@ fl_alloc_opts fl_alloc_opts_default(void) {
     memset(&o, 0, sizeof o);
     o.n_min = 2;  // one antithetic pair
     o.even = 1;
-    o.seed = 0;
+    o.seed = 0;  // fl_engine_new sets it to the run's seed
     o.flops_feature_loss = 0;
     o.flops_freeze = 0;
     o.flops_mc = 8;
@@ -147,6 +147,7 @@ int fl_allocator_copy_state(fl_allocator* dst, const fl_allocator* src, fl_err* 
         return fl_fail(err, "fl_allocator_copy_state: allocators differ (%s, %s)", dst ? dst->vt->name : "none",
                        src ? src->vt->name : "none");
     if (dst->vt->copy_state && dst->state && src->state) dst->vt->copy_state(dst->state, src->state);
+    dst->opts.seed = src->opts.seed;  // the same draws as src
     return 0;
 }
 

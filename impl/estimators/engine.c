@@ -153,6 +153,10 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
         est->alloc_total(e, 0, &n_min, &even);
         a.n_min = n_min;
         a.even = even;
+        // the allocator's draws (bernoulli's halvings, flops' samples) come from the run's
+        // seed too, under the same key as the noise but in counter streams of their own
+        // (bernoulli.c, flops.c), so the noise is the same as without them
+        a.seed = seed;
         e->alloc = fl_allocator_new(allocator, &a, err);
         if (!e->alloc) {
             fl_engine_free(e);

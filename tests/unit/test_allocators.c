@@ -4,10 +4,14 @@
 // the exact rounding, Neyman against its closed form and the variance-ratio identity, the
 // flops Gaussian's log-density gradient against finite differences, its score-function
 // estimate against the pathwise derivative, its learning on a problem with known variances,
-// freezing, determinism, the bernoulli heuristic, and the errors for bad input.
+// freezing, determinism, the bernoulli heuristic, the allocator's seed taken from the run's,
+// and the errors for bad input.
 #include "../test.h"
 #include "../../impl/allocators/allocator.h"
 #include "../../impl/allocators/flops.h"
+#include "../../impl/backend/ops.h"
+#include "../../impl/estimators/estimator.h"
+#include "../../impl/kernels/philox.h"
 #include <stdint.h>
 
 // ---- small helpers ------------------------------------------------------------------------
@@ -390,6 +394,74 @@ static void test_bernoulli(void) {
     CHECK(fl_allocator_run(a, &in2, n3, &err) == 0, "%s", err.msg);
     CHECK(memcmp(n2, n3, sizeof n2) != 0, "step does not change the draws");
     fl_allocator_free(a);
+}
+
+// ---- the run's seed -------------------------------------------------------------------
+
+// One LR step with the bernoulli allocator (p0 = 0.5) on 64 data of a small MLP, engine seed
+// `seed`: the allocation into n (64), the gradient's first weights into g (8). run != NULL:
+// the allocator's state and seed are copied from run's first (the replay of the tracker).
+enum { SEED_B = 64 };
+static fl_engine* bernoulli_step(uint64_t seed, const fl_engine* run, int* n, float* g) {
+    const fl_ops* ops = fl_cpu_ops();
+    fl_err err = {{0}};
+    fl_model* m = fl_mlp_new(ops, "6-5-3", "relu", &err);
+    CHECK(m != NULL, "%s", err.msg);
+    fl_model_init_weights(m, 5);
+    fl_model_init_sigma(m, 1e-2f);
+    CHECK(fl_model_set_scope(m, "all", &err) == 0, "%s", err.msg);
+    static float x[SEED_B * 6];
+    static int32_t y[SEED_B];
+    static int64_t idx[SEED_B];
+    for (int i = 0; i < SEED_B * 6; i++) x[i] = fl_normal_at(3, 77, (uint64_t)i, 0, 0x5eedu, 0);
+    for (int i = 0; i < SEED_B; i++) { y[i] = i % 3; idx[i] = i; }
+    fl_batch b = {.B = SEED_B, .x = x, .y = y, .y_host = y, .index = idx};
+    fl_est_opts eo = fl_est_opts_default();
+    eo.budget = 9;  // the clean pass, then 8 queries per datum: halved to 4
+    fl_alloc_opts ao = fl_alloc_opts_default();
+    ao.bernoulli_p0 = 0.5f;
+    fl_engine* e = fl_engine_new(ops, m, "lr", "bernoulli", &ao, &eo, SEED_B, seed, &err);
+    CHECK(e != NULL, "%s", err.msg);
+    if (run) CHECK(fl_allocator_copy_state(e->alloc, run->alloc, &err) == 0, "%s", err.msg);
+    fl_step_stats st;
+    CHECK(fl_engine_grad(e, &b, &st, &err) == 0, "%s", err.msg);
+    memcpy(n, e->last_n, SEED_B * sizeof(int));
+    ops->download(g, m->params.grad, 8 * sizeof(float));
+    return e;
+}
+
+static void free_engine(fl_engine* e) {
+    fl_model* m = e->model;
+    fl_engine_free(e);
+    fl_model_free(m);
+}
+
+// The allocator's draws follow the run's seed (fl_engine_new): bernoulli's halvings differ
+// between seeds 1 and 2 and repeat under seed 1; a replay with the state copied allocates as
+// the run does whatever its own seed.
+static void test_allocator_seed_from_run(void) {
+    int n1[SEED_B], n1b[SEED_B], n2[SEED_B], nr[SEED_B];
+    float g1[8], g1b[8], g2[8], gr[8];
+    fl_engine* e1 = bernoulli_step(1, NULL, n1, g1);
+    fl_engine* e1b = bernoulli_step(1, NULL, n1b, g1b);
+    fl_engine* e2 = bernoulli_step(2, NULL, n2, g2);
+    fl_engine* er = bernoulli_step(0x5452414c00000002ull, e2, nr, gr);
+    int halved1 = 0, halved2 = 0, differ = 0;
+    for (int i = 0; i < SEED_B; i++) {
+        halved1 += n1[i] < 8;
+        halved2 += n2[i] < 8;
+        differ += n1[i] != n2[i];
+    }
+    printf("    seed 1 halves %d data, seed 2 %d; allocations differ on %d of %d\n", halved1, halved2, differ, SEED_B);
+    CHECK(halved1 > 0 && halved2 > 0, "no datum halved (%d, %d): the check would prove nothing", halved1, halved2);
+    CHECK(differ > 0, "seeds 1 and 2 give the same bernoulli allocation: the allocator ignores the run's seed");
+    CHECK(memcmp(n1, n1b, sizeof n1) == 0, "seed 1 twice gives two allocations");
+    CHECK(memcmp(g1, g1b, sizeof g1) == 0, "seed 1 twice gives two gradients");
+    CHECK(memcmp(n2, nr, sizeof n2) == 0, "a replay with the state copied allocates otherwise than the run");
+    free_engine(e1);
+    free_engine(e1b);
+    free_engine(e2);
+    free_engine(er);
 }
 
 // ---- errors --------------------------------------------------------------------------
@@ -803,6 +875,7 @@ int main(void) {
     RUN(test_variance_ratio_identity);
     RUN(test_loss_allocator);
     RUN(test_bernoulli);
+    RUN(test_allocator_seed_from_run);
     RUN(test_errors);
     RUN(test_run_verifies_contract);
     RUN(test_flops_log_density_gradient);
