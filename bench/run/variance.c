@@ -347,7 +347,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                 double pred_c = fl_predicted_gain_int(vb, B, N, n_min, even);
                 // M estimates
                 fl_variance_moments_reset(&mom);
-                double se = 0, se2 = 0, cs = 0, cs2 = 0, q = 0, qo = 0, am = 0;
+                double se = 0, se2 = 0, cs = 0, cs2 = 0, q = 0, qo = 0, am = 0, nb = 0;
                 int lo = 1 << 30, hi = 0;
                 for (int r = 0; r < c->reps; r++) {
                     if (fl_engine_grad(e, &bt[b], &st, err)) { fl_engine_free(e); goto done; }
@@ -366,6 +366,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                     q += st.queries - st.queries_oracle;
                     qo += st.queries_oracle;
                     am += 1e3 * st.t_alloc;
+                    nb += st.no_baseline;
                     lo = st.n_lo < lo ? st.n_lo : lo;
                     hi = st.n_hi > hi ? st.n_hi : hi;
                 }
@@ -383,6 +384,11 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
                 cell.alloc_ms = am / M;
                 cell.n_lo = lo;
                 cell.n_hi = hi;
+                cell.no_baseline = nb / M;
+                if (nb > 0)
+                    fprintf(stderr, "variance: note: %s budget %d batch %d: %.3g of %d data per estimate had one unit of "
+                            "queries and no clean pass, so no mean baseline (docs/METHOD.md, LR, \"Baselines\")\n",
+                            A, Q, b, cell.no_baseline, B);
                 if (ai == 0) mse_u[bi * NB + b] = cell.rel_mse;
                 double ratio = cell.rel_mse / mse_u[bi * NB + b];
                 char bidx[16];

@@ -36,6 +36,7 @@ typedef struct fl_variance_cell {
     double var_rel;               // tr Cov / |g|^2 of one estimate
     double queries, queries_oracle, alloc_ms;  // per estimate
     int n_lo, n_hi;
+    double no_baseline;           // data per estimate left without a baseline (lr --baseline mean)
 } fl_variance_cell;
 
 // A cell's estimates accumulated one at a time: per coordinate the running mean and the sum

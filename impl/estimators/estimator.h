@@ -65,6 +65,8 @@ typedef struct fl_step_stats {
     double t_clean, t_alloc, t_forward, t_grad;  // seconds per phase
     int n_lo, n_hi;           // smallest and largest n_i of the allocation
     int nonuniform;           // 1: the allocation differs from the uniform rule's for this N
+    int no_baseline;          // lr --baseline mean: data whose queries were one unit only, in
+                              // a step without a clean pass: no baseline for them (lr.c)
 } fl_step_stats;
 
 typedef struct fl_engine fl_engine;

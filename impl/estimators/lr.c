@@ -13,6 +13,8 @@
 // authors' cross-datum pairing (row r with row r + R/2) is a named variant.
 // Baselines: the datum's clean loss (one noise-free pass, B queries), the mean of the datum's
 // other queries (leave-one-pair-out, so it is independent of the row's own noise), or none.
+// A datum whose queries are all one unit has no other queries: its mean baseline is the clean
+// loss where the step ran a clean pass anyway, else 0 (counted, fl_step_stats.no_baseline).
 //
 // Memory: query rows are processed in chunks of whole data; each chunk's gradient is added
 // to params.grad, so the estimate is the same for any chunk size.
@@ -115,21 +117,29 @@ static void build_rows(fl_engine* e, const fl_batch* b, const int* n, rowset* rs
         }
 }
 
-// Baseline of row r of datum i (rows lo..hi of that datum, losses L).
+// Whether datum rows lo..hi are one unit only, so that the mean baseline has no other rows.
+static int mean_baseline_alone(const fl_engine* e, long lo, long hi, int group) {
+    return e->o.baseline == FL_BASE_MEAN && hi - lo <= group;
+}
+
+// Baseline of row r of datum i (rows lo..hi of that datum, losses L; clean: its clean loss,
+// or NULL where the step ran no clean pass).
 static float row_baseline(const fl_engine* e, const float* L, long r, long lo, long hi,
-                          float clean, int group) {
+                          const float* clean, int group) {
     switch (e->o.baseline) {
-    case FL_BASE_CLEAN: return clean;
+    case FL_BASE_CLEAN: return clean ? *clean : 0.f;
     case FL_BASE_NONE: return 0.f;
     case FL_BASE_MEAN: {
-        // mean of the datum's rows outside r's own unit (its antithetic pair, if any)
+        // mean of the datum's rows outside r's own unit (its antithetic pair, if any); the
+        // datum's only unit: its clean loss if there is one, else none (mean_baseline_alone)
+        if (mean_baseline_alone(e, lo, hi, group)) return clean ? *clean : 0.f;
         long u0 = group == 2 ? lo + (((r - lo) >> 1) << 1) : r;
         long u1 = u0 + group;
         double s = 0.0;
         long cnt = 0;
         for (long k = lo; k < hi; k++)
             if (k < u0 || k >= u1) { s += L[k]; cnt++; }
-        return cnt ? (float)(s / cnt) : 0.f;
+        return (float)(s / cnt);
     }
     }
     return 0.f;
@@ -370,7 +380,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
             long lo = rs->off[i], hi = rs->off[i + 1];
             int n_i = (int)(hi - lo);
             double w = e->o.weighting == FL_WEIGHT_UNBIASED ? inv_B / n_i : 1.0 / (double)N;
-            float cl = clean ? clean[i] : 0.f;
+            const float* cl = clean ? clean + i : NULL;
+            if (do_grad && !clean && mean_baseline_alone(e, lo, hi, rs->group)) st->no_baseline++;
             double sq = 0.0;
             for (long r = lo; r < hi; r++) {
                 float base = row_baseline(e, row_loss, r, lo, hi, cl, rs->group);
@@ -532,7 +543,7 @@ static int lr_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out,
         for (int i = d0; i < d1; i++) {
             long lo = rs.off[i], hi = rs.off[i + 1];
             for (long r = lo; r < hi; r++)
-                coef_h[r - r0] = row_loss[r] - row_baseline(e, row_loss, r, lo, hi, clean ? clean[i] : 0.f, group);
+                coef_h[r - r0] = row_loss[r] - row_baseline(e, row_loss, r, lo, hi, clean ? clean + i : NULL, group);
         }
         ops->upload(coef_d, coef_h, (size_t)Qc * sizeof(float));
         for (int u = 0; u <= Bc * units; u++) uoff_h[u] = u * group;

@@ -63,6 +63,14 @@ s=$(slope "$T/lr.csv" uniform); check variance_lr_uniform_slope "s >= -1.28 && s
 $B variance $M --method mezo --allocators uniform --budgets 4,8,16,32,64 --reps 50 --batches 2 --out "$T/mezo.csv" || echo "FAIL variance_mezo_runs"
 s=$(slope "$T/mezo.csv" uniform); check variance_mezo_uniform_slope "s >= -1.15 && s <= -0.85" "slope $s" s="$s"
 
+# LR's mean baseline with one pair per datum and no clean pass (budget 2): every datum is
+# without a baseline, and the study says so; with two pairs (budget 4) none is
+$B variance $M --method lr --baseline mean --allocators uniform --budgets 2,4 --reps 3 --batches 1 --warmup 0 \
+    >/dev/null 2>"$T/nb.err" || echo "FAIL variance_no_baseline_runs"
+if grep -q "uniform budget 2 batch 0: 32 of 32 data per estimate .*no mean baseline" "$T/nb.err" &&
+   ! grep -q "budget 4 batch" "$T/nb.err"; then echo "PASS variance_no_baseline_note"
+else echo "FAIL variance_no_baseline_note: $(cat "$T/nb.err")"; fi
+
 # 2. a trained state: per-datum variances that differ widely
 $B train --method bp $M --epochs 4 --batch 50 --lr 3e-3 --save "$T/ck.safetensors" >/dev/null 2>&1 || echo "FAIL variance_checkpoint"
 # unbiased variants: the mean of the estimates is g within its standard error. bias_z =

@@ -192,6 +192,62 @@ static void test_lr_unbiased(void) {
     fl_model_free(m);
 }
 
+// The whole gradient buffer (weights, biases and log sigma) after one LR step with baseline
+// `base` from a fresh engine (seed 7: the same noise every call); returns its length.
+static size_t lr_full_grad(fl_model* m, batch_fx* f, fl_baseline base, const char* alloc, int budget, float* out,
+                           fl_step_stats* st) {
+    fl_est_opts eo = fl_est_opts_default();
+    eo.baseline = base;
+    fl_engine* e = engine(m, "lr", alloc, budget, 7, &eo);
+    fl_err err;
+    CHECK(fl_engine_grad(e, &f->b, st, &err) == 0, "lr: %s", err.msg);
+    size_t n = m->params.total;
+    ops->download(out, m->params.grad, n * sizeof(float));
+    fl_engine_free(e);
+    return n;
+}
+
+// The mean baseline of a datum whose queries are one antithetic pair only: no other queries to
+// average. With a clean pass in the step (the loss allocator reads the loss) it is the clean
+// loss: the whole gradient equals the clean baseline's bit for bit. Without one it is 0, the
+// gradient equals baseline none's bit for bit, and the step counts every such datum. With two
+// pairs per datum the mean baseline is the other pair's mean: nothing counted, and the
+// log-sigma gradient differs from none's (within a pair the baseline cancels in W and b).
+static void test_lr_mean_baseline_one_pair(void) {
+    fl_model* m = mlp("12-10-8-4", "gelu", 21);
+    fl_model_set_scope(m, "all", NULL);
+    batch_fx f;
+    batch_make(&f, 8, 12, 4, 9);
+    size_t n = m->params.total;
+    float* a = fl_malloc(n * sizeof(float));
+    float* b = fl_malloc(n * sizeof(float));
+    fl_step_stats sa, sb;
+    // loss allocator, budget 3: the clean pass, then one pair per datum
+    lr_full_grad(m, &f, FL_BASE_MEAN, "loss", 3, a, &sa);
+    lr_full_grad(m, &f, FL_BASE_CLEAN, "loss", 3, b, &sb);
+    CHECK(sa.n_hi == 2 && sa.queries_clean == f.B, "n_i up to %d, %ld clean queries: expected one pair each after a clean pass",
+          sa.n_hi, sa.queries_clean);
+    CHECK(memcmp(a, b, n * sizeof(float)) == 0, "one pair after a clean pass: the mean baseline is not the clean loss");
+    CHECK(sa.no_baseline == 0, "%d data counted without a baseline although the clean loss was there", sa.no_baseline);
+    // uniform, budget 2: one pair per datum and no clean pass
+    lr_full_grad(m, &f, FL_BASE_MEAN, "uniform", 2, a, &sa);
+    lr_full_grad(m, &f, FL_BASE_NONE, "uniform", 2, b, &sb);
+    CHECK(sa.n_hi == 2 && sa.queries_clean == 0, "n_i up to %d, %ld clean queries: expected one pair each, no clean pass",
+          sa.n_hi, sa.queries_clean);
+    CHECK(memcmp(a, b, n * sizeof(float)) == 0, "one pair, no clean pass: the mean baseline is not 0");
+    CHECK(sa.no_baseline == f.B, "%d data counted without a baseline, expected all %d", sa.no_baseline, f.B);
+    // uniform, budget 4: two pairs per datum
+    lr_full_grad(m, &f, FL_BASE_MEAN, "uniform", 4, a, &sa);
+    lr_full_grad(m, &f, FL_BASE_NONE, "uniform", 4, b, &sb);
+    CHECK(sa.n_lo == 4 && sa.no_baseline == 0, "n_i from %d, %d data counted without a baseline: expected 4 and 0", sa.n_lo,
+          sa.no_baseline);
+    CHECK(memcmp(a, b, n * sizeof(float)) != 0, "two pairs: the mean baseline changes nothing");
+    free(a);
+    free(b);
+    batch_free(&f);
+    fl_model_free(m);
+}
+
 // Chunking: the same estimate whatever the number of query rows per chunk.
 static void test_lr_chunking_invariant(void) {
     fl_model* m = mlp("12-10-8-4", "relu", 3);
@@ -457,6 +513,7 @@ int main(void) {
     RUN(test_bp_matches_finite_differences_gelu);
     RUN(test_lr_cosine_rises_with_budget);
     RUN(test_lr_unbiased);
+    RUN(test_lr_mean_baseline_one_pair);
     RUN(test_lr_chunking_invariant);
     RUN(test_lr_clean_prefix_exact);
     RUN(test_lr_pair_fold_exact);
