@@ -10,7 +10,9 @@
 //   - one full step of bp, mezo, lr uniform and lr flops on an MLP (and on vit-tiny), CPU
 //     against GPU from the same parameters, then the parameters after an SGD step.
 // Without a device (or in a build without CUDA) every test SKIPs and prints why, except the
-// one that checks that message.
+// one that checks that message and test_table_check, which needs no device. FL_TEST_CUDA_AS_CPU=1 runs every comparison with
+// the CPU table in the GPU's place: that checks the fixtures, indexing and references, but no
+// CUDA kernel runs, so it says nothing about the CUDA backend.
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
@@ -99,20 +101,67 @@ static void test_no_device_message(void) {
     CHECK(!strchr(err.msg, '\n'), "one line: '%s'", err.msg);
 }
 
-// Every member after the two names is a function pointer: none may be missing (an op added
-// to ops.h must be implemented by both backends).
+// The members of fl_ops (impl/backend/ops.h) by name. Besides the two names and chunk_bytes
+// (a size, 0 allowed), every member is an op; each must be set, except those ops.h allows to
+// be NULL: the normals kept from the forward (bias_noise_keep, lr_unit_kept: CUDA draws them
+// twice) and a fused attention (attention: never fused).
+#define OPS_REQUIRED(X)                                                                          \
+    X(alloc) X(free) X(upload) X(download) X(copy) X(zero) X(sync) X(mem_available)              \
+    X(peak_mem_mb) X(alloc_held) X(alloc_peak) X(alloc_peak_reset) X(gemm) X(gemm_strided)        \
+    X(gather_rows) X(segment_sum) X(exp) X(scale) X(axpy) X(relu) X(relu_bwd) X(gelu) X(gelu_bwd) \
+    X(bias_noise) X(bias_noise_set) X(lr_grad) X(lr_unit_noise) X(lr_unit_fold) X(noise_axpy)     \
+    X(layernorm) X(layernorm_bwd) X(softmax) X(softmax_bwd) X(xent) X(col_sum) X(row_sumsq)       \
+    X(dot) X(adam) X(sgd) X(dirs_adam) X(dirs_sgd) X(dirs_sumsq) X(vit_patchify) X(vit_tokens)    \
+    X(vit_cls_layernorm) X(vit_cls_layernorm_bwd) X(gather_add_rows)
+#define OPS_OPTIONAL(X) X(bias_noise_keep) X(lr_unit_kept) X(attention)
+#define OPS_COUNT(name) +1
+enum { N_OPS_REQUIRED = 0 OPS_REQUIRED(OPS_COUNT), N_OPS_OPTIONAL = 0 OPS_OPTIONAL(OPS_COUNT) };
+
+// The required ops that table t lacks, as a count and a list of names in `missing`.
+static int table_missing(const fl_ops* t, char* missing, size_t cap) {
+    int n = 0;
+    missing[0] = 0;
+#define OPS_MISSING(name)                                                                      \
+    if (!t->name) {                                                                           \
+        n++;                                                                                  \
+        snprintf(missing + strlen(missing), cap - strlen(missing), "%s%s", n > 1 ? ", " : "", #name); \
+    }
+    OPS_REQUIRED(OPS_MISSING)
+#undef OPS_MISSING
+    return n;
+}
+
+// The lists above are the whole table: an op added to ops.h must be named here (and so be
+// checked in both backends). And the check itself, on copies of the CPU table (no device
+// needed): the CUDA table's shape (chunk_bytes 0, the optional ops NULL) is complete; a table
+// without gemm and gather_add_rows is not, and the check names both.
+static void test_table_check(void) {
+    size_t listed = 2 * sizeof(const char*) + sizeof(size_t) + (N_OPS_REQUIRED + N_OPS_OPTIONAL) * sizeof(void (*)(void));
+    CHECK(sizeof(fl_ops) == listed, "fl_ops has %zu bytes, the members named here %zu: a member is not listed",
+          sizeof(fl_ops), listed);
+    char missing[1024];
+    CHECK(table_missing(cpu, missing, sizeof missing) == 0, "the CPU table lacks %s", missing);
+    fl_ops shaped = *cpu;
+    shaped.chunk_bytes = 0;
+    shaped.bias_noise_keep = NULL;
+    shaped.lr_unit_kept = NULL;
+    shaped.attention = NULL;
+    CHECK(table_missing(&shaped, missing, sizeof missing) == 0, "a table shaped like CUDA's is refused: lacks %s", missing);
+    fl_ops broken = *cpu;
+    broken.gemm = NULL;
+    broken.gather_add_rows = NULL;
+    int n = table_missing(&broken, missing, sizeof missing);
+    CHECK(n == 2 && !strcmp(missing, "gemm, gather_add_rows"), "a table without gemm and gather_add_rows: %d missing (%s)",
+          n, missing);
+}
+
 static void test_table_complete(void) {
     NEED_GPU();
     CHECK(!strcmp(gpu->name, "cpu") || !strcmp(gpu->name, "cuda"), "name %s", gpu->name);
     CHECK(gpu->device_name && gpu->device_name[0], "device name empty");
     printf("    device: %s\n", gpu->device_name);
-    const size_t first = offsetof(fl_ops, alloc), n = (sizeof(fl_ops) - first) / sizeof(void (*)(void));
-    for (size_t i = 0; i < n; i++) {
-        void (*const* g)(void) = (void (*const*)(void))((const char*)gpu + first) + i;
-        void (*const* c)(void) = (void (*const*)(void))((const char*)cpu + first) + i;
-        CHECK(*g != NULL, "cuda op #%zu (after alloc) is NULL", i);
-        CHECK(*c != NULL, "cpu op #%zu (after alloc) is NULL", i);
-    }
+    char missing[1024];
+    CHECK(table_missing(gpu, missing, sizeof missing) == 0, "the %s table lacks %s", gpu->name, missing);
 }
 
 static void test_memory(void) {
@@ -1218,7 +1267,8 @@ int main(void) {
     gpu = fl_cuda_ops(&err);
     if (!gpu) snprintf(no_gpu_reason, sizeof no_gpu_reason, "%s", err.msg);
     // FL_TEST_CUDA_AS_CPU=1 runs the comparisons CPU against CPU: a check of this file's own
-    // fixtures, indexing and references on a machine without a GPU (every CHECK must pass)
+    // fixtures, indexing and references on a machine without a GPU (every CHECK must pass).
+    // The "GPU" is then the CPU table: no CUDA kernel runs.
     const char* as_cpu = getenv("FL_TEST_CUDA_AS_CPU");
     if (!gpu && as_cpu && !strcmp(as_cpu, "1")) gpu = cpu;
     if (!gpu && as_cpu && !strcmp(as_cpu, "2")) {
@@ -1228,6 +1278,7 @@ int main(void) {
         gpu = &wobbly;
     }
     RUN(test_no_device_message);
+    RUN(test_table_check);
     RUN(test_table_complete);
     RUN(test_memory);
     RUN(test_philox_integers);
