@@ -10,5 +10,8 @@
 
 #define CPU_REDUCE_CHUNKS 32
 
-static inline int cpu_chunks(long n) { return n <= 0 ? 1 : n < CPU_REDUCE_CHUNKS ? (int)n : CPU_REDUCE_CHUNKS; }
+static inline int cpu_chunks(long n, long min_items) {
+    long c = n / min_items;
+    return c < 1 ? 1 : c < CPU_REDUCE_CHUNKS ? (int)c : CPU_REDUCE_CHUNKS;
+}
 static inline long cpu_chunk_begin(long n, int chunks, int k) { return n * k / chunks; }

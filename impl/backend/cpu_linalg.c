@@ -11,13 +11,21 @@
 // ---------------------------------------------------------------------------------------
 // linear algebra
 
-// Tiles of a product (cpu_gemm), by its shape alone: at least GEMM_TILE rows (or columns)
-// of C per tile, at most GEMM_MAX_TILES tiles; when C is small, K is cut into chunks of at
-// least GEMM_TILE_K.
-#define GEMM_TILE 256
+// Tiles of a product (cpu_gemm), by its shape alone: at least GEMM_TILE_M rows or
+// GEMM_TILE_N columns of C per tile, at most GEMM_MAX_TILES tiles; when C is small, K is cut
+// into chunks of at least GEMM_TILE_K. A row tile packs op(B) again, so row tiles are large:
+// with 256 rows the W1 step (2048 query rows) packed its 512 x 512 weights 8 times, +0.9% of
+// its instructions (ci/perf_check); with 1024, twice.
+#define GEMM_TILE_M 1024
+#define GEMM_TILE_N 256
 #define GEMM_TILE_K 2048
 #define GEMM_MAX_TILES 32
 #define GEMM_MAX_K_CHUNKS 16
+// Tile edges at multiples of 64 (of OpenBLAS's micro-kernel unrolls), the last at the end:
+// an edge elsewhere gives each tile a ragged block that the slower edge kernels compute.
+static inline int gemm_tile_edge(int n, int tiles, int t) {
+    return t >= tiles ? n : (int)((long)n * t / tiles) / 64 * 64;
+}
 
 void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, int lda,
               const float* B, int ldb, float beta, float* C, int ldc) {
@@ -47,18 +55,17 @@ void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, 
     // each tile single-threaded (OpenBLAS-OpenMP is single-threaded inside a parallel region,
     // and at one thread), the threads take whole tiles: the same result on any thread count
     // (tests/cli/test_threads.sh). Three cuts:
-    //  - M >= 2 GEMM_TILE: blocks of rows of C (each tile packs op(B) again: K N against
-    //    its rows x N x K multiply-adds, under 1/256 of the work);
-    //  - else N >= 2 GEMM_TILE: blocks of columns of C;
+    //  - M >= 2 GEMM_TILE_M: blocks of rows of C (each tile packs op(B) again);
+    //  - else N >= 2 GEMM_TILE_N: blocks of columns of C (each packs op(A) again);
     //  - else K >= 2 GEMM_TILE_K (a weight gradient over many query rows): chunks of K, each
     //    product into its own partial C (M, N), the partials added in chunk order;
     //  - else one tile.
-    int tiles_m = M / GEMM_TILE, tiles_n = N / GEMM_TILE, chunks_k = K / GEMM_TILE_K;
+    int tiles_m = M / GEMM_TILE_M, tiles_n = N / GEMM_TILE_N, chunks_k = K / GEMM_TILE_K;
     if (tiles_m >= 2) {
         int tiles = tiles_m < GEMM_MAX_TILES ? tiles_m : GEMM_MAX_TILES;
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < tiles; t++) {
-            int m0 = (int)((long)M * t / tiles), m1 = (int)((long)M * (t + 1) / tiles);
+            int m0 = gemm_tile_edge(M, tiles, t), m1 = gemm_tile_edge(M, tiles, t + 1);
             const float* At = ta ? A + m0 : A + (long)m0 * lda;  // rows m0..m1 of op(A)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                         m1 - m0, N, K, alpha, At, lda, B, ldb, beta, C + (long)m0 * ldc, ldc);
@@ -67,7 +74,7 @@ void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, 
         int tiles = tiles_n < GEMM_MAX_TILES ? tiles_n : GEMM_MAX_TILES;
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < tiles; t++) {
-            int n0 = (int)((long)N * t / tiles), n1 = (int)((long)N * (t + 1) / tiles);
+            int n0 = gemm_tile_edge(N, tiles, t), n1 = gemm_tile_edge(N, tiles, t + 1);
             const float* Bt = tb ? B + (long)n0 * ldb : B + n0;  // columns n0..n1 of op(B)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                         M, n1 - n0, K, alpha, A, lda, Bt, ldb, beta, C + n0, ldc);
@@ -79,7 +86,7 @@ void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float* A, 
         if (!part) FL_FATAL("out of host memory in gemm (%d x %d partials)", chunks, (int)MN);
 #pragma omp parallel for schedule(static)
         for (int c = 0; c < chunks; c++) {
-            int k0 = (int)((long)K * c / chunks), k1 = (int)((long)K * (c + 1) / chunks);
+            int k0 = gemm_tile_edge(K, chunks, c), k1 = gemm_tile_edge(K, chunks, c + 1);
             const float* Ac = ta ? A + (long)k0 * lda : A + k0;  // columns k0..k1 of op(A)
             const float* Bc = tb ? B + k0 : B + (long)k0 * ldb;  // rows k0..k1 of op(B)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -151,15 +158,15 @@ void cpu_gather_add_rows(float* dst, const float* src, const int32_t* idx, int r
 
 // Column sums: each chunk of rows (cpu_chunks.h) is added into its own partial row
 // (unit-stride, vectorised), then the partials are added in chunk order: the same result on
-// any thread count. Fewer than 64 rows: one pass, in row order (fixed by the size alone).
+// any thread count. Fewer than 128 rows: one pass, in row order (fixed by the size alone).
 void cpu_col_sum(float* dst, const float* src, int rows, int cols, float beta) {
-    if (rows < 64) {
+    if (rows < 128) {
         for (int c = 0; c < cols; c++) dst[c] = beta == 0.f ? 0.f : beta * dst[c];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++) dst[c] += src[(long)r * cols + c];
         return;
     }
-    int chunks = cpu_chunks(rows);
+    int chunks = cpu_chunks(rows, 64);  // 64 rows at least per partial row
     float* part = (float*)calloc((size_t)chunks * cols, sizeof(float));
     if (!part) FL_FATAL("out of host memory in col_sum");
 #pragma omp parallel for schedule(static)
@@ -185,7 +192,7 @@ double cpu_dot(const float* x, const float* y, long n) {
     // Blocks of 8 elements in chunks (cpu_chunks.h); 8 double lanes per chunk (vectorises:
     // one running double sum is a chain of n dependent adds), the chunks' sums added in order.
     long blocks = n / 8;
-    int chunks = cpu_chunks(blocks);
+    int chunks = cpu_chunks(blocks, 512);  // 4096 elements at least per chunk
     double sums[CPU_REDUCE_CHUNKS];
 #pragma omp parallel for schedule(static) if (n > 4096)
     for (int k = 0; k < chunks; k++) {

@@ -107,7 +107,7 @@ void cpu_lr_grad(float* G, float* gs, const float* coef, const float* sigma,
     int8_t* role = pair_roles(nz, Q);
     // partial sums of the log-sigma score per chunk of queries (cpu_chunks.h), added in
     // chunk order at the end: the same on any thread count
-    int chunks = cpu_chunks(Q);
+    int chunks = cpu_chunks(Q, 1);
     float* part = gs ? (float*)calloc((size_t)chunks * padded, sizeof(float)) : NULL;
     if (gs && !part) FL_FATAL("out of host memory in lr_grad");
 #pragma omp parallel for schedule(static)
@@ -165,7 +165,7 @@ static void lr_unit(float* E, const float* kept, float* gb, float* gs, const flo
     int padded = (cols + 3) / 4 * 4;
     int T = nz->tokens;
     // partials per chunk: gb in [0, padded), gs in [padded, 2 padded)
-    int chunks = cpu_chunks(units);
+    int chunks = cpu_chunks(units, 1);
     float* part = (float*)calloc((size_t)chunks * 2 * padded, sizeof(float));
     if (!part) FL_FATAL("out of host memory in lr_unit_noise");
 #pragma omp parallel for schedule(static)
@@ -322,7 +322,7 @@ double cpu_dirs_sumsq(long n, uint64_t first, int K, const float* s, uint32_t ke
     if (first % 4 != 0) FL_FATAL("dirs_sumsq: first element %llu is not a multiple of 4", (unsigned long long)first);
     long blocks = n / 32;
     // per chunk of blocks (cpu_chunks.h), added in chunk order: the same on any thread count
-    int chunks = cpu_chunks(blocks);
+    int chunks = cpu_chunks(blocks, 16);
     double sums[CPU_REDUCE_CHUNKS];
 #pragma omp parallel for schedule(static) if (blocks > 64)
     for (int k = 0; k < chunks; k++) {
