@@ -170,17 +170,24 @@ FL_HD float fl_body_relu_bwd(float dy, float y) { return y > 0.f ? dy : 0.f; }
 // exp, for x <= 88 (every caller passes x <= 0: softmax's x - max, GELU's -x^2/2): x = k ln 2
 // + r with k = floor(x log2(e) + 1/2), |r| <= ln(2)/2 (ln 2 split in two for an exact
 // reduction), Taylor polynomial of exp(r) to r^7, times 2^k. Relative error below 8e-8 down
-// to x = -87.3; below, where exp(x) < 2^-126, the result is 0. The clamp of x at -100 works on
-// the bits (negative floats order like unsigned integers) and floor goes through an int
-// conversion: float compares and floorf would stop gcc from vectorising the callers' loops.
+// to x = -87.3; below, where exp(x) < 2^-126, the result is 0. The clamps work on the bits
+// (negative floats order like unsigned integers, positive ones like signed integers): x is
+// held in [-100, 89], -inf giving 0 and +inf (like every x above 89) +inf; floor goes through
+// an int conversion, which the clamps keep defined. A NaN of either sign is clamped too and
+// then given back as itself: it propagates, as on every backend, also the x86 default NaN,
+// whose sign bit is set and which the clamp at -100 alone turned into exp(-100), a softmax
+// probability of 0 (divergence detection relies on it, docs/METHOD.md "Divergence"). Float
+// compares and floorf would stop gcc from vectorising the callers' loops.
 FL_HD float fl_expf_poly(float x) {
     uint32_t bx = fl_float_to_bits(x);
-    x = fl_bits_to_float(bx > 0xC2C80000u ? 0xC2C80000u : bx);  // max(x, -100)
-    float t = x * 1.44269504f + 0.5f;
+    uint32_t bc = bx > 0xC2C80000u ? 0xC2C80000u : bx;           // max(x, -100): also -inf, -NaN
+    bc = (int32_t)bc > (int32_t)0x42B20000 ? 0x42B20000u : bc;  // min(x, 89): also +inf, +NaN
+    float xc = fl_bits_to_float(bc);
+    float t = xc * 1.44269504f + 0.5f;
     int ki = (int)t;
     ki -= t < (float)ki;
     float k = (float)ki;
-    float r = fmaf(k, -0.693145752f, x);
+    float r = fmaf(k, -0.693145752f, xc);
     r = fmaf(k, -1.42860677e-6f, r);
     float p = fmaf(r, 1.98412698e-4f, 1.38888889e-3f);
     p = fmaf(p, r, 8.33333333e-3f);
@@ -190,7 +197,8 @@ FL_HD float fl_expf_poly(float x) {
     p = fmaf(p, r, 1.0f);
     p = fmaf(p, r, 1.0f);
     int kc = ki < -126 ? -126 : ki;
-    return p * fl_bits_to_float((uint32_t)(kc + 127) << 23) * (float)(ki >= -126);
+    float y = p * fl_bits_to_float((uint32_t)(kc + 127) << 23) * (float)(ki >= -126);
+    return (int32_t)(bx & 0x7FFFFFFFu) > (int32_t)0x7F800000 ? x : y;  // NaN in, NaN out
 }
 
 // erf: Abramowitz and Stegun 7.1.26, erf(|x|) = 1 - t (a1 + a2 t + ... + a5 t^4) exp(-x^2),
