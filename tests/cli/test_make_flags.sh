@@ -8,10 +8,14 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
-# without SAN from an enclosing `make test SAN=1`, whose variables reach this make
-unset MAKEFLAGS MAKELEVEL MFLAGS
+# without SAN or WITH_CUDA from an enclosing `make test SAN=1`: make exports a variable set on
+# its command line to the recipes' environment, so SAN=1 would reach this make both through
+# MAKEFLAGS and as an environment variable; both are cleared, and SAN= on the command lines
+# below overrides the environment in any case
+unset MAKEFLAGS MAKELEVEL MFLAGS SAN WITH_CUDA
+MK="make SAN= WITH_CUDA="
 
-if ! make -n -B CFLAGS=-O0 build/obj/impl/io/npy.o >"$T/c" 2>&1; then
+if ! $MK -n -B CFLAGS=-O0 build/obj/impl/io/npy.o >"$T/c" 2>&1; then
     fail make_flags_dry_run "$(tail -3 "$T/c")"
     exit 0
 fi
@@ -24,12 +28,12 @@ if [ -z "$missing" ] && ! printf '%s\n' "$line" | grep -q -- ' -O3 '; then pass 
 else fail make_cflags_keeps_required "missing:$missing in: $line"; fi
 
 # a file's own flags survive too (flops.c: -march=x86-64-v2, for valgrind; see the Makefile)
-make -n -B CFLAGS=-O1 build/obj/impl/allocators/flops.o 2>&1 | grep -- ' -c impl/allocators/flops.c' >"$T/f"
+$MK -n -B CFLAGS=-O1 build/obj/impl/allocators/flops.o 2>&1 | grep -- ' -c impl/allocators/flops.c' >"$T/f"
 if grep -q -- '-O1 .*-ffp-contract=off.*-march=x86-64-v2' "$T/f"; then pass make_cflags_keeps_file_flags
 else fail make_cflags_keeps_file_flags "$(cat "$T/f")"; fi
 
 # CPPFLAGS and LDLIBS from the command line keep the include folders and libraries
-make -n -B CPPFLAGS=-DFL_X LDLIBS=-lrt build/flbench >"$T/l" 2>&1
+$MK -n -B CPPFLAGS=-DFL_X LDLIBS=-lrt build/flbench >"$T/l" 2>&1
 if grep -- ' -c ' "$T/l" | head -1 | grep -q -- '-DFL_X -I\. ' &&
    grep -- '-o build/flbench ' "$T/l" | grep -q -- '-lrt .*-lopenblas.*-fopenmp'; then
     pass make_cppflags_ldlibs_keep_required
