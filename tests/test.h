@@ -58,6 +58,13 @@ static inline const char* t_tmpdir(void) {
     return dir;
 }
 
+// The flbench binary that the tests that run it use: $FLBENCH (make test sets it, to
+// build/san/flbench under SAN=1), else build/flbench.
+static inline const char* t_flbench(void) {
+    const char* p = getenv("FLBENCH");
+    return p && *p ? p : "build/flbench";
+}
+
 // NAME inside t_tmpdir(); the last 8 results stay valid.
 static inline const char* t_path(const char* name) {
     static char buf[8][600];

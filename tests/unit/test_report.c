@@ -26,7 +26,7 @@
 #include "../../bench/run/schema.h"
 #include "../../bench/run/csvread.h"
 
-#define FLBENCH "build/flbench"
+#define FLBENCH t_flbench()
 
 static char dir[600];
 
@@ -240,10 +240,10 @@ static char* slurp(const char* path) {
 static int report_ok;
 
 static void test_report_tables_and_claims(void) {
-    if (access(FLBENCH, X_OK)) SKIP("build/flbench not built");
+    if (access(FLBENCH, X_OK)) SKIP("no flbench binary (FLBENCH or build/flbench)");
     write_fixture();
     char cmd[2000], out[8192];
-    snprintf(cmd, sizeof cmd, FLBENCH " report %s --figures %s/figs", dir, dir);
+    snprintf(cmd, sizeof cmd, "%s report %s --figures %s/figs", FLBENCH, dir, dir);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc == 0, "report: status %d: %s", rc, out);
     char path[700];
@@ -396,7 +396,7 @@ static void test_report_reads_older_csv(void) {
     snprintf(oldcsv, sizeof oldcsv, "%s/old.csv", old);
     const char* drop[] = {"spend_per_datum", "alloc_nonuniform_frac", NULL};
     rewrite_csv(csv, oldcsv, drop, NULL, NULL);
-    snprintf(cmd, sizeof cmd, FLBENCH " report %s --figures %s/figs", old, old);
+    snprintf(cmd, sizeof cmd, "%s report %s --figures %s/figs", FLBENCH, old, old);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc == 0, "report on an older CSV: status %d: %s", rc, out);
     char path[900];

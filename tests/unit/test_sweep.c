@@ -16,7 +16,7 @@
 #include "../test.h"
 #include "../../bench/run/csvread.h"
 
-#define FLBENCH "build/flbench"
+#define FLBENCH t_flbench()
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 static int have_binary(void) { return access(FLBENCH, X_OK) == 0; }
@@ -55,7 +55,7 @@ typedef struct {
 } bad_config;
 
 static void test_config_errors_name_the_line(void) {
-    if (!have_binary()) SKIP("build/flbench not built");
+    if (!have_binary()) SKIP("no flbench binary (FLBENCH or build/flbench)");
     t_write_text(t_path("inc_bad.inc"), "# included\nset budget eight\n");
     const bad_config cases[] = {
         {"e1.conf", "name x\n\nfrobnicate 3\n", "e1.conf:3:", "unknown directive 'frobnicate'"},
@@ -77,7 +77,7 @@ static void test_config_errors_name_the_line(void) {
         const char* path = t_path(cases[i].name);
         t_write_text(path, cases[i].text);
         char cmd[2000], out[4096];
-        snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run", path);
+        snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run", FLBENCH, path);
         int rc = run(cmd, out, sizeof out);
         CHECK(rc == 2, "%s: exit status %d, expected 2; output: %s", cases[i].name, rc, out);
         CHECK(strstr(out, cases[i].where) != NULL, "%s: expected '%s' in: %s", cases[i].name, cases[i].where, out);
@@ -92,7 +92,7 @@ static void test_config_errors_name_the_line(void) {
 static int dry_cells(const char* conf, const char* extra, char keys[][256], int max, int quiet) {
     char cmd[2000];
     static char out[1 << 16];
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s %s", conf, t_path("dry"), extra);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run --out %s %s", FLBENCH, conf, t_path("dry"), extra);
     if (run(cmd, out, sizeof out) != 0) {
         if (!quiet) printf("    dry run failed: %s\n", out);
         return -1;
@@ -109,7 +109,7 @@ static int dry_cells(const char* conf, const char* extra, char keys[][256], int 
 }
 
 static void test_cells_variants_rules_shards(void) {
-    if (!have_binary()) SKIP("build/flbench not built");
+    if (!have_binary()) SKIP("no flbench binary (FLBENCH or build/flbench)");
     char conf[600];  // (tmp_path's buffers are reused)
     snprintf(conf, sizeof conf, "%s", t_path("cells.conf"));
     t_write_text(conf,
@@ -133,7 +133,7 @@ static void test_cells_variants_rules_shards(void) {
     // the when rule: lr=3e-3 on lr and lrf cells at budget 4 only
     char cmd[2000];
     static char out[1 << 16];
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --dry-run --out %s", conf, t_path("dry"));
+    snprintf(cmd, sizeof cmd, "%s sweep %s --dry-run --out %s", FLBENCH, conf, t_path("dry"));
     run(cmd, out, sizeof out);
     for (char* p = strstr(out, "--lr 3e-3"); p; p = strstr(p + 1, "--lr 3e-3")) lr3++;
     CHECK(lr3 == 6, "the when rule applies to 6 cells, found %d", lr3);
@@ -232,7 +232,7 @@ static int finished_cells(const char* csv) {
 }
 
 static void test_resume_after_kill(void) {
-    if (!have_binary()) SKIP("build/flbench not built");
+    if (!have_binary()) SKIP("no flbench binary (FLBENCH or build/flbench)");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
     const char* conf = t_path("resume.conf");
     t_write_text(conf, RESUME_CONF);
@@ -242,7 +242,7 @@ static void test_resume_after_kill(void) {
     snprintf(csv_a, sizeof csv_a, "%s/resume.csv", dir_a);
     snprintf(csv_b, sizeof csv_b, "%s/resume.csv", dir_b);
     // A: uninterrupted
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress", conf, dir_a);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --no-progress", FLBENCH, conf, dir_a);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc == 0, "uninterrupted sweep: status %d: %s", rc, out);
     CHECK(finished_cells(csv_a) == 6, "6 finished cells, found %d", finished_cells(csv_a));
@@ -303,7 +303,7 @@ static void test_resume_after_kill(void) {
         fl_csv_free(&tb);
     }
     // restart B: it repairs the file, skips the finished cells, runs the rest
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress", conf, dir_b);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --no-progress", FLBENCH, conf, dir_b);
     rc = run(cmd, out, sizeof out);
     CHECK(rc == 0, "restarted sweep: status %d: %s", rc, out);
     char expect[64];
@@ -327,7 +327,7 @@ static void test_resume_after_kill(void) {
     snprintf(cmd, sizeof cmd, "ls -A %s | wc -l", tmpdir);
     run(cmd, out, sizeof out);
     CHECK(atoi(out) == 0, "per-cell temporary files left: %s", out);
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress", conf, dir_b);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --no-progress", FLBENCH, conf, dir_b);
     run(cmd, out, sizeof out);
     CHECK(strstr(out, "6 finished, 0 to run") != NULL, "a finished sweep runs nothing: %s", out);
 }
@@ -336,7 +336,7 @@ static void test_resume_after_kill(void) {
 // failing cells
 
 static void test_failing_cells_recorded(void) {
-    if (!have_binary()) SKIP("build/flbench not built");
+    if (!have_binary()) SKIP("no flbench binary (FLBENCH or build/flbench)");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
     const char* conf = t_path("fail.conf");
     char text[1500];
@@ -359,7 +359,7 @@ static void test_failing_cells_recorded(void) {
     const char* dir = t_path("fail_out");
     char cmd[2000], out[8192], csv[700];
     snprintf(csv, sizeof csv, "%s/fail.csv", dir);
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress", conf, dir);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --no-progress", FLBENCH, conf, dir);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc == 0, "a sweep with failing cells finishes: status %d: %s", rc, out);
     fl_csv t;
@@ -386,7 +386,7 @@ static void test_failing_cells_recorded(void) {
     fl_csv_free(&t);
     run(cmd, out, sizeof out);
     CHECK(strstr(out, "4 finished, 0 to run") != NULL, "failed cells are finished cells: %s", out);
-    snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --no-progress --retry-failed", conf, dir);
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --no-progress --retry-failed", FLBENCH, conf, dir);
     run(cmd, out, sizeof out);
     CHECK(strstr(out, "1 finished, 3 to run") != NULL, "--retry-failed runs the 3 failed cells again: %s", out);
     rrc = fl_csv_read(csv, &t, &err);
@@ -400,7 +400,7 @@ static void test_failing_cells_recorded(void) {
 // merge
 
 static void test_merge_detects_missing_and_duplicate(void) {
-    if (!have_binary()) SKIP("build/flbench not built");
+    if (!have_binary()) SKIP("no flbench binary (FLBENCH or build/flbench)");
     if (!have_fmnist()) SKIP("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)");
     const char* conf = t_path("merge.conf");
     t_write_text(conf,
@@ -414,7 +414,7 @@ static void test_merge_detects_missing_and_duplicate(void) {
     const char* dir = t_path("merge_out");
     char cmd[3000], out[8192];
     for (int s = 0; s < 2; s++) {
-        snprintf(cmd, sizeof cmd, FLBENCH " sweep %s --out %s --shard %d/2 --no-progress", conf, dir, s);
+        snprintf(cmd, sizeof cmd, "%s sweep %s --out %s --shard %d/2 --no-progress", FLBENCH, conf, dir, s);
         int rc = run(cmd, out, sizeof out);
         CHECK(rc == 0, "shard %d: status %d: %s", s, rc, out);
     }
@@ -423,7 +423,7 @@ static void test_merge_detects_missing_and_duplicate(void) {
     snprintf(s1, sizeof s1, "%s/mrg.shard-1-of-2.csv", dir);
     snprintf(merged, sizeof merged, "%s/merged.csv", dir);
     snprintf(torn, sizeof torn, "%s/torn.csv", dir);
-    snprintf(cmd, sizeof cmd, FLBENCH " merge %s %s %s --config %s", merged, s0, s1, conf);
+    snprintf(cmd, sizeof cmd, "%s merge %s %s %s --config %s", FLBENCH, merged, s0, s1, conf);
     int rc = run(cmd, out, sizeof out);
     CHECK(rc == 0 && access(merged, R_OK) == 0, "merge of both shards: status %d: %s", rc, out);
     fl_csv t;
@@ -437,13 +437,13 @@ static void test_merge_detects_missing_and_duplicate(void) {
     }
     // a missing cell: shard 1 left out
     unlink(merged);
-    snprintf(cmd, sizeof cmd, FLBENCH " merge %s %s --config %s", merged, s0, conf);
+    snprintf(cmd, sizeof cmd, "%s merge %s %s --config %s", FLBENCH, merged, s0, conf);
     rc = run(cmd, out, sizeof out);
     CHECK(rc == 3, "missing cells: status %d, expected 3", rc);
     CHECK(strstr(out, "missing cell mrg;seed=1;") && strstr(out, "missing cell mrg;seed=3;"), "names the missing cells: %s", out);
     CHECK(access(merged, F_OK) != 0, "nothing written when a check fails");
     // a duplicated cell: shard 0 twice
-    snprintf(cmd, sizeof cmd, FLBENCH " merge %s %s %s %s", merged, s0, s1, s0);
+    snprintf(cmd, sizeof cmd, "%s merge %s %s %s %s", FLBENCH, merged, s0, s1, s0);
     rc = run(cmd, out, sizeof out);
     CHECK(rc == 3, "duplicate cells: status %d, expected 3", rc);
     CHECK(strstr(out, "duplicate cell mrg;seed=0;") && strstr(out, "duplicate cell mrg;seed=2;"), "names the duplicates: %s", out);
@@ -451,7 +451,7 @@ static void test_merge_detects_missing_and_duplicate(void) {
     // a torn file
     snprintf(cmd, sizeof cmd, "cp %s %s && printf 'garbage,without,newline' >> %s", s1, torn, torn);
     run(cmd, out, sizeof out);
-    snprintf(cmd, sizeof cmd, FLBENCH " merge %s %s %s", merged, s0, torn);
+    snprintf(cmd, sizeof cmd, "%s merge %s %s %s", FLBENCH, merged, s0, torn);
     rc = run(cmd, out, sizeof out);
     CHECK(rc == 3 && strstr(out, "torn.csv:4: the last line is incomplete"), "torn file: status %d: %s", rc, out);
 }
