@@ -24,7 +24,7 @@ static int cmp_kv(const void* a, const void* b) {
 
 static uint64_t hash_options(const sw_map* m) {
     sw_kv* s = fl_malloc((size_t)(m->n ? m->n : 1) * sizeof(sw_kv));
-    memcpy(s, m->kv, (size_t)m->n * sizeof(sw_kv));
+    if (m->n) memcpy(s, m->kv, (size_t)m->n * sizeof(sw_kv));  // kv is NULL when n is 0
     qsort(s, (size_t)m->n, sizeof(sw_kv), cmp_kv);
     uint64_t h = SW_FNV_INIT;
     for (int i = 0; i < m->n; i++) {
