@@ -12,7 +12,7 @@
 const fl_column fl_columns[] = {
     {"schema", "", "schema version of this row (see FL_SCHEMA_VERSION)"},
     {"cell_key", "", "identity of the run: sweep cell key, or train:<hash of the configuration>"},
-    {"status", "", "ok, diverged (non-finite loss or gradient), failed, missing-data or missing-weights"},
+    {"status", "", "ok; diverged (a non-finite loss or gradient, or an epoch's mean training loss above max(10 L0, L0 + 10), L0 the first batch's clean loss: docs/METHOD.md, \"Divergence\"; the diverged epoch is not evaluated); failed, missing-data or missing-weights"},
     {"git_rev", "", "git revision flbench was built from (-dirty when the tree had changes)"},
     {"timestamp", "UTC", "when the row was written, ISO 8601"},
     {"host", "", "machine name"},
@@ -66,7 +66,7 @@ const fl_column fl_columns[] = {
     {"alloc_nonuniform_frac", "fraction", "fraction of this epoch's steps whose allocation differed from the uniform rule's"},
     {"grad_norm", "", "mean gradient-estimate norm per step in this epoch, before clipping"},
     {"config", "", "the full command-line configuration"},
-    {"message", "", "error message when status is not ok"},
+    {"message", "", "error message when status is not ok (for diverged: the rule that fired and its numbers)"},
 };
 const int fl_n_columns = (int)(sizeof fl_columns / sizeof fl_columns[0]);
 

@@ -1,5 +1,6 @@
 // train.c: one training run: load data, build the model and estimator, run the epochs,
-// evaluate, and append one results row per epoch (schema.h).
+// evaluate, and append one results row per epoch (schema.h), with the run's status (ok, or
+// diverged by the rule of diverge.h).
 #include <string.h>
 #include <errno.h>
 #include <math.h>
@@ -9,6 +10,7 @@
 #include "train.h"
 #include "schema.h"
 #include "setup.h"
+#include "diverge.h"
 #include "track.h"
 #include "../../impl/optim/optim.h"
 #include "../../impl/models/model.h"
@@ -93,6 +95,54 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
     free(xh); free(yh); free(lh); free(ah);
     m->vt->release(m);  // the evaluation batch's activations are not held into training (peak_model_mb)
     FL_NVTX_POP();
+}
+
+// The clean mean loss of batch b at the current parameters: the divergence rule's L0, and its
+// check when a step could not run (docs/METHOD.md, "Divergence"). Bookkeeping like evaluation:
+// no queries counted, no training time (the caller takes its time out of the run's). One
+// forward of the whole batch, whose size training already holds.
+static double batch_clean_loss(fl_model* m, const fl_images* d, const fl_batch* b) {
+    double loss, acc;
+    evaluate(m, d, b->index, b->B, b->B, &loss, &acc);
+    return loss;
+}
+
+// A loss or norm for a message: "nan" for every NaN (its sign bit means nothing), else %g.
+static const char* num_text(double v, char* buf, size_t len) {
+    if (isnan(v)) snprintf(buf, len, "nan");
+    else snprintf(buf, len, "%g", v);
+    return buf;
+}
+
+// Copies an error message, writing every "-nan" as "nan" (a NaN's sign means nothing; the
+// message of a diverged run reads the same whichever NaN the backend made).
+static void copy_without_nan_sign(char* out, size_t len, const char* msg) {
+    size_t k = 0;
+    for (const char* p = msg; *p && k + 1 < len; p++) {
+        if (!strncmp(p, "-nan", 4)) continue;  // drops the '-', keeps "nan"
+        out[k++] = *p;
+    }
+    out[k] = 0;
+}
+
+// After a step, or its tracking, stopped on an error: 1 when the run has diverged instead, the
+// batch's clean loss being non-finite or above the limit (an allocator refuses a NaN loss; an
+// exploded model gives non-finite tracked gradients), with the message in msg; 0 when it has
+// failed. The loss's time is taken out of the run's (*t_run0).
+static int error_is_divergence(fl_model* m, const fl_images* d, const fl_batch* b, double l0,
+                               int epoch, long long step, const char* why, double* t_run0, char* msg, size_t len) {
+    double tt = fl_now();
+    double loss = batch_clean_loss(m, d, b);
+    *t_run0 += fl_now() - tt;
+    if (!fl_diverged_loss(l0, loss)) return 0;
+    char num[32], lim[32], reason[320];
+    copy_without_nan_sign(reason, sizeof reason, why);
+    if (isfinite(loss))
+        snprintf(msg, len, "epoch %d step %lld: the batch's clean loss %s exceeds max(%g L0, L0 + %g) = %s (%s)", epoch,
+                 step, num_text(loss, num, sizeof num), FL_DIVERGE_FACTOR, FL_DIVERGE_NATS,
+                 num_text(fl_diverge_limit(l0), lim, sizeof lim), reason);
+    else snprintf(msg, len, "epoch %d step %lld: loss is %s (%s)", epoch, step, num_text(loss, num, sizeof num), reason);
+    return 1;
 }
 
 static const char* pairing_name(fl_pairing p) { return p == FL_PAIR_SAME ? "same" : p == FL_PAIR_CROSS ? "cross" : "none"; }
@@ -272,6 +322,8 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             if (arc) goto fail;
         }
     }
+    double l0 = NAN;  // the divergence rule's initial loss: the first batch's, before the first step
+    char num[32];
     double t_run0 = fl_now();
     for (int epoch = 1; epoch <= cfg->epochs && !strcmp(status, "ok"); epoch++) {
         epoch_acc ea = {0};
@@ -287,17 +339,39 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
             ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
             fl_batch b = {.B = B, .x = xd, .y = yd, .y_host = yh, .index = tr_idx + first};
+            if (ra.steps == 0) {  // L0 (docs/METHOD.md, "Divergence"); not training time
+                double tt = fl_now();
+                l0 = batch_clean_loss(m, &train, &b);
+                t_run0 += fl_now() - tt;
+                if (!isfinite(l0)) {
+                    status = "diverged";
+                    snprintf(msg, sizeof msg, "epoch %d step %lld: loss is %s at the initial parameters", epoch,
+                             (long long)s, num_text(l0, num, sizeof num));
+                    break;
+                }
+            }
             if (fl_track_due(track, ra.steps)) {  // on this batch before its step; not training time
                 double tt = fl_now();
-                if (fl_track_step(track, e, &b, epoch, ra.steps, err)) goto fail;
+                int trc = fl_track_step(track, e, &b, epoch, ra.steps, err);
                 t_run0 += fl_now() - tt;
+                if (trc && !error_is_divergence(m, &train, &b, l0, epoch, (long long)s, err->msg, &t_run0,
+                                                msg, sizeof msg))
+                    goto fail;
+                if (trc) { status = "diverged"; break; }
             }
             ops->alloc_peak_reset();
             double t0 = fl_now();
             fl_step_stats st;
             FL_NVTX_PUSH("step");
             int grc = fl_engine_grad(e, &b, &st, err);
-            if (grc) { FL_NVTX_POP(); goto fail; }
+            if (grc) {
+                FL_NVTX_POP();
+                if (!error_is_divergence(m, &train, &b, l0, epoch, (long long)s, err->msg, &t_run0, msg,
+                                         sizeof msg))
+                    goto fail;
+                status = "diverged";
+                break;
+            }
             double t1 = fl_now();
             FL_NVTX_PUSH("update");
             double gnorm = fl_engine_apply(e, &opt, epoch - 1);
@@ -334,10 +408,10 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             ea.t_update += t2 - t1;
             if (st.n_lo < ea.n_lo) ea.n_lo = st.n_lo;
             if (st.n_hi > ea.n_hi) ea.n_hi = st.n_hi;
-            if (!isfinite(st.loss) || !isfinite(gnorm)) {
+            if (fl_diverged_step(st.loss, gnorm)) {
                 status = "diverged";
-                snprintf(msg, sizeof msg, "epoch %d step %lld: %s is %g", epoch, (long long)s,
-                         isfinite(st.loss) ? "gradient norm" : "loss", isfinite(st.loss) ? gnorm : st.loss);
+                snprintf(msg, sizeof msg, "epoch %d step %lld: %s is %s", epoch, (long long)s,
+                         isfinite(st.loss) ? "gradient norm" : "loss", num_text(isfinite(st.loss) ? gnorm : st.loss, num, sizeof num));
                 break;
             }
             if (progress) {
@@ -351,6 +425,18 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
         ra.wall_s = fl_now() - t_run0;
         if (progress) fprintf(stderr, "\n");
         int last = epoch == cfg->epochs || (cfg->max_steps && ra.steps >= cfg->max_steps);
+        // finite but exploded: the epoch's mean training loss against L0 (docs/METHOD.md, "Divergence")
+        if (strcmp(status, "ok") == 0 && ea.steps && fl_diverged_loss(l0, ea.loss / ea.steps)) {
+            char lim[32], l0s[32];
+            status = "diverged";
+            snprintf(msg, sizeof msg, "epoch %d: mean training loss %s exceeds max(%g L0, L0 + %g) = %s (L0 = %s, the first batch's clean loss)",
+                     epoch, num_text(ea.loss / ea.steps, num, sizeof num), FL_DIVERGE_FACTOR, FL_DIVERGE_NATS,
+                     num_text(fl_diverge_limit(l0), lim, sizeof lim), num_text(l0, l0s, sizeof l0s));
+        }
+        if (strcmp(status, "ok") && cfg->save[0]) {  // a diverged run saves nothing (the loop ends here)
+            size_t n = strlen(msg);
+            snprintf(msg + n, sizeof msg - n, "; --save: no weights written");
+        }
         if (strcmp(status, "ok") == 0 && (last || (cfg->eval_every > 0 && epoch % cfg->eval_every == 0))) {
             double te0 = fl_now();
             evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
@@ -374,7 +460,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
                     ea.steps ? 1e3 * ea.t_step / ea.steps : 0.0, strcmp(status, "ok") ? "  " : "",
                     strcmp(status, "ok") ? status : "");
         res->train_loss = ea.steps ? ea.loss / ea.steps : NAN;
-        if (cfg->save[0] && (last || (cfg->save_every > 0 && epoch % cfg->save_every == 0))) {
+        if (cfg->save[0] && strcmp(status, "ok") == 0 && (last || (cfg->save_every > 0 && epoch % cfg->save_every == 0))) {
             char path[600], ep[16];
             if (last) snprintf(path, sizeof path, "%s", cfg->save);
             else snprintf(path, sizeof path, "%s.epoch%d", cfg->save, epoch);
