@@ -219,7 +219,7 @@ int fl_cmd_sweep(int argc, char** argv) {
     sw_run_ctx x = {.out_dir = out_dir, .csv = csv, .header = header,
                  .timeout_s = timeout_s >= 0 ? timeout_s : cfg.timeout_s,
                  .tty = progress ? 1 : no_progress ? 0 : isatty(2), .total = pending, .t_start = fl_now()};
-    long done_now = 0, n_ok = 0, n_bad = 0;
+    long done_now = 0, n_ok = 0, n_diverged = 0, n_bad = 0;  // n_diverged: a result (docs/SWEEPS.md), not a failure
     double run_time = 0;
     for (long i = 0; i < n; i++) {
         const sw_cell* c = cells[i];
@@ -242,6 +242,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         done_now++;
         x.mean_cell_s = run_time / (double)done_now;
         if (!strcmp(cstatus, "ok")) n_ok++;
+        else if (!strcmp(cstatus, "diverged")) n_diverged++;
         else n_bad++;
         char eta[32], d[32];
         sw_fmt_duration(x.mean_cell_s * (double)(pending - done_now), eta, sizeof eta);
@@ -252,8 +253,8 @@ int fl_cmd_sweep(int argc, char** argv) {
     free(header);
     char el[32];
     sw_fmt_duration(fl_now() - x.t_start, el, sizeof el);
-    fprintf(stderr, "flbench sweep: %s: ran %ld cells in %s: %ld ok, %ld not ok (see the status and message columns of %s; logs in %s/logs/)\n",
-            cfg.name, done_now, el, n_ok, n_bad, csv, out_dir);
+    fprintf(stderr, "flbench sweep: %s: ran %ld cells in %s: %ld ok, %ld diverged, %ld failed or missing (see the status and message columns of %s; logs in %s/logs/)\n",
+            cfg.name, done_now, el, n_ok, n_diverged, n_bad, csv, out_dir);
 done:
     if (lockfd >= 0) close(lockfd);
     sw_table_free(&st.finished);
