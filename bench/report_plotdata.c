@@ -225,6 +225,7 @@ int rp_write_plotdata(const rdata* d, const char* dir, const char* plotdir, int 
                 int nv = 0;
                 for (int i = 0; i < nc; i++) {
                     const rcell* c = &d->cells[idx[i]];
+                    if (strcmp(c->status, "ok")) continue;  // a diverged run's epochs are no training curve
                     for (int j = 0; j < c->n_ep; j++)
                         if (c->ep[j].epoch == e) v[nv++] = c->ep[j].train_loss;
                 }

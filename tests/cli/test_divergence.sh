@@ -11,7 +11,7 @@
 #    explode are diverged by the epoch rule;
 #  - a sweep records a diverged cell as diverged, never runs it again (not even with
 #    --retry-failed) and counts it apart from failures; the report leaves it out of the means
-#    and counts it.
+#    and of the training-loss curves, and counts it.
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 pass() { echo "PASS $1"; }
@@ -156,6 +156,11 @@ if $B report "$T/sw" >/dev/null 2>"$T/rep.err"; then
     if grep -q "cells: 4 finished: 3 ok 1 diverged" "$md" && grep -q "^| mezo | .*(1/2 seeds, 1 diverged)" "$md"; then
         pass div_report_counts_diverged
     else fail div_report_counts_diverged "$(grep -n "cells:\|^| mezo" "$md" | head -3)"; fi
+    # the training-loss curve of mezo: the ok seed alone (a diverged run's epochs are no curve)
+    curve=$(awk '/^"mezo"/{m=1; next} m && /^1 /{print $2, $4; exit}' "$T/sw/plotdata/loss_1.dat")
+    set -- $curve
+    if [ "${2:-}" = 1 ] && awk -v l="${1:-nan}" 'BEGIN{exit !(l + 0 < 10)}'; then pass div_report_loss_curve_ok_only
+    else fail div_report_loss_curve_ok_only "mezo epoch 1: mean '${1:-}', seeds '${2:-}' (expected the ok seed alone)"; fi
 else
     fail div_report_counts_diverged "flbench report failed: $(cat "$T/rep.err")"
 fi
