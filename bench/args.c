@@ -4,6 +4,8 @@
 #include <string.h>
 #include <errno.h>
 #include <math.h>
+#include <float.h>
+#include <limits.h>
 #include "args.h"
 
 static int choice_index(const char* choices, const char* v) {
@@ -21,48 +23,140 @@ static int choice_index(const char* choices, const char* v) {
     return -1;
 }
 
-static int set_value(const fl_opt* o, const char* v, fl_err* err) {
+int fl_parse_integer(const char* what, const char* text, long long lo, long long hi, long long* out, fl_err* err) {
     char* end;
     errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (end == text || *end) return fl_fail(err, "%s: expected an integer, found '%s'", what, text);
+    if (errno == ERANGE || x < lo || x > hi)
+        return fl_fail(err, "%s: out of range: expected an integer in %lld..%lld, found '%s'", what, lo, hi, text);
+    *out = x;
+    return 0;
+}
+
+// "a finite number > 0", "a number in 0..1", ...: what fl_parse_float accepts.
+static void float_range_text(char* out, size_t n, double lo, int lo_open, double hi) {
+    int has_lo = isfinite(lo), has_hi = isfinite(hi);
+    if (has_lo && has_hi && !lo_open) snprintf(out, n, "a number in %g..%g", lo, hi);
+    else if (has_lo && has_hi) snprintf(out, n, "a number > %g and <= %g", lo, hi);
+    else if (has_lo) snprintf(out, n, "a finite number %s %g", lo_open ? ">" : ">=", lo);
+    else if (has_hi) snprintf(out, n, "a finite number <= %g", hi);
+    else snprintf(out, n, "a finite number");
+}
+
+int fl_parse_float(const char* what, const char* text, double lo, int lo_open, double hi, float* out, fl_err* err) {
+    char* end;
+    errno = 0;
+    float x = strtof(text, &end);
+    if (end == text || *end) return fl_fail(err, "%s: expected a number, found '%s'", what, text);
+    char range[96];
+    float_range_text(range, sizeof range, lo, lo_open, hi);
+    if (errno == ERANGE)  // beyond float32, or so small it would round to 0 (or lose precision)
+        return fl_fail(err, "%s: out of range: expected %s within float32 (magnitude %g..%g, or 0), found '%s'", what,
+                       range, (double)FLT_MIN, (double)FLT_MAX, text);
+    if (!isfinite(x)) return fl_fail(err, "%s: expected %s, found '%s'", what, range, text);
+    int below = lo_open ? !(x > lo) : !(x >= lo);
+    if (below || !(x <= hi)) return fl_fail(err, "%s: out of range: expected %s, found '%s'", what, range, text);
+    *out = x;
+    return 0;
+}
+
+int fl_parse_int_list(const char* what, const char* text, long long lo, long long hi, int* v, int cap, fl_err* err) {
+    int n = 0;
+    const char* p = text;
+    char item[64];
+    for (;;) {
+        const char* comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == cap || len == 0 || len >= sizeof item)
+            return fl_fail(err, "%s: expected up to %d integers in %lld..%lld separated by commas, found '%s'", what, cap,
+                           lo, hi, text);
+        memcpy(item, p, len);
+        item[len] = 0;
+        long long x = 0;
+        if (fl_parse_integer(what, item, lo, hi, &x, err)) return -1;
+        v[n++] = (int)x;
+        if (!comma) return n;
+        p = comma + 1;
+    }
+}
+
+// The range of a numeric option (fl_opt.values): lo, hi (+-INFINITY when open-ended), lo_open.
+typedef struct {
+    double lo, hi;
+    int lo_open;
+} opt_range;
+
+static opt_range range_of(const fl_opt* o) {
+    opt_range r = {-INFINITY, INFINITY, 0};
+    const char* s = o->values;
+    if (!s) return r;
+    if (*s == '>') {
+        r.lo_open = 1;
+        s++;
+    }
+    const char* dots = strstr(s, "..");
+    char* end = NULL;
+    int ok = 1;
+    if (!dots) {
+        r.lo = strtod(s, &end);
+        ok = r.lo_open && end != s && !*end;
+    } else {
+        char lo[32];  // strtod would read the "1." of "1..": LO is read on its own
+        snprintf(lo, sizeof lo, "%.*s", (int)(dots - s), s);
+        if (dots != s) r.lo = strtod(lo, &end), ok = end != lo && !*end;
+        if (ok && dots[2]) r.hi = strtod(dots + 2, &end), ok = end != dots + 2 && !*end;
+        ok = ok && !(r.lo_open && dots == s);
+    }
+    FL_CHECK(ok, "option table: --%s has the range '%s'; expected LO..HI, LO.., ..HI, >LO or >LO..HI", o->name, o->values);
+    return r;
+}
+
+// An integer option's bounds: its range within the type's [tlo, thi].
+static void int_bounds(const fl_opt* o, long long tlo, long long thi, long long* lo, long long* hi) {
+    opt_range r = range_of(o);
+    *lo = tlo;
+    *hi = thi;
+    if (isfinite(r.lo) && r.lo > (double)tlo) *lo = (long long)ceil(r.lo) + (r.lo_open && ceil(r.lo) == r.lo);
+    if (isfinite(r.hi) && r.hi < (double)thi) *hi = (long long)floor(r.hi);
+}
+
+static int set_value(const fl_opt* o, const char* v, fl_err* err) {
+    char what[80];
+    snprintf(what, sizeof what, "--%s", o->name);
     switch (o->type) {
-    case FL_OPT_INT: {
-        long x = strtol(v, &end, 10);
-        if (*v == 0 || *end || errno || x < -2147483647L || x > 2147483647L) {
-            fl_fail(err, "--%s: expected an integer, found '%s'", o->name, v);
-            return 2;
-        }
+    case FL_OPT_INT: {  // INT_MIN is never given: a table may use it for "not given"
+        long long lo, hi, x = 0;
+        int_bounds(o, -INT_MAX, INT_MAX, &lo, &hi);
+        if (fl_parse_integer(what, v, lo, hi, &x, err)) return 2;
         *(int*)o->target = (int)x;
         return 0;
     }
     case FL_OPT_LONG: {
-        long x = strtol(v, &end, 10);
-        if (*v == 0 || *end || errno) {
-            fl_fail(err, "--%s: expected an integer, found '%s'", o->name, v);
-            return 2;
-        }
-        *(long*)o->target = x;
+        long long lo, hi, x = 0;
+        int_bounds(o, LONG_MIN, LONG_MAX, &lo, &hi);
+        if (fl_parse_integer(what, v, lo, hi, &x, err)) return 2;
+        *(long*)o->target = (long)x;
         return 0;
     }
     case FL_OPT_U64: {
-        if (*v == '-') {
-            fl_fail(err, "--%s: expected a non-negative integer, found '%s'", o->name, v);
+        char* end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (end == v || *end) {
+            fl_fail(err, "%s: expected an integer, found '%s'", what, v);
             return 2;
         }
-        unsigned long long x = strtoull(v, &end, 10);
-        if (*v == 0 || *end || errno) {
-            fl_fail(err, "--%s: expected a non-negative integer, found '%s'", o->name, v);
+        if (errno == ERANGE || strchr(v, '-')) {  // strtoull would wrap "-1" around
+            fl_fail(err, "%s: out of range: expected an integer in 0..%llu, found '%s'", what, (unsigned long long)UINT64_MAX, v);
             return 2;
         }
         *(uint64_t*)o->target = (uint64_t)x;
         return 0;
     }
     case FL_OPT_FLOAT: {
-        float x = strtof(v, &end);
-        if (*v == 0 || *end || errno || !isfinite(x)) {
-            fl_fail(err, "--%s: expected a number, found '%s'", o->name, v);
-            return 2;
-        }
-        *(float*)o->target = x;
+        opt_range r = range_of(o);
+        if (fl_parse_float(what, v, r.lo, r.lo_open, r.hi, (float*)o->target, err)) return 2;
         return 0;
     }
     case FL_OPT_STR:
@@ -73,9 +167,9 @@ static int set_value(const fl_opt* o, const char* v, fl_err* err) {
         snprintf((char*)o->target, (size_t)o->size, "%s", v);
         return 0;
     case FL_OPT_CHOICE: {
-        int i = choice_index(o->choices, v);
+        int i = choice_index(o->values, v);
         if (i < 0) {
-            fl_fail(err, "--%s: expected one of %s, found '%s'", o->name, o->choices, v);
+            fl_fail(err, "--%s: expected one of %s, found '%s'", o->name, o->values, v);
             return 2;
         }
         *(int*)o->target = i;
@@ -92,9 +186,12 @@ void fl_print_opts(const char* cmd, const fl_opt* opts, int n_opts) {
     printf("usage: flbench %s [options]\n", cmd);
     for (int i = 0; i < n_opts; i++) {
         const fl_opt* o = &opts[i];
-        const char* arg = o->type == FL_OPT_FLAG ? "" : o->type == FL_OPT_CHOICE ? o->choices
+        const char* arg = o->type == FL_OPT_FLAG ? "" : o->type == FL_OPT_CHOICE ? o->values
                         : o->type == FL_OPT_STR ? "S" : o->type == FL_OPT_FLOAT ? "X" : "N";
-        printf("  --%s %-22s %s\n", o->name, arg, o->help);
+        char shown[64];  // a number's range after its letter: "N 1..", "X >0"
+        snprintf(shown, sizeof shown, "%s%s%s", arg, o->type != FL_OPT_CHOICE && o->values ? " " : "",
+                 o->type != FL_OPT_CHOICE && o->values ? o->values : "");
+        printf("  --%s %-22s %s\n", o->name, shown, o->help);
     }
 }
 
@@ -107,6 +204,8 @@ const fl_opt* fl_find_opt(const fl_opt* opts, int n_opts, const char* name) {
 int fl_parse_opts_err(const char* cmd, const fl_opt* opts, int n_opts, int argc, char** argv, int first,
                       char** pos, int max_pos, int* n_pos, fl_err* err) {
     if (n_pos) *n_pos = 0;
+    for (int k = 0; k < n_opts; k++)  // every range of the table is well formed, given or not
+        if (opts[k].type != FL_OPT_CHOICE) (void)range_of(&opts[k]);
     for (int i = first; i < argc; i++) {
         const char* a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;

@@ -303,20 +303,6 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     return rc;
 }
 
-// Parses a comma list of positive integers into v (at most cap). Returns the count, or -1.
-static int parse_int_list(const char* s, int* v, int cap) {
-    int n = 0;
-    const char* p = s;
-    while (*p) {
-        char* end;
-        long x = strtol(p, &end, 10);
-        if (end == p || x <= 0 || x > 1 << 20 || n == cap || (*end && *end != ',')) return -1;
-        v[n++] = (int)x;
-        p = *end ? end + 1 : end;
-    }
-    return n;
-}
-
 // Whether `name` is an element of the comma list `list` ("all" matches everything).
 static int in_list(const char* list, const char* name) {
     if (!strcmp(list, "all")) return 1;
@@ -405,12 +391,10 @@ int fl_cmd_bench(int argc, char** argv) {
     int budgets[32], n_budgets = 1, threads[16], n_threads = 1;
     budgets[0] = budget;
     threads[0] = 0;
-    if (budgets_s[0] && (n_budgets = parse_int_list(budgets_s, budgets, 32)) <= 0) {
-        fprintf(stderr, "flbench bench: --budgets: expected a comma list of positive integers, found '%s'\n", budgets_s);
-        return 2;
-    }
-    if (threads_s[0] && (n_threads = parse_int_list(threads_s, threads, 16)) <= 0) {
-        fprintf(stderr, "flbench bench: --threads: expected a positive integer or a comma list of them, found '%s'\n", threads_s);
+    fl_err lerr = {{0}};
+    if ((budgets_s[0] && (n_budgets = fl_parse_int_list("--budgets", budgets_s, 1, 1 << 20, budgets, 32, &lerr)) < 0) ||
+        (threads_s[0] && (n_threads = fl_parse_int_list("--threads", threads_s, 1, 1024, threads, 16, &lerr)) < 0)) {
+        fprintf(stderr, "flbench bench: %s\n", lerr.msg);
         return 2;
     }
     if (!methods[0])  // every estimator of the registry, and with the FLOPS allocator where it perturbs layers

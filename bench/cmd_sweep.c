@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/file.h>
@@ -72,13 +73,20 @@ static int matches_only(const sw_cell* c, const char* only) {
     return 1;
 }
 
-static int parse_shard(const char* s, int* i, int* n) {
-    char* end;
-    long a = strtol(s, &end, 10);
-    if (end == s || *end != '/') return -1;
-    const char* t = end + 1;
-    long b = strtol(t, &end, 10);
-    if (end == t || *end || b < 1 || a < 0 || a >= b) return -1;
+// Parses "I/N" with 0 <= I < N. Returns 0, or -1 with err.
+static int parse_shard(const char* s, int* i, int* n, fl_err* err) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s", s);
+    char* slash = strchr(buf, '/');
+    int digits = slash && slash != buf && slash[1];
+    for (const char* p = buf; digits && *p; p++) digits = p == slash || (*p >= '0' && *p <= '9');
+    long long a = 0, b = 0;
+    if (digits) {
+        *slash = 0;
+        if (fl_parse_integer("--shard", buf, 0, INT_MAX, &a, err) || fl_parse_integer("--shard", slash + 1, 1, INT_MAX, &b, err))
+            return -1;
+    }
+    if (!digits || a >= b) return fl_fail(err, "--shard: expected I/N with 0 <= I < N, found '%s'", s);
     *i = (int)a;
     *n = (int)b;
     return 0;
@@ -97,7 +105,7 @@ int fl_cmd_sweep(int argc, char** argv) {
         {"check", FL_OPT_FLAG, &check, 0, NULL, "list missing datasets, weights and required files with their fetch commands; run nothing"},
         {"retry-failed", FL_OPT_FLAG, &retry_failed, 0, NULL, "run again the cells that finished failed or missing-*"},
         {"only", FL_OPT_STR, only, sizeof only, NULL, "run only the cells matching NAME=V[|V...][,NAME=V...] (axes or options), e.g. seed=0"},
-        {"timeout", FL_OPT_FLOAT, &timeout_f, 0, NULL, "per-cell wall-clock limit in seconds (overrides the configuration's)"},
+        {"timeout", FL_OPT_FLOAT, &timeout_f, 0, "0..", "per-cell wall-clock limit in seconds (overrides the configuration's)"},
         {"progress", FL_OPT_FLAG, &progress, 0, NULL, "progress line even when stderr is not a terminal"},
         {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "plain log lines even on a terminal"},
     };
@@ -110,17 +118,13 @@ int fl_cmd_sweep(int argc, char** argv) {
         return 2;
     }
     int shard_i = 0, shard_n = 1;
-    if (shard[0] && parse_shard(shard, &shard_i, &shard_n)) {
-        fprintf(stderr, "flbench sweep: --shard: expected I/N with 0 <= I < N, found '%s'\n", shard);
-        return 2;
-    }
-    if (timeout_f < -0.5f) timeout_s = -1;
-    else if (timeout_f < 0) {
-        fprintf(stderr, "flbench sweep: --timeout: expected seconds >= 0, found %g\n", (double)timeout_f);
-        return 2;
-    } else timeout_s = timeout_f;
     sw_config cfg;
     fl_err err = {{0}};
+    if (shard[0] && parse_shard(shard, &shard_i, &shard_n, &err)) {
+        fprintf(stderr, "flbench sweep: %s\n", err.msg);
+        return 2;
+    }
+    if (timeout_f >= 0) timeout_s = timeout_f;  // -1: not given
     if (sw_config_load(pos[0], &cfg, &err)) {
         fprintf(stderr, "flbench sweep: %s\n", err.msg);
         return 2;

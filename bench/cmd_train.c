@@ -10,15 +10,21 @@
 #include "run/train.h"
 #include "run/track.h"
 
-// Parses "lo-hi" into a class range.
-static int parse_classes(const char* s, int* lo, int* hi) {
+// Parses "LO-HI" into a class range ("" leaves it unset). Returns 0, or -1 with err.
+static int parse_classes(const char* s, int* lo, int* hi, fl_err* err) {
     if (!s[0]) return 0;
-    char* end;
-    long a = strtol(s, &end, 10);
-    if (end == s || *end != '-') return -1;
-    const char* t = end + 1;
-    long b = strtol(t, &end, 10);
-    if (end == t || *end || a < 0 || b < a) return -1;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s", s);
+    char* dash = strchr(buf, '-');
+    int digits = dash && dash != buf && dash[1];
+    for (const char* p = buf; digits && *p; p++) digits = p == dash || (*p >= '0' && *p <= '9');
+    long long a = 0, b = 0;
+    if (digits) {
+        *dash = 0;
+        if (fl_parse_integer("--classes", buf, 0, INT_MAX, &a, err) || fl_parse_integer("--classes", dash + 1, 0, INT_MAX, &b, err))
+            return -1;
+    }
+    if (!digits || b < a) return fl_fail(err, "--classes: expected LO-HI with 0 <= LO <= HI, found '%s'", s);
     *lo = (int)a;
     *hi = (int)b;
     return 0;
@@ -75,60 +81,60 @@ static int train_table(train_args* a, fl_opt* out) {
     const fl_opt opts[] = {
         {"dataset", FL_OPT_STR, c->dataset, sizeof c->dataset, NULL, "fashion-mnist (default), cifar10, cifar100, eurosat, caltech101, food101, flowers102, imagenet"},
         {"data-root", FL_OPT_STR, c->data_root, sizeof c->data_root, NULL, "where the dataset lives (default: its standard place)"},
-        {"shots", FL_OPT_INT, &c->shots, 0, NULL, "k-shot training split, images per class (0 = full training set)"},
+        {"shots", FL_OPT_INT, &c->shots, 0, "0..", "k-shot training split, images per class (0 = full training set)"},
         {"classes", FL_OPT_STR, a->classes, sizeof a->classes, NULL, "keep classes LO-HI only, relabelled from 0 (e.g. 5-9)"},
-        {"val-per-class", FL_OPT_INT, &c->val_per_class, 0, NULL, "hold out N images per class of the training split and evaluate on them (for tuning)"},
-        {"label-noise", FL_OPT_FLOAT, &c->label_noise, 0, NULL, "give this fraction of the training split a wrong label, drawn from the seed (default 0)"},
-        {"image-size", FL_OPT_INT, &c->image_size, 0, NULL, "resize images to this (0 = the model's default)"},
+        {"val-per-class", FL_OPT_INT, &c->val_per_class, 0, "0..", "hold out N images per class of the training split and evaluate on them (for tuning)"},
+        {"label-noise", FL_OPT_FLOAT, &c->label_noise, 0, "0..1", "give this fraction of the training split a wrong label, drawn from the seed (default 0)"},
+        {"image-size", FL_OPT_INT, &c->image_size, 0, "0..", "resize images to this (0 = the model's default)"},
         {"model", FL_OPT_STR, c->model, sizeof c->model, NULL, "mlp, mlp:784-256-256-10, vit-tiny, vit-b16, vit-l16, vit:... (default mlp)"},
         {"act", FL_OPT_STR, c->act, sizeof c->act, NULL, "MLP activation: relu (default) or gelu"},
         {"weights", FL_OPT_STR, c->weights, sizeof c->weights, NULL, "initial weights: safetensors file or Hugging Face model directory"},
         {"save", FL_OPT_STR, c->save, sizeof c->save, NULL, "write the final parameters to this safetensors file"},
-        {"save-every", FL_OPT_INT, &c->save_every, 0, NULL, "also save every N epochs (to SAVE.epochN)"},
+        {"save-every", FL_OPT_INT, &c->save_every, 0, "0..", "also save every N epochs (to SAVE.epochN)"},
         {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
         {"checkpoint", FL_OPT_CHOICE, &a->checkpoint, 0, "none|block", "bp: keep only each block's input and recompute the block in the backward (default none)"},
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
-        {"budget", FL_OPT_INT, &c->eo.budget, 0, NULL, "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
-        {"batch", FL_OPT_INT, &c->batch, 0, NULL, "batch size (default 64)"},
-        {"epochs", FL_OPT_INT, &c->epochs, 0, NULL, "epochs (default 1)"},
-        {"max-steps", FL_OPT_LONG, &c->max_steps, 0, NULL, "stop after this many steps (0 = no limit)"},
-        {"lr", FL_OPT_FLOAT, &c->lr, 0, NULL, "learning rate (default 1e-3)"},
+        {"budget", FL_OPT_INT, &c->eo.budget, 0, "1..", "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
+        {"batch", FL_OPT_INT, &c->batch, 0, "1..", "batch size (default 64)"},
+        {"epochs", FL_OPT_INT, &c->epochs, 0, "0..", "epochs (default 1)"},
+        {"max-steps", FL_OPT_LONG, &c->max_steps, 0, "0..", "stop after this many steps (0 = no limit)"},
+        {"lr", FL_OPT_FLOAT, &c->lr, 0, ">0", "learning rate (default 1e-3)"},
         {"optim", FL_OPT_STR, c->optim, sizeof c->optim, NULL, "adam (default; 0.9, 0.999, 1e-8) or sgd"},
-        {"momentum", FL_OPT_FLOAT, &c->momentum, 0, NULL, "SGD momentum (default 0)"},
-        {"weight-decay", FL_OPT_FLOAT, &c->weight_decay, 0, NULL, "decoupled weight decay on weights (default 0)"},
-        {"clip", FL_OPT_FLOAT, &c->clip, 0, NULL, "clip the gradient estimate to this global norm (0 = off)"},
-        {"step-size", FL_OPT_INT, &c->step_size, 0, NULL, "StepLR: epochs per decay (default 2; 0 = constant)"},
-        {"gamma", FL_OPT_FLOAT, &c->gamma, 0, NULL, "StepLR decay factor (default 0.95)"},
+        {"momentum", FL_OPT_FLOAT, &c->momentum, 0, "0..1", "SGD momentum (default 0)"},
+        {"weight-decay", FL_OPT_FLOAT, &c->weight_decay, 0, "0..", "decoupled weight decay on weights (default 0)"},
+        {"clip", FL_OPT_FLOAT, &c->clip, 0, "0..", "clip the gradient estimate to this global norm (0 = off)"},
+        {"step-size", FL_OPT_INT, &c->step_size, 0, "0..", "StepLR: epochs per decay (default 2; 0 = constant)"},
+        {"gamma", FL_OPT_FLOAT, &c->gamma, 0, ">0", "StepLR decay factor (default 0.95)"},
         {"seed", FL_OPT_U64, &c->seed, 0, NULL, "seed of init, split, batches and noise (default 0)"},
         {"scope", FL_OPT_STR, c->scope, sizeof c->scope, NULL, "lr: perturbed layers: all (default), head, attn:last:K, mlp:last:K, layers:I,J"},
         {"pairs", FL_OPT_CHOICE, &a->pairing, 0, "same|cross|none", "antithetic pairs: same datum (default), cross (authors' cross-datum), none"},
         {"baseline", FL_OPT_CHOICE, &a->baseline, 0, "clean|mean|none", "lr baseline (default clean: one noise-free pass, B queries)"},
         {"weighting", FL_OPT_CHOICE, &a->weighting, 0, "unbiased|equal-row", "row weights: 1/(B n_i) (default) or the authors' 1/N"},
         {"proxy", FL_OPT_CHOICE, &a->proxy, 0, "prev|pilot", "proxy variance from the previous visit (default) or a pilot"},
-        {"proxy-ema", FL_OPT_FLOAT, &c->eo.proxy_ema, 0, NULL, "weight of the newest visit in the proxy table's moving average (default 0.3; 1 = last visit only)"},
-        {"sigma", FL_OPT_FLOAT, &c->eo.sigma0, 0, NULL, "lr initial noise std (default 1e-3)"},
+        {"proxy-ema", FL_OPT_FLOAT, &c->eo.proxy_ema, 0, ">0..1", "weight of the newest visit in the proxy table's moving average (default 0.3; 1 = last visit only)"},
+        {"sigma", FL_OPT_FLOAT, &c->eo.sigma0, 0, ">0", "lr initial noise std (default 1e-3)"},
         {"fixed-sigma", FL_OPT_FLAG, &a->fixed_sigma, 0, NULL, "lr: do not learn sigma"},
-        {"mu", FL_OPT_FLOAT, &c->eo.mu, 0, NULL, "mezo perturbation scale (default 1e-3)"},
-        {"oracle-queries", FL_OPT_INT, &c->eo.oracle_queries, 0, NULL, "extra queries per datum the oracle allocator spends (default 64)"},
-        {"max-rows", FL_OPT_INT, &c->eo.max_rows, 0, NULL, "query rows per chunk (0 = sized from free memory)"},
+        {"mu", FL_OPT_FLOAT, &c->eo.mu, 0, ">0", "mezo perturbation scale (default 1e-3)"},
+        {"oracle-queries", FL_OPT_INT, &c->eo.oracle_queries, 0, "2..", "extra queries per datum the oracle allocator spends (default 64)"},
+        {"max-rows", FL_OPT_INT, &c->eo.max_rows, 0, "0..", "query rows per chunk (0 = sized from free memory)"},
         {"flops-feature", FL_OPT_CHOICE, &a->feature, 0, "proxy|loss", "flops allocator feature (default proxy)"},
         {"flops-freeze", FL_OPT_STR, a->freeze, sizeof a->freeze, NULL, "flops: freeze parameters, e.g. slope,length (of slope,intercept,length,amplitude)"},
-        {"flops-mc", FL_OPT_INT, &c->ao.flops_mc, 0, NULL, "flops: Monte Carlo samples per training iteration (default 8)"},
-        {"flops-iters", FL_OPT_INT, &c->ao.flops_iters, 0, NULL, "flops: training iterations per batch (default 4)"},
-        {"flops-lr", FL_OPT_FLOAT, &c->ao.flops_lr, 0, NULL, "flops: Adam learning rate of its parameters (default 0.05)"},
+        {"flops-mc", FL_OPT_INT, &c->ao.flops_mc, 0, "2..", "flops: Monte Carlo samples per training iteration (default 8)"},
+        {"flops-iters", FL_OPT_INT, &c->ao.flops_iters, 0, "0..", "flops: training iterations per batch (default 4)"},
+        {"flops-lr", FL_OPT_FLOAT, &c->ao.flops_lr, 0, "0..", "flops: Adam learning rate of its parameters (default 0.05)"},
         {"flops-sample", FL_OPT_FLAG, &c->ao.flops_sample, 0, NULL, "flops: allocate from a sample instead of the mean"},
-        {"bernoulli-p0", FL_OPT_FLOAT, &c->ao.bernoulli_p0, 0, NULL, "bernoulli: halving probability in epoch 0 (default 0.3)"},
-        {"bernoulli-p", FL_OPT_FLOAT, &c->ao.bernoulli_p, 0, NULL, "bernoulli: halving probability later (default 0.01)"},
+        {"bernoulli-p0", FL_OPT_FLOAT, &c->ao.bernoulli_p0, 0, "0..1", "bernoulli: halving probability in epoch 0 (default 0.3)"},
+        {"bernoulli-p", FL_OPT_FLOAT, &c->ao.bernoulli_p, 0, "0..1", "bernoulli: halving probability later (default 0.01)"},
         {"backend", FL_OPT_STR, c->backend, sizeof c->backend, NULL, "cpu (default) or cuda"},
         {"math", FL_OPT_CHOICE, &a->math, 0, "fp32|tf32", "cuda GEMM precision: fp32 (default) or tf32 (tensor cores)"},
-        {"threads", FL_OPT_INT, &a->threads, 0, NULL, "CPU threads (default: all)"},
-        {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, NULL, "evaluation batch size (default 500)"},
-        {"eval-every", FL_OPT_INT, &c->eval_every, 0, NULL, "evaluate every N epochs (the last always; default 1)"},
+        {"threads", FL_OPT_INT, &a->threads, 0, "1..1024", "CPU threads (default: all)"},
+        {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, "1..", "evaluation batch size (default 500)"},
+        {"eval-every", FL_OPT_INT, &c->eval_every, 0, "0..", "evaluate every N epochs (the last always; 0: only the last; default 1)"},
         {"eval-initial", FL_OPT_FLAG, &c->eval_initial, 0, NULL, "also evaluate and write a row before training (epoch 0)"},
         {"out", FL_OPT_STR, c->out, sizeof c->out, NULL, "append one row per epoch to this CSV (schema: results/SCHEMA.md)"},
         {"cell-key", FL_OPT_STR, c->cell_key, sizeof c->cell_key, NULL, "identity written in the cell_key column"},
         {"alloc-log", FL_OPT_STR, c->alloc_log, sizeof c->alloc_log, NULL, "write each step's per-datum allocation to this CSV (step,epoch,datum,n,proxy,loss,oracle)"},
-        {"alloc-log-every", FL_OPT_INT, &c->alloc_log_every, 0, NULL, "with --alloc-log: log every N-th step (default 1)"},
+        {"alloc-log-every", FL_OPT_INT, &c->alloc_log_every, 0, "0..", "with --alloc-log: log every N-th step (default 1)"},
         {"track-variance", FL_OPT_INT, &a->track_every, 0, NULL, "every N steps, measure the allocator's gradient variance against uniform's on the step's batch (benchmark-only; the run is unchanged)"},
         {"track-reps", FL_OPT_INT, &c->track_reps, 0, NULL, "with --track-variance: estimates per side and tracked step (default 20)"},
         {"track-out", FL_OPT_STR, c->track_out, sizeof c->track_out, NULL, "with --track-variance: its CSV (default: --out with .csv replaced by .track.csv; results/SCHEMA_TRACK.md)"},
@@ -185,10 +191,7 @@ static int train_parse(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, i
         fl_fail(err, "--track-budget: expected a positive budget, found %d", c->track_budget);
         return 2;
     }
-    if (parse_classes(a.classes, &c->class_lo, &c->class_hi)) {
-        fl_fail(err, "--classes: expected LO-HI with 0 <= LO <= HI, found '%s'", a.classes);
-        return 2;
-    }
+    if (parse_classes(a.classes, &c->class_lo, &c->class_hi, err)) return 2;
     if (a.freeze[0] && parse_freeze(a.freeze, &c->ao.flops_freeze)) {
         fl_fail(err, "--flops-freeze: expected a comma-separated subset of slope,intercept,length,amplitude, found '%s'", a.freeze);
         return 2;
@@ -201,10 +204,6 @@ static int train_parse(fl_train_cfg* c, fl_train_runtime* rt, const char* cmd, i
     c->eo.learn_sigma = !a.fixed_sigma;
     c->ao.flops_feature_loss = a.feature;
     c->progress = a.progress ? 1 : a.no_progress ? 0 : -1;
-    if (a.threads < 0) {
-        fl_fail(err, "--threads: expected a positive count, found %d", a.threads);
-        return 2;
-    }
     if (rt) {
         rt->threads = a.threads;
         rt->tf32 = a.math == 1;

@@ -20,6 +20,7 @@
 #include "setup.h"
 #include "schema.h"
 #include "gradcmp.h"
+#include "../args.h"
 #include "../../impl/kernels/philox.h"
 
 static const fl_column var_columns[] = {
@@ -84,22 +85,6 @@ void fl_variance_cfg_default(fl_variance_cfg* c) {
     c->warmup = 3;
     c->oracle_queries = 64;
     c->t.batch = 32;
-}
-
-static int parse_list(const char* s, int* out, int max, const char* opt, fl_err* err) {
-    int n = 0;
-    const char* p = s;
-    while (*p) {
-        char* end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || n == max)
-            return fl_fail(err, "--%s '%s': expected up to %d positive integers separated by commas", opt, s, max);
-        out[n++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return fl_fail(err, "--%s '%s': unexpected '%c'", opt, s, *end);
-    }
-    if (!n) return fl_fail(err, "--%s: empty list", opt);
-    return n;
 }
 
 void fl_variance_moments_init(fl_variance_moments* a, size_t D) {
@@ -222,7 +207,7 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
     if (c->reps < 2) return fl_fail(err, "--reps %d: need at least 2 estimates per cell", c->reps);
     if (c->batches < 1) return fl_fail(err, "--batches %d: need at least one batch", c->batches);
     int budgets[32];
-    int nb = parse_list(c->budgets, budgets, 32, "budgets", err);
+    int nb = fl_parse_int_list("--budgets", c->budgets, 1, 1 << 20, budgets, 32, err);
     if (nb < 0) return -1;
     // allocators: uniform first (the reference of var_ratio_vs_uniform)
     char alist[16][32];

@@ -2,6 +2,9 @@
 //  - parsing has no side effects: --threads reaches OpenMP and OpenBLAS only through
 //    fl_train_apply_runtime, never through the parse itself;
 //  - fl_train_parse_err and fl_parse_opts_err report errors in fl_err and print nothing;
+//  - every number goes through the checked parsers: the option's range (sigma and mu > 0,
+//    threads 1..1024, batch >= 1, epochs >= 0, ...) and the type's (an integer or a float
+//    beyond it is "out of range", never wrapped, inf or 0), in one line naming the option;
 //  - fl_train_option_kind answers from the table (what the sweep asks of its configuration);
 //  - `flbench data` and `flbench data bench` reject bad options with exit status 2.
 #include <unistd.h>
@@ -87,7 +90,38 @@ static void test_errors_through_fl_err(void) {
         {{"--fixed-sigma=1"}, 1, 2, "--fixed-sigma takes no value"},
         {{"--pairs", "sideways"}, 2, 2, "--pairs: expected one of same|cross|none, found 'sideways'"},
         {{"--classes", "7-3"}, 2, 2, "--classes: expected LO-HI with 0 <= LO <= HI, found '7-3'"},
-        {{"--threads", "-1"}, 2, 2, "--threads: expected a positive count, found -1"},
+        {{"--threads", "-1"}, 2, 2, "--threads: out of range: expected an integer in 1..1024, found '-1'"},
+        {{"--threads", "0"}, 2, 2, "--threads: out of range: expected an integer in 1..1024, found '0'"},
+        {{"--threads", "1025"}, 2, 2, "--threads: out of range: expected an integer in 1..1024, found '1025'"},
+        {{"--sigma", "0"}, 2, 2, "--sigma: out of range: expected a finite number > 0, found '0'"},
+        {{"--sigma", "-0.5"}, 2, 2, "--sigma: out of range: expected a finite number > 0, found '-0.5'"},
+        {{"--mu", "0"}, 2, 2, "--mu: out of range: expected a finite number > 0, found '0'"},
+        {{"--batch", "0"}, 2, 2, "--batch: out of range: expected an integer in 1..2147483647, found '0'"},
+        {{"--epochs", "-1"}, 2, 2, "--epochs: out of range: expected an integer in 0..2147483647, found '-1'"},
+        {{"--budget", "99999999999"}, 2, 2, "--budget: out of range: expected an integer in 1..2147483647, found '99999999999'"},
+        {{"--budget", "2147483648"}, 2, 2, "--budget: out of range: expected an integer in 1..2147483647, found '2147483648'"},
+        {{"--max-steps", "9223372036854775808"}, 2, 2,
+         "--max-steps: out of range: expected an integer in 0..9223372036854775807, found '9223372036854775808'"},
+        {{"--seed", "-1"}, 2, 2, "--seed: out of range: expected an integer in 0..18446744073709551615, found '-1'"},
+        {{"--seed", "18446744073709551616"}, 2, 2,
+         "--seed: out of range: expected an integer in 0..18446744073709551615, found '18446744073709551616'"},
+        {{"--seed", "x"}, 2, 2, "--seed: expected an integer, found 'x'"},
+        {{"--lr", "1e999"}, 2, 2,
+         "--lr: out of range: expected a finite number > 0 within float32 (magnitude 1.17549e-38..3.40282e+38, or 0), found '1e999'"},
+        {{"--lr", "1e-999"}, 2, 2,
+         "--lr: out of range: expected a finite number > 0 within float32 (magnitude 1.17549e-38..3.40282e+38, or 0), found '1e-999'"},
+        {{"--lr", "inf"}, 2, 2, "--lr: expected a finite number > 0, found 'inf'"},
+        {{"--gamma", "nan"}, 2, 2, "--gamma: expected a finite number > 0, found 'nan'"},
+        {{"--momentum", "1.5"}, 2, 2, "--momentum: out of range: expected a number in 0..1, found '1.5'"},
+        {{"--proxy-ema", "0"}, 2, 2, "--proxy-ema: out of range: expected a number > 0 and <= 1, found '0'"},
+        {{"--classes", "5-99999999999"}, 2, 2, "--classes: out of range: expected an integer in 0..2147483647, found '99999999999'"},
+        {{"--classes", "-5"}, 2, 2, "--classes: expected LO-HI with 0 <= LO <= HI, found '-5'"},
+        // the edges of the ranges are accepted
+        {{"--threads", "1024"}, 2, 0, ""},
+        {{"--epochs", "0"}, 2, 0, ""},
+        {{"--sigma", "1e-30"}, 2, 0, ""},
+        {{"--budget", "2147483647"}, 2, 0, ""},
+        {{"--seed", "18446744073709551615"}, 2, 0, ""},
         {{"--help"}, 1, 1, ""},
         {{"--track-schema"}, 1, 1, ""},
     };
@@ -142,6 +176,98 @@ static void test_generic_parser(void) {
     CHECK(rc == 2 && strstr(err.msg, "unexpected argument 'word'"), "rc %d '%s'", rc, err.msg);
 }
 
+// The checked parsers on their own, and ranges of every form in a table.
+static void test_checked_numbers(void) {
+    fl_err err = {{0}};
+    long long x = 0;
+    CHECK(fl_parse_integer("--n", "42", 1, 64, &x, &err) == 0 && x == 42, "42: %s", err.msg);
+    CHECK(fl_parse_integer("--n", "65", 1, 64, &x, &err) == -1 &&
+              !strcmp(err.msg, "--n: out of range: expected an integer in 1..64, found '65'"), "65: %s", err.msg);
+    CHECK(fl_parse_integer("--n", "99999999999999999999", 1, 64, &x, &err) == -1 && strstr(err.msg, "out of range"),
+          "beyond long long: %s", err.msg);
+    CHECK(fl_parse_integer("--n", "4x", 1, 64, &x, &err) == -1 && !strcmp(err.msg, "--n: expected an integer, found '4x'"),
+          "4x: %s", err.msg);
+    CHECK(fl_parse_integer("--n", "", 1, 64, &x, &err) == -1 && strstr(err.msg, "expected an integer"), "empty: %s", err.msg);
+    float f = 0;
+    CHECK(fl_parse_float("--x", "0.25", 0, 1, 1, &f, &err) == 0 && f == 0.25f, "0.25: %s", err.msg);
+    CHECK(fl_parse_float("--x", "1", 0, 1, 1, &f, &err) == 0 && f == 1.0f, "1 (hi is inclusive): %s", err.msg);
+    CHECK(fl_parse_float("--x", "0", 0, 1, 1, &f, &err) == -1 && strstr(err.msg, "> 0 and <= 1"), "0 (lo is open): %s", err.msg);
+    CHECK(fl_parse_float("--x", "3.5e38", -INFINITY, 0, INFINITY, &f, &err) == -1 && strstr(err.msg, "out of range"),
+          "beyond float32: %s", err.msg);
+    CHECK(fl_parse_float("--x", "-3e38", -INFINITY, 0, INFINITY, &f, &err) == 0 && f == -3e38f, "-3e38: %s", err.msg);
+    CHECK(fl_parse_float("--x", "1.5.", -INFINITY, 0, INFINITY, &f, &err) == -1 && strstr(err.msg, "expected a number"),
+          "1.5.: %s", err.msg);
+    int v[4];
+    CHECK(fl_parse_int_list("--b", "4,8,16", 1, 64, v, 4, &err) == 3 && v[0] == 4 && v[2] == 16, "4,8,16: %s", err.msg);
+    CHECK(fl_parse_int_list("--b", "4,,8", 1, 64, v, 4, &err) == -1 && strstr(err.msg, "separated by commas"), "4,,8: %s", err.msg);
+    CHECK(fl_parse_int_list("--b", "4,", 1, 64, v, 4, &err) == -1, "4,: %s", err.msg);
+    CHECK(fl_parse_int_list("--b", "1,2,3,4,5", 1, 64, v, 4, &err) == -1 && strstr(err.msg, "up to 4"), "five: %s", err.msg);
+    CHECK(fl_parse_int_list("--b", "4,4294967300", 1, 64, v, 4, &err) == -1 &&
+              !strcmp(err.msg, "--b: out of range: expected an integer in 1..64, found '4294967300'"), "wrap: %s", err.msg);
+    // a table with every form of range
+    int a = 0, b = 0;
+    long l = 0;
+    float p = 0, q = 0;
+    const fl_opt opts[] = {
+        {"a", FL_OPT_INT, &a, 0, "-3..3", ""},
+        {"b", FL_OPT_INT, &b, 0, ">0", ""},
+        {"l", FL_OPT_LONG, &l, 0, "..10", ""},
+        {"p", FL_OPT_FLOAT, &p, 0, "0.5..", ""},
+        {"q", FL_OPT_FLOAT, &q, 0, ">-1..1", ""},
+    };
+    struct {
+        const char* opt;
+        const char* val;
+        const char* msg;  // "" = accepted
+    } cases[] = {
+        {"--a", "-3", ""}, {"--a", "4", "--a: out of range: expected an integer in -3..3, found '4'"},
+        {"--b", "1", ""}, {"--b", "0", "--b: out of range: expected an integer in 1..2147483647, found '0'"},
+        {"--l", "-99", ""}, {"--l", "11", "out of range: expected an integer in -9223372036854775808..10"},
+        {"--p", "0.5", ""}, {"--p", "0.49", "--p: out of range: expected a finite number >= 0.5, found '0.49'"},
+        {"--q", "1", ""}, {"--q", "-1", "--q: out of range: expected a number > -1 and <= 1, found '-1'"},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        char* argv[] = {"flbench", "x", (char*)cases[i].opt, (char*)cases[i].val};
+        fl_err e = {{0}};
+        int rc = fl_parse_opts_err("x", opts, 5, 4, argv, 2, NULL, 0, NULL, &e);
+        CHECK(cases[i].msg[0] ? rc == 2 && strstr(e.msg, cases[i].msg) : rc == 0, "%s %s: rc %d '%s'", cases[i].opt,
+              cases[i].val, rc, e.msg);
+    }
+    CHECK(a == -3 && b == 1 && l == -99 && p == 0.5f && q == 1.0f, "values a %d b %d l %ld p %g q %g", a, b, l, (double)p,
+          (double)q);
+}
+
+// The printing form prints exactly one line for a bad option; `variance` reads the same table.
+static void print_bad_sigma(void* ctx) {
+    char* argv[] = {"flbench", "train", "--sigma", "0"};
+    fl_train_cfg c;
+    *(int*)ctx = fl_train_parse(&c, NULL, "train", 4, argv, 2);
+}
+static void variance_bad_mu(void* ctx) {
+    // no data there: were --mu accepted, the study would stop at once with another message
+    char* argv[] = {"flbench", "variance", "--method", "mezo", "--mu", "-1", "--dataset", "cifar10", "--data-root",
+                    (char*)t_path("no-data")};
+    *(int*)ctx = fl_cmd_variance(10, argv);
+}
+
+static void test_one_line_and_status_2(void) {
+    void (*fns[])(void*) = {print_bad_sigma, variance_bad_mu};
+    const char* want[] = {"flbench train: --sigma: out of range: expected a finite number > 0, found '0'\n",
+                          "flbench variance: --mu: out of range: expected a finite number > 0, found '-1'\n"};
+    for (int i = 0; i < 2; i++) {
+        int rc = -1;
+        long bytes = stderr_bytes(fns[i], &rc);
+        char text[300] = "";
+        FILE* f = fopen(t_path("stderr.txt"), "rb");
+        if (f) {
+            size_t n = fread(text, 1, sizeof text - 1, f);
+            text[n] = 0;
+            fclose(f);
+        }
+        CHECK(rc == 2 && bytes == (long)strlen(want[i]) && !strcmp(text, want[i]), "rc %d, %ld bytes: '%s'", rc, bytes, text);
+    }
+}
+
 static void test_data_commands_reject_bad_options(void) {
     char* a1[] = {"flbench", "data", "list", "--bogus"};
     CHECK(fl_cmd_data(4, a1) == 2, "data list --bogus");
@@ -167,6 +293,8 @@ int main(void) {
     RUN(test_errors_through_fl_err);
     RUN(test_option_kinds_from_the_table);
     RUN(test_generic_parser);
+    RUN(test_checked_numbers);
+    RUN(test_one_line_and_status_2);
     RUN(test_data_commands_reject_bad_options);
     TEST_EXIT();
 }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# test_bad_input.sh: every bad option of `flbench train` (and of `variance`, which reads the
+# same option table) gives exit status 2 and exactly one line on stderr that names it, before
+# anything is trained or written: options out of their range (sigma, mu, threads, batch,
+# epochs), integers and floats beyond their type.
+B=${FLBENCH:-build/flbench}
+T=$(mktemp -d)
+
+# expect_error NAME NEEDLE COMMAND...: status 2, one stderr line containing NEEDLE
+expect_error() {
+    name=$1; needle=$2; shift 2
+    "$@" > "$T/out" 2> "$T/err"
+    rc=$?
+    lines=$(wc -l < "$T/err")
+    if [ $rc -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$needle" "$T/err"; then echo "PASS $name"
+    else echo "FAIL $name: status $rc, $lines lines, expected '$needle' in: $(head -c 400 "$T/err")"; fi
+}
+# expect_no_file NAME FILE: the refused run wrote nothing there
+expect_no_file() {
+    if [ -e "$2" ]; then echo "FAIL $1: $2 was written"; else echo "PASS $1"; fi
+}
+
+# options out of their range: refused by the parser, before the dataset is opened (there is
+# none at --data-root: an option let through would fail there, with another message)
+O="$T/never.csv"
+N="--dataset cifar10 --data-root $T/none"
+expect_error bad_sigma_zero "--sigma: out of range: expected a finite number > 0, found '0'" $B train --sigma 0 $N --out "$O"
+expect_error bad_sigma_negative "--sigma: out of range: expected a finite number > 0, found '-1e-3'" $B train --sigma -1e-3 $N --out "$O"
+expect_error bad_mu_zero "--mu: out of range: expected a finite number > 0, found '0'" $B train --method mezo --mu 0 $N --out "$O"
+expect_error bad_threads_zero "--threads: out of range: expected an integer in 1..1024, found '0'" $B train --threads 0 $N --out "$O"
+expect_error bad_batch_zero "--batch: out of range: expected an integer in 1..2147483647, found '0'" $B train --batch 0 $N --out "$O"
+expect_error bad_epochs_negative "--epochs: out of range: expected an integer in 0..2147483647, found '-1'" $B train --epochs -1 $N --out "$O"
+expect_error bad_budget_overflow "--budget: out of range: expected an integer in 1..2147483647, found '99999999999'" $B train --budget 99999999999 $N --out "$O"
+expect_error bad_max_steps_overflow "--max-steps: out of range: expected an integer in 0..9223372036854775807" $B train --max-steps 99999999999999999999 $N --out "$O"
+expect_error bad_seed_negative "--seed: out of range: expected an integer in 0..18446744073709551615, found '-1'" $B train --seed -1 $N --out "$O"
+expect_error bad_lr_overflow "--lr: out of range: expected a finite number > 0 within float32" $B train --lr 1e999 $N --out "$O"
+expect_error bad_lr_underflow "--lr: out of range: expected a finite number > 0 within float32" $B train --lr 1e-999 $N --out "$O"
+expect_error bad_lr_inf "--lr: expected a finite number > 0, found 'inf'" $B train --lr inf $N --out "$O"
+expect_error bad_classes_overflow "--classes: out of range: expected an integer in 0..2147483647, found '99999999999'" $B train --classes 5-99999999999 $N --out "$O"
+expect_error bad_variance_sigma "--sigma: out of range: expected a finite number > 0, found '0'" $B variance --method lr --sigma 0 $N --out "$O"
+expect_error bad_variance_budgets "--budgets: out of range: expected an integer in 1..1048576, found '99999999999'" $B variance --method lr --budgets 4,99999999999 $N --out "$O"
+expect_no_file bad_options_write_nothing "$O"
+
+rm -rf "$T"
