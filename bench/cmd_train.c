@@ -96,7 +96,7 @@ static int train_table(train_args* a, fl_opt* out) {
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
         {"budget", FL_OPT_INT, &c->eo.budget, 0, "1..", "network queries per datum per step, all kinds but oracle: perturbed, clean, pilot (default 8)"},
         {"batch", FL_OPT_INT, &c->batch, 0, "1..", "batch size (default 64)"},
-        {"epochs", FL_OPT_INT, &c->epochs, 0, "0..", "epochs (default 1)"},
+        {"epochs", FL_OPT_INT, &c->epochs, 0, "0..", "epochs (default 1; 0: only evaluate the initial model and write its epoch-0 row)"},
         {"max-steps", FL_OPT_LONG, &c->max_steps, 0, "0..", "stop after this many steps (0 = no limit)"},
         {"lr", FL_OPT_FLOAT, &c->lr, 0, ">0", "learning rate (default 1e-3)"},
         {"optim", FL_OPT_STR, c->optim, sizeof c->optim, NULL, "adam (default; 0.9, 0.999, 1e-8) or sgd"},

@@ -311,7 +311,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     if (alloc_log) fprintf(alloc_log, "step,epoch,datum,n,proxy,loss,oracle\n");
     const char* status = "ok";
     char msg[512] = "";
-    if (cfg->eval_initial) {
+    if (cfg->eval_initial || cfg->epochs == 0) {  // --epochs 0: this row is the run's only one
         evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
         if (cfg->out[0]) {
             fl_row row;
@@ -320,6 +320,13 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             int arc = fl_row_append(&row, cfg->out, err);
             fl_row_free(&row);
             if (arc) goto fail;
+        }
+        if (!cfg->quiet)
+            fprintf(stderr, "epoch 0 (before training): %s_loss %.4f  %s_acc %.4f\n", cfg->val_per_class > 0 ? "val" : "test",
+                    test_loss, cfg->val_per_class > 0 ? "val" : "test", test_acc);
+        if (cfg->epochs == 0 && cfg->save[0]) {  // the final parameters are the initial ones
+            const char* meta[] = {"epoch", "0", "config", cfg->config_str};
+            if (fl_model_save(m, cfg->save, meta, 2, err)) goto fail;
         }
     }
     double l0 = NAN;  // the divergence rule's initial loss: the first batch's, before the first step

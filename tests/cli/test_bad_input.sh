@@ -2,7 +2,8 @@
 # test_bad_input.sh: every bad option of `flbench train` (and of `variance`, which reads the
 # same option table) gives exit status 2 and exactly one line on stderr that names it, before
 # anything is trained or written: options out of their range (sigma, mu, threads, batch,
-# epochs), integers and floats beyond their type.
+# epochs), integers and floats beyond their type. And `--epochs 0` has its documented meaning:
+# the initial model's epoch-0 row.
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 
@@ -41,4 +42,21 @@ expect_error bad_variance_sigma "--sigma: out of range: expected a finite number
 expect_error bad_variance_budgets "--budgets: out of range: expected an integer in 1..1048576, found '99999999999'" $B variance --method lr --budgets 4,99999999999 $N --out "$O"
 expect_no_file bad_options_write_nothing "$O"
 
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    M="--model mlp:784-16-10 --shots 10 --eval-batch 2000"
+    # --epochs 0: exit 0, one epoch-0 row with the untrained model's test accuracy and loss
+    if $B train $M --epochs 0 --out "$T/e0.csv" --save "$T/w.safetensors" 2> "$T/e0.err"; then
+        row=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) c[$i]=i} NR==2{print $c["status"], $c["epoch"], $c["epochs"], $c["steps"], ($c["test_acc"] != ""), ($c["test_loss"] != "")}' "$T/e0.csv")
+        rows=$(($(wc -l < "$T/e0.csv") - 1))
+        if [ "$rows" -eq 1 ] && [ "$row" = "ok 0 0 0 1 1" ]; then echo "PASS epochs_zero_writes_epoch0_row"
+        else echo "FAIL epochs_zero_writes_epoch0_row: $rows rows, status/epoch/epochs/steps/acc/loss: $row"; fi
+        if grep -q "^epoch 0 (before training): test_loss [0-9]" "$T/e0.err"; then echo "PASS epochs_zero_prints_epoch0"
+        else echo "FAIL epochs_zero_prints_epoch0: $(head -c 300 "$T/e0.err")"; fi
+        [ -s "$T/w.safetensors" ] && echo "PASS epochs_zero_saves_initial_model" || echo "FAIL epochs_zero_saves_initial_model: no --save file"
+    else
+        echo "FAIL epochs_zero_runs: $(head -c 300 "$T/e0.err")"
+    fi
+else
+    echo "SKIP bad_input_with_data: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
+fi
 rm -rf "$T"
