@@ -94,6 +94,10 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
                 (long long)s->n_tr, (long long)s->n_ev);
         goto fail;
     }
+    if (cfg->batch > s->n_tr) {  // a batch is drawn from the training split, without repeats
+        fl_fail(err, "--batch: expected 1..%lld (the size of the training split), found %d", (long long)s->n_tr, cfg->batch);
+        goto fail;
+    }
     if (cfg->label_noise != 0.0f) {
         if (!(cfg->label_noise > 0.0f && cfg->label_noise < 1.0f) || s->train.n_classes < 2) {
             fl_fail(err, "--label-noise %g: expected a fraction in (0, 1) and at least 2 classes", (double)cfg->label_noise);

@@ -1,9 +1,9 @@
 #!/bin/sh
-# test_bad_input.sh: every bad option of `flbench train` (and of `variance`, which reads the
-# same option table) gives exit status 2 and exactly one line on stderr that names it, before
-# anything is trained or written: options out of their range (sigma, mu, threads, batch,
-# epochs), integers and floats beyond their type. And `--epochs 0` has its documented meaning:
-# the initial model's epoch-0 row.
+# test_bad_input.sh: every bad input of `flbench train` (and of `variance`, which reads the same
+# option table) gives exit status 2 and exactly one line on stderr that names it, before
+# anything is trained: options out of their range (sigma, mu, threads, batch, epochs),
+# integers and floats beyond their type, a batch larger than the training split. And
+# `--epochs 0` has its documented meaning: the initial model's epoch-0 row.
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 
@@ -56,6 +56,10 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     else
         echo "FAIL epochs_zero_runs: $(head -c 300 "$T/e0.err")"
     fi
+
+    # a batch larger than the training split (10 shots x 10 classes = 100 images)
+    expect_error batch_above_split "--batch: expected 1..100 (the size of the training split), found 101" \
+        $B train $M --batch 101 --max-steps 1 --quiet
 else
     echo "SKIP bad_input_with_data: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
 fi
