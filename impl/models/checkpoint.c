@@ -3,6 +3,7 @@
 // and checks every shape; a classifier head of another class count can be left to the
 // run's seed when the caller allows it.
 #include <string.h>
+#include <math.h>
 #include "model.h"
 #include "../io/safetensors.h"
 
@@ -37,6 +38,14 @@ int fl_model_save(const fl_model* m, const char* path, const char* const* meta_k
     return rc;
 }
 
+int fl_check_finite_weights(const char* file, const char* tensor, const float* x, int64_t n, fl_err* err) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return fl_fail(err, "%s: tensor '%s' element %lld is %s; expected finite weights", file, tensor, (long long)i,
+                           isnan(x[i]) ? "nan" : x[i] > 0 ? "inf" : "-inf");
+    return 0;
+}
+
 int fl_model_load(fl_model* m, const char* path, int allow_head_init, int* head_initialised,
                   fl_err* err) {
     fl_safetensors st;
@@ -65,6 +74,7 @@ int fl_model_load(fl_model* m, const char* path, int allow_head_init, int* head_
             continue;
         }
         rc = fl_st_read_f32(&st, t->name, t->ndim, shape, host + t->offset, err);
+        if (!rc) rc = fl_check_finite_weights(path, t->name, host + t->offset, (int64_t)t->numel, err);
     }
     if (!rc) fl_params_upload(p, host);
     free(host);

@@ -141,10 +141,15 @@ int fl_model_add_linear(fl_model* m, const char* name, const char* role, int blo
 // written atomically, with extra string metadata given as key, value pairs.
 int fl_model_save(const fl_model* m, const char* path, const char* const* meta_kv, int n_meta,
                   fl_err* err);
-// Loads tensors by name, checking shapes. With allow_head_init, a missing classifier head or
-// one of another shape keeps its current (seeded) values and *head_initialised is set.
+// Loads tensors by name, checking shapes and values: a NaN or an infinity is an error. With
+// allow_head_init, a missing classifier head or one of another shape keeps its current
+// (seeded) values and *head_initialised is set.
 int fl_model_load(fl_model* m, const char* path, int allow_head_init, int* head_initialised,
                   fl_err* err);
+// Checks the n values of tensor loaded from file: 0, or -1 with err naming the file, the tensor
+// and the first element that is not finite ("w.safetensors: tensor 'fc1.weight' element 7 is
+// nan; expected finite weights"). Every loader of weights runs it (checkpoint.c, vit_hf.c).
+int fl_check_finite_weights(const char* file, const char* tensor, const float* x, int64_t n, fl_err* err);
 
 // Constructors.
 // From a command-line specification (factory.c): mlp, mlp:W0-...-C, vit-tiny, vit-b16, ...

@@ -159,6 +159,7 @@ int fl_vit_load_weights(fl_model* m, const char* path, uint64_t seed, int* head_
             shape[2] = shape[3] = c->patch;
         }
         rc = fl_st_read_f32(&st, ft->name, ndim, shape, host + t->offset, err);
+        if (!rc) rc = fl_check_finite_weights(src.file, ft->name, host + t->offset, (int64_t)t->numel, err);
     }
     if (hw) {  // used, or replaced by a head for this model's classes
         used[hw - st.tensors] = 1;

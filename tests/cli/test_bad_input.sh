@@ -2,8 +2,10 @@
 # test_bad_input.sh: every bad input of `flbench train` (and of `variance`, which reads the same
 # option table) gives exit status 2 and exactly one line on stderr that names it, before
 # anything is trained: options out of their range (sigma, mu, threads, batch, epochs),
-# integers and floats beyond their type, a batch larger than the training split. And
-# `--epochs 0` has its documented meaning: the initial model's epoch-0 row.
+# integers and floats beyond their type, a batch larger than the training split, non-finite
+# values in a weights file. And `--epochs 0` has its documented meaning: the initial model's
+# epoch-0 row. Fixtures are made here: weights by `train --save`, NaN and -inf written into
+# their bytes.
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 
@@ -60,6 +62,32 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     # a batch larger than the training split (10 shots x 10 classes = 100 images)
     expect_error batch_above_split "--batch: expected 1..100 (the size of the training split), found 101" \
         $B train $M --batch 101 --max-steps 1 --quiet
+
+    # weights with a NaN or an infinity: the file, the tensor and the element are named.
+    # safetensors: 8 bytes of header length HL (little-endian), HL bytes of JSON, then the data;
+    # element 3 of fc0.bias lies 12 bytes after the tensor's first data offset.
+    if [ -s "$T/w.safetensors" ]; then
+        HL=$(od -A n -t u8 -N 8 "$T/w.safetensors" | tr -d ' ')
+        off=$(head -c $((8 + HL)) "$T/w.safetensors" | tail -c "$HL" |
+              sed -n 's/.*"fc0\.bias":{[^}]*"data_offsets":\[\([0-9]*\),.*/\1/p')
+        poke() {  # poke FILE BYTES: the 4 bytes of element 3 of fc0.bias
+            cp "$T/w.safetensors" "$1"
+            printf "$2" | dd of="$1" bs=1 seek=$((8 + HL + off + 12)) conv=notrunc 2>/dev/null
+        }
+        poke "$T/nan.safetensors" '\000\000\300\177'   # 0x7fc00000, a quiet NaN
+        poke "$T/ninf.safetensors" '\000\000\200\377'  # 0xff800000, -inf
+        expect_error weights_nan "nan.safetensors: tensor 'fc0.bias' element 3 is nan; expected finite weights" \
+            $B train $M --weights "$T/nan.safetensors" --max-steps 1 --quiet
+        expect_error weights_neg_inf "ninf.safetensors: tensor 'fc0.bias' element 3 is -inf" \
+            $B train $M --weights "$T/ninf.safetensors" --max-steps 1 --quiet
+        expect_error weights_nan_variance "nan.safetensors: tensor 'fc0.bias' element 3 is nan" \
+            $B variance $M --method lr --checkpoint "$T/nan.safetensors" --budgets 4 --reps 2 --batches 1
+        # control: the unpoked file loads
+        if $B train $M --weights "$T/w.safetensors" --max-steps 1 --quiet 2> "$T/err"; then echo "PASS weights_finite_load"
+        else echo "FAIL weights_finite_load: $(head -c 300 "$T/err")"; fi
+    else
+        echo "FAIL weights_fixture: --epochs 0 --save wrote no weights"
+    fi
 else
     echo "SKIP bad_input_with_data: /usr/share/datasets/fashion-mnist is not installed (make deps installs it)"
 fi

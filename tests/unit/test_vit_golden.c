@@ -2,7 +2,7 @@
 // the committed fixtures of tests/golden/make_vit_golden.py (tests/fixtures/vit_golden), and
 // weight loading at the model level: naming conventions, F16/BF16, our own checkpoints, the
 // classifier head, and every error case (missing tensor, shape mismatch, config contradicting
-// the tensors or the model, tensors the model lacks).
+// the tensors or the model, tensors the model lacks, a NaN or an infinity in the weights).
 //
 // Tolerances. The references are float64 computations of the float32 weights and inputs, so
 // they carry only our float32 error. Our forward accumulates dot products of at most
@@ -364,6 +364,19 @@ static void test_load_errors(void) {
     add_copy(&ts, i_q, "vit.encoder.layer.2.attention.attention.query.bias");
     const char* d6 = make_dir("deeper", "gray16", NULL, NULL, &ts, -1);
     expect_load_error(m, d6, "'vit.encoder.layer.2.attention.attention.query.bias' is not part of the model");
+    // a NaN or an infinity in the weights: the file, the tensor and the element are named
+    int i_kb = find_name(&ts, "vit.encoder.layer.0.attention.attention.key.bias");
+    CHECK(i_kb >= 0, "fixture tensor names");
+    if (i_kb >= 0) {
+        float saved_kb = ts.data[i_kb][5];
+        ts.data[i_kb][5] = NAN;
+        const char* d7 = make_dir("nan", "gray16", NULL, NULL, &ts, -1);
+        expect_load_error(m, d7, "nan/model.safetensors: tensor 'vit.encoder.layer.0.attention.attention.key.bias' element 5 is nan");
+        ts.data[i_kb][5] = -INFINITY;
+        const char* d8 = make_dir("ninf", "gray16", NULL, NULL, &ts, -1);
+        expect_load_error(m, d8, "tensor 'vit.encoder.layer.0.attention.attention.key.bias' element 5 is -inf");
+        ts.data[i_kb][5] = saved_kb;
+    }
     // a file that is not there, a directory without model.safetensors
     expect_load_error(m, t_path("nothing-here"), "no such file");
     const char* empty = t_path("emptydir");
@@ -376,6 +389,51 @@ static void test_load_errors(void) {
     expect_load_error(m, trunc, trunc);
     fl_model_free(m);
     free_all(&ts);
+}
+
+// An MLP checkpoint with a NaN or an infinity (fl_model_load, which --weights uses for any model
+// that is not a ViT): refused, naming the file, the tensor and the element; the finite file loads.
+static void test_load_nonfinite_mlp(void) {
+    fl_err err = {{0}};
+    fl_model* m = fl_model_create(ops, "mlp:16-8-4", "relu", 1, 4, 4, 4, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (!m) return;
+    fl_params* P = &m->params;
+    float* host = malloc(P->total * sizeof(float));
+    fl_params_download(P, host);
+    fl_st_entry* ent = calloc((size_t)P->n, sizeof(fl_st_entry));
+    int64_t(*shapes)[FL_MAX_DIMS] = calloc((size_t)P->n, sizeof *shapes);
+    int w = -1;
+    for (int i = 0; i < P->n; i++) {
+        for (int d = 0; d < P->t[i].ndim; d++) shapes[i][d] = P->t[i].shape[d];
+        ent[i] = (fl_st_entry){P->t[i].name, P->t[i].ndim, shapes[i], host + P->t[i].offset};
+        if (w < 0 && !strcmp(P->t[i].name, "head.weight")) w = i;
+    }
+    CHECK(w >= 0, "the MLP has a head.weight");
+    if (w >= 0) {
+        const float bad[] = {NAN, INFINITY};
+        const char* want[] = {"mlp_nan.safetensors: tensor 'head.weight' element 17 is nan; expected finite weights",
+                              "mlp_inf.safetensors: tensor 'head.weight' element 17 is inf; expected finite weights"};
+        const char* name[] = {"mlp_nan.safetensors", "mlp_inf.safetensors"};
+        float saved = host[P->t[w].offset + 17];
+        for (int k = 0; k < 2; k++) {
+            host[P->t[w].offset + 17] = bad[k];
+            const char* path = t_path(name[k]);
+            CHECK(fl_st_write_f32(path, ent, P->n, NULL, 0, &err) == 0, "%s", err.msg);
+            int hi = 0;
+            int rc = fl_model_load(m, path, 1, &hi, &err);
+            CHECK(rc == -1 && strstr(err.msg, want[k]) && !strchr(err.msg, '\n'), "%s: rc %d '%s'", name[k], rc, err.msg);
+        }
+        host[P->t[w].offset + 17] = saved;
+        const char* good = t_path("mlp_finite.safetensors");
+        CHECK(fl_st_write_f32(good, ent, P->n, NULL, 0, &err) == 0, "%s", err.msg);
+        int hi = 0;
+        CHECK(fl_model_load(m, good, 1, &hi, &err) == 0, "the finite file: %s", err.msg);
+    }
+    free(shapes);
+    free(ent);
+    free(host);
+    fl_model_free(m);
 }
 
 // The same weights under other names and dtypes give the same model; a head of another class
@@ -599,6 +657,7 @@ int main(void) {
     RUN(test_load_variants);
     RUN(test_load_half);
     RUN(test_load_errors);
+    RUN(test_load_nonfinite_mlp);
     RUN(test_specs);
     TEST_EXIT();
 }
