@@ -91,6 +91,7 @@ int fl_csv_read(const char* path, fl_csv* t, fl_err* err) {
             if (rec_line) {
                 t->torn_tail = 1;
                 t->torn_line = rec_line;
+                t->torn_offset = rec_off;
             }
             break;
         }
@@ -151,8 +152,13 @@ int fl_csv_read(const char* path, fl_csv* t, fl_err* err) {
         // a quoted field still open at the end of the file: also a cut-short record
         t->torn_tail = 1;
         t->torn_line = rec_line ? rec_line : lineno;
+        t->torn_offset = rec_line ? rec_off : off;
     }
-    if (!t->header) rc = fl_fail(err, "%s: empty file; expected a CSV header line", path);
+    if (!t->header && t->torn_tail)
+        rc = fl_fail(err, "%s:%ld: the header line is incomplete (the file ends inside it); expected a CSV header line",
+                     path, t->torn_line);
+    else if (!t->header)
+        rc = fl_fail(err, "%s: empty file; expected a CSV header line", path);
 done:
     free_fields(st.done_fields, st.done_n);  // a record refused above
     free_fields(st.fields, st.n_fields);

@@ -23,12 +23,14 @@ typedef struct fl_csv {
     long* end;            // (n_rows) byte offset just past each row's newline
     int torn_tail;        // 1 when the file ended inside a row (dropped)
     long torn_line;       // the line that torn row started on
+    long torn_offset;     // the byte offset it started at: the complete part of the file ends there
     long size;            // bytes in the file
 } fl_csv;
 
 // Reads path. Returns 0, or -1 with err ("FILE:LINE: what, expected vs found") for a file that
-// cannot be opened, an empty file, a quoting error, a bare CR that ends a record in the middle
-// of a line (CRLF line ends are read), or a row whose field count differs from the header's.
+// cannot be opened, an empty file, one that ends inside its header line, a quoting error, a
+// bare CR that ends a record in the middle of a line (CRLF line ends are read), or a row whose
+// field count differs from the header's.
 int fl_csv_read(const char* path, fl_csv* t, fl_err* err);
 void fl_csv_free(fl_csv* t);
 
