@@ -67,6 +67,32 @@ int fl_results_repair_torn(const char* path, fl_csv* t, fl_csv_repair* r, fl_err
     return rc;
 }
 
+int fl_results_prepare_append(const char* path, fl_err* err) {
+    int rc = 0;
+    fl_err e = {{0}};
+    fl_csv t;
+    fl_csv_repair r;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) {  // a new file: it can be written; the first row creates it again
+        close(fd);
+        unlink(path);
+    } else if (errno != EEXIST) {
+        rc = fl_fail(&e, "%s: cannot create: %s", path, strerror(errno));
+    } else if (fl_results_repair_torn(path, &t, &r, &e) == 0) {
+        if (r.dropped)
+            fprintf(stderr, "flbench: --out %s:%ld: dropped an incomplete last row (%ld bytes, cut short by a killed writer)\n",
+                    path, r.line, r.bytes);
+        if (r.emptied)
+            fprintf(stderr, "flbench: --out %s: dropped a header cut short by a killed writer (%ld bytes); it is written again\n",
+                    path, r.bytes);
+        fl_csv_free(&t);
+    } else {
+        rc = -1;
+    }
+    if (rc) fl_fail(err, "--out %s", e.msg);
+    return rc;
+}
+
 int fl_csv_rewrite(const fl_csv* t, const unsigned char* keep, fl_err* err) {
     char tmp[1200];
     snprintf(tmp, sizeof tmp, "%s.repair", t->path);

@@ -1,7 +1,7 @@
 // csvrewrite.h: changing a results CSV after the fact, for its writers: the repair of the torn
-// tail that a writer killed in the middle of a line leaves, and a rewrite without some rows.
-// `flbench sweep` uses both when it resumes (a resumed sweep drops the rows of its unfinished
-// cells).
+// tail that a writer killed in the middle of a line leaves (shared by `flbench sweep` when it
+// resumes and `flbench train --out` before it appends), and a rewrite without some rows (a
+// resumed sweep drops the rows of its unfinished cells).
 #pragma once
 #include "csvread.h"
 
@@ -26,6 +26,12 @@ typedef struct {
 // describes the repaired file; r says what was dropped. Returns 0, or -1 with err, the file
 // left as it was.
 int fl_results_repair_torn(const char* path, fl_csv* t, fl_csv_repair* r, fl_err* err);
+
+// Before rows are appended to the results CSV at path (train --out): a missing file must be
+// creatable (it is created and removed again); an existing one is repaired with
+// fl_results_repair_torn, which is said in one line on stderr. Returns 0, or -1 with err
+// ("--out FILE:LINE: what, expected vs found"), the file left as it was.
+int fl_results_prepare_append(const char* path, fl_err* err);
 
 // Rewrites t's file (t->path) with its header and the rows r for which keep[r] is not 0 (keep
 // NULL: every row), never a torn last row: into PATH.repair, fsync'd, renamed over PATH.

@@ -9,6 +9,7 @@
 #include <omp.h>
 #include "train.h"
 #include "schema.h"
+#include "csvrewrite.h"
 #include "setup.h"
 #include "diverge.h"
 #include "track.h"
@@ -245,7 +246,8 @@ static void write_failure(const fl_train_cfg* cfg, const char* key, const char* 
     run_acc ra = {0};
     fill_row(&row, cfg, NULL, key, cfg->dataset, 0, NULL, &ra, NAN, NAN, status, msg);
     fl_err e2;
-    if (fl_row_append(&row, cfg->out, &e2)) fprintf(stderr, "flbench: %s\n", e2.msg);
+    // an append that fails as the run's own error did is said once, by the caller
+    if (fl_row_append(&row, cfg->out, &e2) && strcmp(e2.msg, msg)) fprintf(stderr, "flbench: %s\n", e2.msg);
     fl_row_free(&row);
 }
 
@@ -269,6 +271,10 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     FILE* alloc_log = NULL;
     fl_track* track = NULL;  // --track-variance (track.h): benchmark-only, the run is unchanged
 
+    // --out first: a file that cannot take the rows is refused before anything runs (and gets
+    // no failure row), and a torn last row left by a killed writer is cut off before appending
+    int out_ok = !cfg->out[0] || fl_results_prepare_append(cfg->out, err) == 0;
+    if (!out_ok) goto fail;
     if (cfg->batch < 1) { fl_fail(err, "--batch: expected a positive batch size, found %d", cfg->batch); goto fail; }
     if (fl_track_check(cfg, err)) goto fail;
     if (cfg->epochs < 0) { fl_fail(err, "--epochs: expected a non-negative count, found %d", cfg->epochs); goto fail; }
@@ -488,7 +494,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     goto done;
 fail:
     snprintf(res->message, sizeof res->message, "%s", err->msg);
-    write_failure(cfg, key, res->status, err->msg);
+    if (out_ok) write_failure(cfg, key, res->status, err->msg);
 done:
     if (alloc_log && fclose(alloc_log) != 0 && rc == 0) rc = fl_fail(err, "--alloc-log %s: write failed", cfg->alloc_log);
     if (xd) S.ops->free(xd);

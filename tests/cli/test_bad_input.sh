@@ -1,11 +1,11 @@
 #!/bin/sh
 # test_bad_input.sh: every bad input of `flbench train` (and of `variance`, which reads the same
 # option table) gives exit status 2 and exactly one line on stderr that names it, before
-# anything is trained: options out of their range (sigma, mu, threads, batch, epochs),
-# integers and floats beyond their type, a batch larger than the training split, non-finite
-# values in a weights file. And `--epochs 0` has its documented meaning: the initial model's
-# epoch-0 row. Fixtures are made here: weights by `train --save`, NaN and -inf written into
-# their bytes.
+# anything is trained or written: options out of their range (sigma, mu, threads, batch,
+# epochs), integers and floats beyond their type, a batch larger than the training split,
+# non-finite values in a weights file, an --out file of another schema or in a missing folder.
+# And `--epochs 0` has its documented meaning: the initial model's epoch-0 row.
+# Fixtures are made here: weights by `train --save`, NaN and -inf written into their bytes.
 B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 
@@ -43,6 +43,13 @@ expect_error bad_classes_overflow "--classes: out of range: expected an integer 
 expect_error bad_variance_sigma "--sigma: out of range: expected a finite number > 0, found '0'" $B variance --method lr --sigma 0 $N --out "$O"
 expect_error bad_variance_budgets "--budgets: out of range: expected an integer in 1..1048576, found '99999999999'" $B variance --method lr --budgets 4,99999999999 $N --out "$O"
 expect_no_file bad_options_write_nothing "$O"
+
+# --out: another schema is refused once, before training, and the file is left as it was
+printf 'a,b\n1,2\n' > "$T/other.csv"
+cp "$T/other.csv" "$T/other.orig"
+expect_error out_other_schema "other.csv:1: not a results CSV of schema" $B train --max-steps 1 --quiet --out "$T/other.csv"
+if cmp -s "$T/other.csv" "$T/other.orig"; then echo "PASS out_other_schema_untouched"; else echo "FAIL out_other_schema_untouched: the file changed"; fi
+expect_error out_missing_folder "--out $T/nowhere/r.csv: cannot create" $B train --max-steps 1 --quiet --out "$T/nowhere/r.csv"
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     M="--model mlp:784-16-10 --shots 10 --eval-batch 2000"

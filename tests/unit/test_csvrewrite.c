@@ -1,5 +1,5 @@
 // test_csvrewrite.c: the repair of a results CSV's torn tail and the row-dropping rewrite
-// (bench/run/csvrewrite.h), which `flbench sweep` uses when it resumes:
+// (bench/run/csvrewrite.h), which `flbench sweep` and `flbench train --out` share:
 //  - an incomplete last row is cut off where it starts, also one whose open quoted field
 //    spans lines (cutting at the last newline would leave half of it), and the whole rows
 //    before it are kept byte for byte; an append then gives a file of whole rows, where
@@ -7,6 +7,7 @@
 //  - a file holding only the start of the header is emptied;
 //  - a file of another schema, or one whose only line is not the header's start, is refused
 //    and left as it was; a missing file is no error;
+//  - fl_results_prepare_append refuses a path whose folder is missing and creates nothing;
 //  - fl_csv_rewrite keeps the header and exactly the rows asked for.
 #include <sys/stat.h>
 #include "../test.h"
@@ -182,6 +183,11 @@ static void test_refused_and_untouched(void) {
     fl_err err = {{0}};
     struct stat st;
     CHECK(fl_results_repair_torn(missing, &t, &r, &err) == 0 && !t.header && stat(missing, &st) != 0, "missing: %s", err.msg);
+    CHECK(fl_results_prepare_append(missing, &err) == 0 && stat(missing, &st) != 0, "prepare missing: %s", err.msg);
+    char nowhere[700];
+    snprintf(nowhere, sizeof nowhere, "%s/no/such/folder/r.csv", t_tmpdir());
+    CHECK(fl_results_prepare_append(nowhere, &err) == -1 && strstr(err.msg, "--out ") && strstr(err.msg, "r.csv: cannot create"),
+          "missing folder: '%s'", err.msg);
     free(garbled);
     free(r1);
     free(header);
