@@ -134,28 +134,8 @@ static void fl_set_opts(fl_dataset_opts* o, const char* name, const fl_data_args
     fl_dataset_opts_default(o);
     o->data_root = a->data_root;
     o->no_coop_split = a->no_coop;
-    if (a->root) {
-        snprintf(root, len, "%s", a->root);
-    } else {
-        const char* R = a->data_root ? a->data_root : getenv("FLBENCH_DATA");
-        if (!R || !R[0]) R = "datasets/data";
-        // Same aliases as fl_dataset_open (open.c): try NAME, then the archives' own names.
-        const char* alias[] = {name, !strcmp(name, "caltech101") ? "caltech-101"
-                                     : !strcmp(name, "food101")  ? "food-101"
-                                     : !strcmp(name, "flowers102") ? "oxford_flowers"
-                                     : !strcmp(name, "eurosat")  ? "EuroSAT"
-                                     : !strcmp(name, "imagenet") ? "ILSVRC2012"
-                                                                 : name};
-        snprintf(root, len, "%s/%s", R, name);
-        for (int i = 0; i < 2; i++) {
-            char p[1200];
-            snprintf(p, sizeof p, "%s/%s", R, alias[i]);
-            if (fl_is_dir(p)) {
-                snprintf(root, len, "%s", p);
-                break;
-            }
-        }
-    }
+    o->dataset_dir = a->root;
+    fl_dataset_root(name, o, root, len);  // the same folder fl_dataset_open reads (open.c)
 }
 
 // Image sizes over up to `sample` items spread evenly over train and test.

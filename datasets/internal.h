@@ -95,6 +95,11 @@ int fl_first_dir(const char* base, const char* const* subs, char* out, size_t le
 int fl_missing(fl_layout* L, fl_err* err, const char* what);
 int fl_read_text(const char* path, char** out, fl_err* err);
 int fl_class_index(char** names, int n, const char* s);
+
+// open.c: the dataset's folder as fl_dataset_open finds it: o->dataset_dir, else the first of
+// R/NAME and the archives' or torchvision's names under the data root R that is a folder,
+// else R/NAME.
+void fl_dataset_root(const char* name, const fl_dataset_opts* o, char* out, size_t len);
 #ifdef MATIO_H  // the .mat helpers, for the files that include <matio.h> before this header
 // The names of the variables in mat, for error messages ("none" when there are none).
 void fl_mat_varnames(mat_t* mat, char* out, size_t len);

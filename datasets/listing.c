@@ -6,9 +6,11 @@
 //      ImageNet train/ and val/);
 //   3. otherwise (EuroSAT, Caltech101) the seeded split of internal.h (FL_SPLIT_SEED).
 // Layouts accepted (under the dataset folder, default <data root>/<name>):
-//   fashion-mnist  *-idx?-ubyte[.gz] (falls back to Debian's /usr/share/datasets/fashion-mnist)
-//   cifar10        [cifar-10-batches-bin/]data_batch_{1..5}.bin, test_batch.bin
-//   cifar100       [cifar-100-binary/]train.bin, test.bin
+//   fashion-mnist  [FashionMNIST/raw/]*-idx?-ubyte[.gz] (torchvision's layout; falls back to
+//                  Debian's /usr/share/datasets/fashion-mnist)
+//   cifar10        [cifar-10-batches-bin/]data_batch_{1..5}.bin, test_batch.bin (torchvision's
+//                  cifar-10-batches-py/ pickles are named and refused)
+//   cifar100       [cifar-100-binary/]train.bin, test.bin (cifar-100-python/ likewise)
 //   eurosat        2750/ | EuroSAT_RGB/ | EuroSAT/2750/ class folders of JPEGs
 //   caltech101     [caltech-101/]101_ObjectCategories/ class folders, BACKGROUND_Google excluded
 //   food101        [food-101/]images/<class>/<id>.jpg, meta/{classes,train,test}.txt

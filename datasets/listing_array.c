@@ -1,6 +1,7 @@
 // listing_array.c: the array datasets, whose pixels come from binary files: Fashion-MNIST
-// (*-idx?-ubyte[.gz], else Debian's /usr/share/datasets/fashion-mnist) and CIFAR-10 / CIFAR-100
-// (the binary versions), found on disk and listed with one item per record ("file#index").
+// (*-idx?-ubyte[.gz], torchvision's FashionMNIST/raw/, else Debian's
+// /usr/share/datasets/fashion-mnist) and CIFAR-10 / CIFAR-100 (the binary versions; the Python
+// version is named and refused), found on disk and listed with one item per record ("file#index").
 #include "internal.h"
 #include <string.h>
 
@@ -8,23 +9,61 @@
 // found), never overflowed, so gcc's truncation notes are noise here.
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-int fl_detect_fashion_mnist(fl_layout* L, const char* root, fl_err* err) {
+// True when dir holds the test images, gzip'd or not.
+static int fl_has_idx(const char* dir) {
     char p[1300];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", dir);
+    if (fl_is_file(p)) return 1;
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", dir);
+    return fl_is_file(p);
+}
+
+// Looks in root, then in torchvision's layout under it (root/FashionMNIST/raw, root/raw),
+// then in Debian's folder.
+int fl_detect_fashion_mnist(fl_layout* L, const char* root, fl_err* err) {
     L->is_array = 1;
     L->channels = 1;
     L->native_size = 28;
-    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", root);
-    char q[1300];
-    snprintf(q, sizeof q, "%s/t10k-images-idx3-ubyte", root);
-    if (!fl_is_file(p) && !fl_is_file(q)) {
-        snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte.gz", FL_FASHION_MNIST_DIR);
-        if (!fl_is_file(p))
-            return fl_missing(L, err, "expected train-images-idx3-ubyte.gz and the other IDX "
-                                      "files, or Debian's dataset-fashion-mnist");
-        snprintf(L->root, sizeof L->root, "%s", FL_FASHION_MNIST_DIR);
+    if (!fl_has_idx(root)) {
+        const char* sub[2] = {"FashionMNIST/raw", "raw"};
+        char p[1300];
+        int found = 0;
+        for (int i = 0; i < 2 && !found; i++) {
+            snprintf(p, sizeof p, "%s/%s", root, sub[i]);
+            found = fl_has_idx(p);
+        }
+        if (!found) {
+            snprintf(p, sizeof p, "%s", FL_FASHION_MNIST_DIR);
+            if (!fl_has_idx(p))
+                return fl_missing(L, err, "expected train-images-idx3-ubyte.gz and the other IDX "
+                                          "files, torchvision's FashionMNIST/raw/, or Debian's "
+                                          "dataset-fashion-mnist");
+        }
+        snprintf(L->root, sizeof L->root, "%s", p);
     }
     snprintf(L->format, sizeof L->format, "IDX (gzip) in %s", L->root);
     return 0;
+}
+
+// torchvision's CIFAR download is the Python version (pickles in cifar-10-batches-py/,
+// cifar-100-python/), which flbench does not read: it is named as found, with the command
+// that fetches the binary version.
+static int fl_cifar_python(fl_layout* L, const char* root, int hundred, fl_err* err) {
+    const char* sub = hundred ? "cifar-100-python" : "cifar-10-batches-py";
+    const char* probe = hundred ? "test" : "test_batch";
+    char p[1300], dir[1300];
+    snprintf(dir, sizeof dir, "%s/%s", root, sub);
+    snprintf(p, sizeof p, "%s/%s", dir, probe);
+    if (!fl_is_file(p)) {
+        snprintf(dir, sizeof dir, "%s", root);
+        snprintf(p, sizeof p, "%s/%s", dir, probe);
+        if (!fl_is_file(p)) return 0;
+    }
+    snprintf(L->missing, sizeof L->missing, "the binary version (found the Python pickle version)");
+    fl_fail(err, "%s: %s holds the CIFAR-%s Python version (pickles, torchvision's download); "
+                 "flbench reads the binary version: run `flbench data fetch %s`",
+            L->name, dir, hundred ? "100" : "10", L->name);
+    return 1;
 }
 
 int fl_detect_cifar(fl_layout* L, const char* root, fl_err* err) {
@@ -37,10 +76,12 @@ int fl_detect_cifar(fl_layout* L, const char* root, fl_err* err) {
     snprintf(p, sizeof p, "%s/%s/%s", root, sub, probe);
     char q[1300];
     snprintf(q, sizeof q, "%s/%s", root, probe);
-    if (!fl_is_file(p) && !fl_is_file(q))
+    if (!fl_is_file(p) && !fl_is_file(q)) {
+        if (fl_cifar_python(L, root, hundred, err)) return -1;
         return fl_missing(L, err, hundred ? "expected cifar-100-binary/train.bin, test.bin"
                                           : "expected cifar-10-batches-bin/data_batch_1.bin .. "
                                             "test_batch.bin");
+    }
     snprintf(L->format, sizeof L->format, "CIFAR-%s binary version", hundred ? "100" : "10");
     return 0;
 }

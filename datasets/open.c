@@ -29,8 +29,8 @@ static const char* fl_data_root(const fl_dataset_opts* o) {
 }
 
 // The dataset's folder: o->dataset_dir, else the first of R/NAME and the names the official
-// archives or CoOp use (R/caltech-101, R/food-101, ...) that exists, else R/NAME.
-static void fl_dataset_root(const char* name, const fl_dataset_opts* o, char* out, size_t len) {
+// archives, CoOp or torchvision use (R/caltech-101, R/food-101, ...) that exists, else R/NAME.
+void fl_dataset_root(const char* name, const fl_dataset_opts* o, char* out, size_t len) {
     if (o->dataset_dir && o->dataset_dir[0]) {
         snprintf(out, len, "%s", o->dataset_dir);
         return;
@@ -42,8 +42,10 @@ static void fl_dataset_root(const char* name, const fl_dataset_opts* o, char* ou
     if (!strcmp(name, "flowers102")) { alias[0] = "oxford_flowers"; alias[1] = "flowers-102"; }
     if (!strcmp(name, "eurosat")) alias[0] = "EuroSAT";
     if (!strcmp(name, "imagenet")) alias[0] = "ILSVRC2012";
-    if (!strcmp(name, "cifar10")) alias[0] = "cifar-10-batches-bin";
-    if (!strcmp(name, "cifar100")) alias[0] = "cifar-100-binary";
+    if (!strcmp(name, "fashion-mnist")) alias[0] = "FashionMNIST/raw";  // torchvision's
+    // The Python versions come last: they are only found to be named (listing_array.c).
+    if (!strcmp(name, "cifar10")) { alias[0] = "cifar-10-batches-bin"; alias[1] = "cifar-10-batches-py"; }
+    if (!strcmp(name, "cifar100")) { alias[0] = "cifar-100-binary"; alias[1] = "cifar-100-python"; }
     snprintf(out, len, "%s/%s", R, name);
     if (fl_is_dir(out)) return;
     for (int i = 0; alias[i]; i++) {
