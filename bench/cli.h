@@ -3,7 +3,7 @@
 #include "run/train.h"
 
 int fl_cmd_train(int argc, char** argv);
-// `flbench data fetch|inspect|list|bench` (cmd_data.c); argv as the CLI passes it or starting
+// `flbench data fetch|inspect|list|bench|export` (cmd_data.c); argv as the CLI passes it or starting
 // at the subcommand. 0 ok, 1 failed, 2 bad usage.
 int fl_cmd_data(int argc, char** argv);
 int fl_cmd_sweep(int argc, char** argv);
@@ -20,6 +20,9 @@ int fl_data_locate(const char* name, const char* data_root, char* root, size_t r
 // `flbench data bench`, the decode + resize benchmark (cmd_data_bench.c): prints images/s.
 // argv as fl_cmd_data passes it; words that are not options are ignored. Returns the exit status.
 int fl_bench_images(int argc, char** argv);
+// `flbench data export NAME`, a split's preprocessed images to .npy (cmd_data_export.c): options
+// from argv[first]. Returns the exit status (2 bad usage, 1 the data or the write failed).
+int fl_data_export(const char* name, int argc, char** argv, int first);
 
 // ---------------------------------------------------------------------------------------
 // train options (cmd_train.c), shared by train, sweep cells and configurations, and variance

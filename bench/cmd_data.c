@@ -1,8 +1,9 @@
-// cmd_data.c: `flbench data fetch|inspect|list|bench`, the dataset commands of the CLI.
+// cmd_data.c: `flbench data fetch|inspect|list|bench|export`, the dataset commands of the CLI.
 //   flbench data fetch NAME            runs datasets/fetch.sh NAME (download, verify, unpack)
 //   flbench data inspect NAME [opts]   root, format, classes, counts per split, image sizes
 //                                      seen, the manifest checksum for --shots/--seed, missing
 //   flbench data list [opts]           one line per dataset: found or missing, where
+//   flbench data export NAME [opts]    a split's preprocessed images to .npy (cmd_data_export.c)
 //   flbench data bench [opts]          the decode + resize benchmark (cmd_data_bench.c)
 // Options (one table, data_opts): --data-root R (default $FLBENCH_DATA, else datasets/data),
 // --root DIR (the dataset's own folder), --shots K (16), --seed S (0), --sample N (images
@@ -31,6 +32,8 @@ static void fl_data_usage(FILE* f) {
                "       flbench data inspect NAME [--data-root R] [--root DIR] [--shots K] [--seed S]\n"
                "                                 [--sample N] [--no-coop]\n"
                "       flbench data list [--data-root R]\n"
+               "       flbench data export NAME --out X.npy [--split train|test] [--labels Y.npy] [options]\n"
+               "                                 (the images as fed to the model, float32; --help)\n"
                "       flbench data bench [--dataset NAME] [options] (decode + resize images/s; --help)\n"
                "NAME: fashion-mnist cifar10 cifar100 eurosat caltech101 food101 flowers102 imagenet\n");
 }
@@ -288,7 +291,7 @@ int fl_cmd_data(int argc, char** argv) {
     // Accept argv as the CLI passes it ("flbench data SUB ...") or starting at SUB.
     int i = 0;
     while (i < argc && strcmp(argv[i], "fetch") && strcmp(argv[i], "inspect") && strcmp(argv[i], "list") &&
-           strcmp(argv[i], "bench") && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") && i < 2)
+           strcmp(argv[i], "bench") && strcmp(argv[i], "export") && strcmp(argv[i], "--help") && strcmp(argv[i], "-h") && i < 2)
         i++;
     if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
         fl_data_usage(i >= argc ? stderr : stdout);
@@ -304,6 +307,8 @@ int fl_cmd_data(int argc, char** argv) {
         return fl_data_list(&a);
     }
     if (i + 1 >= argc || argv[i + 1][0] == '-') {
+        if (!strcmp(sub, "export") && i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")))
+            return fl_data_export("", argc, argv, i + 1);
         if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h")))
             return fl_data_parse(sub, argc, argv, i + 1, &a, data_root, root, (int)sizeof root) == 1 ? 0 : 2;
         fprintf(stderr, "flbench data %s: which dataset?\n", sub);
@@ -316,6 +321,7 @@ int fl_cmd_data(int argc, char** argv) {
         fl_data_usage(stderr);
         return 2;
     }
+    if (!strcmp(sub, "export")) return fl_data_export(name, argc, argv, i + 2);
     if ((rc = fl_data_parse(sub, argc, argv, i + 2, &a, data_root, root, (int)sizeof root))) return rc == 1 ? 0 : 2;
     if (!strcmp(sub, "fetch")) return fl_data_fetch(name, &a);
     return fl_data_inspect(name, &a);

@@ -308,13 +308,15 @@ int fl_npy_check_shape(const fl_npy* arr, const char* path, int ndim, const int6
                    fl_shape_str(got, sizeof got, arr->ndim, arr->shape), want);
 }
 
-int fl_npy_write_f32(const char* path, int ndim, const int64_t* shape, const float* data, fl_err* err) {
+// Writes a C-order array of 4-byte elements of type descr ("<f4", "<i4").
+static int fl_npy_write4(const char* path, const char* descr, int ndim, const int64_t* shape, const void* data,
+                         fl_err* err) {
     if (ndim < 0 || ndim > FL_NPY_MAX_DIMS)
         return fl_fail(err, "%s: cannot write a .npy array of %d dimensions, expected 0 to %d", path, ndim,
                        FL_NPY_MAX_DIMS);
     uint64_t numel = 1;
     char dict[512];
-    size_t at = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t at = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0) return fl_fail(err, "%s: cannot write a .npy array with negative dimension %d", path, d);
         numel *= (uint64_t)shape[d];
@@ -339,4 +341,12 @@ int fl_npy_write_f32(const char* path, int ndim, const int64_t* shape, const flo
     if (fl_atomic_write(&af, buf, total, err)) return -1;
     if (fl_atomic_write(&af, data, (size_t)numel * 4, err)) return -1;
     return fl_atomic_commit(&af, err);
+}
+
+int fl_npy_write_f32(const char* path, int ndim, const int64_t* shape, const float* data, fl_err* err) {
+    return fl_npy_write4(path, "<f4", ndim, shape, data, err);
+}
+
+int fl_npy_write_i32(const char* path, int ndim, const int64_t* shape, const int32_t* data, fl_err* err) {
+    return fl_npy_write4(path, "<i4", ndim, shape, data, err);
 }

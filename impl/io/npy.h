@@ -1,4 +1,4 @@
-// npy.h: read and write NumPy .npy files holding float32 arrays.
+// npy.h: read and write NumPy .npy files holding float32 arrays (and write int32 ones).
 // Format (numpy.lib.format): 6 bytes magic "\x93NUMPY", 1 byte major and 1 byte minor version,
 // header length (u16 little-endian for 1.0, u32 for 2.0 and 3.0), then an ASCII (3.0: UTF-8)
 // Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, C, H, W), }
@@ -33,6 +33,8 @@ int fl_npy_check_shape(const fl_npy* arr, const char* path, int ndim, const int6
 
 // Writes a C-order little-endian float32 array of shape[0..ndim) (ndim 0..FL_NPY_MAX_DIMS).
 int fl_npy_write_f32(const char* path, int ndim, const int64_t* shape, const float* data, fl_err* err);
+// The same for little-endian int32 ('<i4'), e.g. labels.
+int fl_npy_write_i32(const char* path, int ndim, const int64_t* shape, const int32_t* data, fl_err* err);
 
 #ifdef __cplusplus
 }
