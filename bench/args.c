@@ -182,16 +182,52 @@ static int set_value(const fl_opt* o, const char* v, fl_err* err) {
     return 2;
 }
 
+// "--name N 1..": an option as its help line shows it.
+static void fl_opt_shown(const fl_opt* o, char* out, size_t len) {
+    const char* arg = o->type == FL_OPT_FLAG ? "" : o->type == FL_OPT_CHOICE ? o->values
+                    : o->type == FL_OPT_STR ? "S" : o->type == FL_OPT_FLOAT ? "X" : "N";
+    int range = o->type != FL_OPT_CHOICE && o->values;  // a number's range after its letter
+    snprintf(out, len, "--%s%s%s%s%s", o->name, arg[0] ? " " : "", arg, range ? " " : "", range ? o->values : "");
+}
+
 void fl_print_opts(const char* cmd, const fl_opt* opts, int n_opts) {
     printf("usage: flbench %s [options]\n", cmd);
+    int width = 0;  // the help texts start in one column, two spaces after the longest option
     for (int i = 0; i < n_opts; i++) {
-        const fl_opt* o = &opts[i];
-        const char* arg = o->type == FL_OPT_FLAG ? "" : o->type == FL_OPT_CHOICE ? o->values
-                        : o->type == FL_OPT_STR ? "S" : o->type == FL_OPT_FLOAT ? "X" : "N";
-        char shown[64];  // a number's range after its letter: "N 1..", "X >0"
-        snprintf(shown, sizeof shown, "%s%s%s", arg, o->type != FL_OPT_CHOICE && o->values ? " " : "",
-                 o->type != FL_OPT_CHOICE && o->values ? o->values : "");
-        printf("  --%s %-22s %s\n", o->name, shown, o->help);
+        char shown[160];
+        fl_opt_shown(&opts[i], shown, sizeof shown);
+        if ((int)strlen(shown) > width) width = (int)strlen(shown);
+    }
+    for (int i = 0; i < n_opts; i++) {
+        char shown[160];
+        fl_opt_shown(&opts[i], shown, sizeof shown);
+        printf("  %-*s  %s\n", width, shown, opts[i].help);
+    }
+}
+
+int fl_edit_distance(const char* a, size_t na, const char* b, size_t nb) {
+    if (na > 63 || nb > 63) return INT_MAX;  // no option or command is that long
+    int d[64][64];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[na][nb];
+}
+
+void fl_suggest(const char* typed, size_t len, const char* cand, const char** best, int* best_d) {
+    int d = fl_edit_distance(typed, len, cand, strlen(cand));
+    int limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    if (d <= limit && d < *best_d) {
+        *best = cand;
+        *best_d = d;
     }
 }
 
@@ -224,7 +260,14 @@ int fl_parse_opts_err(const char* cmd, const fl_opt* opts, int n_opts, int argc,
         for (int k = 0; k < n_opts; k++)
             if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, name, nlen)) { o = &opts[k]; break; }
         if (!o) {
-            fl_fail(err, "unknown option '--%.*s' (see flbench %s --help)", (int)nlen, name, cmd);
+            const char* near = NULL;
+            int near_d = INT_MAX;
+            for (int k = 0; k < n_opts; k++) fl_suggest(name, nlen, opts[k].name, &near, &near_d);
+            if (near)
+                fl_fail(err, "unknown option '--%.*s' (did you mean '--%s'? see flbench %s --help)", (int)nlen, name,
+                        near, cmd);
+            else
+                fl_fail(err, "unknown option '--%.*s' (see flbench %s --help)", (int)nlen, name, cmd);
             return 2;
         }
         const char* v;

@@ -4,6 +4,7 @@
 // Every number of an option goes through the checked parsers below (fl_parse_integer,
 // fl_parse_float): the whole text, within the type and the option's range, or one line.
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include "../impl/core/common.h"
 
@@ -44,6 +45,14 @@ int fl_parse_int_list(const char* what, const char* text, long long lo, long lon
 
 // The option called name (without "--") in the table, NULL when there is none.
 const fl_opt* fl_find_opt(const fl_opt* opts, int n_opts, const char* name);
+// The usage line and one line per option, the help texts aligned in one column.
 void fl_print_opts(const char* cmd, const fl_opt* opts, int n_opts);
+// "Did you mean": the optimal-string-alignment distance (insertions, deletions, substitutions
+// and swaps of neighbours) between a[0..na) and b[0..nb); INT_MAX past 63 characters.
+int fl_edit_distance(const char* a, size_t na, const char* b, size_t nb);
+// Keeps in *best the candidate nearest to typed[0..len) that is close enough to be a typo:
+// at most 1 edit for up to 4 characters, 2 for up to 8, 3 beyond. Start with *best = NULL,
+// *best_d = INT_MAX and call it for every candidate; the first of equally near ones wins.
+void fl_suggest(const char* typed, size_t len, const char* cand, const char** best, int* best_d);
 // The argv joined with spaces, for provenance.
 void fl_join_args(int argc, char** argv, char* out, int size);

@@ -4,6 +4,8 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <limits.h>
+#include "args.h"
 #include "cli.h"
 #include "run/schema.h"
 
@@ -26,7 +28,8 @@ typedef struct {
 
 static void usage(const command* cmds, int n) {
     printf("flbench: forward-learning benchmark (MeZO, LR with uniform and allocated queries, BP)\n\n"
-           "usage: flbench COMMAND [options]   (flbench COMMAND --help for its options)\n\n");
+           "usage: flbench COMMAND [options]   (flbench COMMAND --help for its options;\n"
+           "       flbench --version as flbench version)\n\n");
     for (int i = 0; i < n; i++)
         if (cmds[i].fn) printf("  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
         usage(cmds, n);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version")) return cmd_version(argc, argv);
     for (int i = 0; i < n; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             if (!cmds[i].fn) {
@@ -104,6 +108,12 @@ int main(int argc, char** argv) {
             }
             return cmds[i].fn(argc, argv);
         }
-    fprintf(stderr, "flbench: unknown command '%s' (see flbench --help)\n", argv[1]);
+    const char* near = NULL;
+    int near_d = INT_MAX;
+    for (int i = 0; i < n; i++) fl_suggest(argv[1], strlen(argv[1]), cmds[i].name, &near, &near_d);
+    if (near)
+        fprintf(stderr, "flbench: unknown command '%s' (did you mean '%s'? see flbench --help)\n", argv[1], near);
+    else
+        fprintf(stderr, "flbench: unknown command '%s' (see flbench --help)\n", argv[1]);
     return 2;
 }
