@@ -9,6 +9,7 @@
 // --root DIR (the dataset's own folder), --shots K (16), --seed S (0), --sample N (images
 // probed for sizes, 200), --no-coop (ignore a CoOp split file).
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -298,6 +299,19 @@ int fl_cmd_data(int argc, char** argv) {
         return i >= argc ? 2 : 0;
     }
     const char* sub = argv[i];
+    static const char* const subs[] = {"fetch", "inspect", "list", "export", "bench"};
+    int known = 0;
+    const char* near = NULL;
+    int near_d = INT_MAX;
+    for (int k = 0; k < 5; k++) {
+        known |= !strcmp(sub, subs[k]);
+        fl_suggest(sub, strlen(sub), subs[k], &near, &near_d);
+    }
+    if (!known) {
+        fprintf(stderr, "flbench data: unknown subcommand '%s' (%s%s%sexpected fetch, inspect, list, export or bench)\n",
+                sub, near ? "did you mean '" : "", near ? near : "", near ? "'? " : "");
+        return 2;
+    }
     if (!strcmp(sub, "bench")) return fl_bench_images(argc - i, argv + i);
     fl_data_args a;
     char data_root[1024], root[1024];

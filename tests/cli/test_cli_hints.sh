@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_cli_hints.sh: the command line helps with mistakes: a mistyped command or option gets
-# one line with "did you mean" and the nearest known name (and none when nothing is near),
+# one line with "did you mean" and the nearest known name (and none when nothing is near;
+# a mistyped subcommand of data no longer runs inspect),
 # `flbench --version` prints what `flbench version` does, the help texts of `train --help`
 # start in one column, and `model forward --weights` on a missing path says it does not exist.
 B=${FLBENCH:-build/flbench}
@@ -31,6 +32,10 @@ expect_error hint_command_swap "unknown command 'trian' (did you mean 'train'? s
 expect_error hint_command_extra "did you mean 'sweep'?" $B sweeep
 expect_error hint_command_missing "did you mean 'report'?" $B reprt
 expect_no_hint hint_command_none $B frobnicate
+# a subcommand of data: refused (it used to run inspect), with the nearest one
+expect_error hint_data_subcommand "flbench data: unknown subcommand 'exprot' (did you mean 'export'? expected fetch" \
+    $B data exprot fashion-mnist --data-root "$T/none"
+expect_no_hint hint_data_subcommand_none $B data frobnicate fashion-mnist --data-root "$T/none"
 # options: train's table, the data tables and a command's own table
 N="--dataset cifar10 --data-root $T/none"
 expect_error hint_option_swap "unknown option '--bugdet' (did you mean '--budget'? see flbench train --help)" $B train --bugdet 3 $N
