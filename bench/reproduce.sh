@@ -3,12 +3,14 @@
 #   sh bench/reproduce.sh default     Fashion-MNIST on this machine's CPU (<= 45 min on 2 cores)
 #   sh bench/reproduce.sh quick       the same, cut down (< 5 min)
 #   sh bench/reproduce.sh paper       the paper's grid on a GPU (ViT-B/16, seven datasets)
+#   sh bench/reproduce.sh paper-check what the paper's grid needs and is missing, with the
+#                                     commands that fetch it (exit 2 when anything is); runs nothing
 #   sh bench/reproduce.sh plots DIR FIGDIR [CSV...]   report and figures from the CSV in DIR (and CSV...)
 # Every step is resumable: a killed run started again skips the finished cells. The sweeps'
 # CSV, logs and REPORT.md go to results/reproduce[/quick|/paper]; figures to results/figures
 # (default) or DIR/figures.
 set -e
-B=build/flbench
+B=${FLBENCH:-build/flbench}
 [ -x "$B" ] || { echo "reproduce.sh: $B not built (run make)" >&2; exit 2; }
 
 plots() {  # DIR FIGDIR [extra CSV...]
@@ -140,8 +142,27 @@ track() {
     tracked noisy-lr-neyman "$every_mlp" $NOISY --allocator neyman
 }
 
+# paper_check: every dataset and weight file the paper's grid needs that is missing, listed
+# with its fetch command (ImageNet: by hand); exit 2 when anything is missing. Needs only the
+# CPU build, so make reproduce PROFILE=paper runs it before building the CUDA backend.
+paper_check() {
+    missing=0
+    for c in bench/configs/paper_vitb16.conf; do
+        "$B" sweep "$c" --out results/reproduce/paper --check || missing=1
+    done
+    if [ $missing -ne 0 ]; then
+        echo "reproduce.sh: fetch the missing datasets and weights listed above (ImageNet by hand), then run make reproduce PROFILE=paper again" >&2
+        exit 2
+    fi
+}
+
 t0=$(date +%s)
 case "${1:-default}" in
+paper-check)
+    paper_check
+    echo "reproduce.sh: the paper profile has every dataset and weight file it needs"
+    exit 0
+    ;;
 plots)
     dir=${2:-results/reproduce}; figs=${3:-results/figures}
     [ $# -ge 3 ] && shift 3 || shift $#
@@ -172,20 +193,12 @@ quick)
     ;;
 paper)
     out=results/reproduce/paper
-    # list everything missing, with its fetch command, before running anything
-    missing=0
-    for c in bench/configs/paper_vitb16.conf; do
-        "$B" sweep "$c" --out "$out" --check || missing=1
-    done
-    if [ $missing -ne 0 ]; then
-        echo "reproduce.sh: fetch the missing datasets and weights listed above, then run make reproduce PROFILE=paper again" >&2
-        exit 2
-    fi
+    paper_check  # everything missing, with its fetch command, before running anything
     "$B" sweep bench/configs/paper_vitb16.conf --out "$out"
     plots "$out" "$out/figures"
     ;;
 *)
-    echo "reproduce.sh: unknown profile '$1' (expected default, quick, paper or plots)" >&2
+    echo "reproduce.sh: unknown profile '$1' (expected default, quick, paper, paper-check or plots)" >&2
     exit 2
     ;;
 esac

@@ -22,8 +22,12 @@ int sw_preflight(const sw_config* c, const sw_cell* cells, long n, int verbose) 
                                        format, sizeof format);
             if (found == 0) {
                 missing++;
-                fprintf(stderr, "missing dataset  %s  (expected in %s; fetch: build/flbench data fetch %s)\n", cfg->dataset,
-                        root, cfg->dataset);
+                if (!strcmp(cfg->dataset, "imagenet"))  // behind a login (datasets/fetch.sh)
+                    fprintf(stderr, "missing dataset  imagenet  (expected in %s; download it by hand: it needs an account at "
+                            "image-net.org; build/flbench data fetch imagenet says where to place the files)\n", root);
+                else
+                    fprintf(stderr, "missing dataset  %s  (expected in %s; fetch: build/flbench data fetch %s)\n", cfg->dataset,
+                            root, cfg->dataset);
             } else if (found == 1 && verbose) {
                 printf("found dataset    %-14s found     %s: %s\n", cfg->dataset, root, format);
             }
