@@ -40,13 +40,21 @@ ifeq ($(SAN),1)
 endif
 
 # CUDA (make cuda): same tree, plus impl/backend/cuda/*.cu
-# sm_90 machine code (H100, H200) plus compute_90 PTX that newer GPUs compile at load time.
+# Machine code for each compute capability of CUDA_ARCHS (80: A100, A800; 86: A10, RTX 30xx;
+# 89: L4, RTX 40xx; 90: H100, H200) plus PTX of the last one, which newer GPUs compile at load
+# time; `make cuda CUDA_ARCHS=90` builds one (a GPU outside the list is refused at start-up,
+# impl/backend/cuda/cuda_ops.cu). NVCC_THREADS: nvcc's --threads, the architectures of a file
+# compiled side by side (0: one per core); tests/cli/test_cuda_archs.sh reads the fatbinaries.
 # -ftz=true mirrors the CPU backend, which flushes denormals (cpu.c); the noise ops'
 # file is also compiled with -fmad=false (rule below) so that its floats match the CPU's bit
 # for bit (gcc: -ffp-contract=off).
 CUDA_HOME ?= /usr/local/cuda
 NVCC    ?= $(CUDA_HOME)/bin/nvcc
-NVCCFLAGS ?= -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -ftz=true -Xcompiler -fopenmp,-Wall,-Wextra,-Wno-unused-parameter -I. -I$(CUDA_HOME)/include -lineinfo
+CUDA_ARCHS ?= 80 86 89 90
+NVCC_THREADS ?= 0
+CUDA_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+                -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_GENCODE) --threads $(NVCC_THREADS) -DFL_CUDA_ARCHS='"$(CUDA_ARCHS)"' -ftz=true -Xcompiler -fopenmp,-Wall,-Wextra,-Wno-unused-parameter -I. -I$(CUDA_HOME)/include -lineinfo
 
 .DEFAULT_GOAL := all
 BUILD   := $(if $(filter 1,$(SAN)),build/san,build)
@@ -82,7 +90,7 @@ $(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
 $(OBJDIR)/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers
+.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump
 all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
@@ -98,6 +106,11 @@ $(OBJDIR)/%.o: %.c | $(DEPS_STAMP)
 $(OBJDIR)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -DFL_WITH_CUDA -MMD -MP -c $< -o $@
+
+# The architectures the CUDA objects were compiled for: a new CUDA_ARCHS recompiles them.
+$(OBJDIR)/cuda_archs: FORCE
+	@mkdir -p $(OBJDIR); echo '$(CUDA_ARCHS)' | cmp -s - $@ || echo '$(CUDA_ARCHS)' > $@
+$(CU_OBJ): $(OBJDIR)/cuda_archs
 
 # noise: no multiply-add contraction, so normals and noisy outputs equal the CPU's bit for bit
 $(OBJDIR)/impl/backend/cuda/cuda_noise.o: NVCCFLAGS += -fmad=false
@@ -144,6 +157,11 @@ test: deps tests-build
 cuda:
 	@command -v $(NVCC) >/dev/null 2>&1 || { echo "make cuda: nvcc not found at $(NVCC)"; exit 2; }
 	$(MAKE) WITH_CUDA=1 all
+
+# make cuobjdump: a cuobjdump for tests/cli/test_cuda_archs.sh, from the toolkit or else PyPI's
+# nvidia-cuda-cuobjdump in build/cuobjdump-venv/ (scripts/cuobjdump.sh).
+cuobjdump:
+	@sh scripts/cuobjdump.sh --install
 
 # make fuzz [FUZZ_S=N]: one libFuzzer harness per parser (tests/fuzz/fuzz_NAME.c), built with
 # clang into $(BUILD)/fuzz/ with the project's flags plus -fsanitize=fuzzer,address,undefined;

@@ -1,6 +1,8 @@
 // cuda_ops.cu: the CUDA backend's device, memory and BLAS, and its ops table.
 //   - device: the first visible GPU; fl_cuda_ops() returns NULL with "no CUDA device: ..."
-//     when there is none (or no driver), so the CLI can say so and exit 2.
+//     when there is none (or no driver), and with "CUDA device ... not supported by this
+//     build" when the build has no kernel image for its compute capability (make cuda
+//     CUDA_ARCHS=..., Makefile), so the CLI can say so and exit 2.
 //   - memory: plain cudaMalloc/cudaFree (no caching allocator), zero-initialised like the
 //     CPU's; current and peak bytes are tracked for peak_mem_mb (and, with a peak that can
 //     be reset, for alloc_held/alloc_peak), free bytes come from cudaMemGetInfo.
@@ -228,6 +230,26 @@ static fl_ops cuda_ops_table = {
 // counts in peak_mem_mb.
 #define FL_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
+#ifndef FL_CUDA_ARCHS
+#define FL_CUDA_ARCHS "?"
+#endif
+// An empty kernel compiled like every other one: the runtime finds an image for the device
+// (its machine code, or PTX it can compile) for this one exactly when it does for the rest.
+__global__ void k_image_probe(void) {}
+
+// 0, or fills why and returns -1 when the build cannot run on the current device.
+static int check_kernel_image(const cudaDeviceProp* prop, char* why, size_t n) {
+    cudaFuncAttributes attr;
+    cudaError_t e = cudaFuncGetAttributes(&attr, k_image_probe);
+    if (e == cudaSuccess) return 0;
+    (void)cudaGetLastError();
+    snprintf(why, n,
+             "CUDA device 0 (%s) not supported by this build: %s: expected compute capability "
+             FL_CUDA_ARCHS " (machine code; PTX of the last), found %d%d: rebuild with make cuda CUDA_ARCHS=%d%d",
+             prop->name, cudaGetErrorString(e), prop->major, prop->minor, prop->major, prop->minor);
+    return -1;
+}
+
 extern "C" const fl_ops* fl_cuda_ops(fl_err* err) {
     static int state;            // 0 not tried, 1 ready, -1 no device
     static char why[512];
@@ -253,6 +275,11 @@ extern "C" const fl_ops* fl_cuda_ops(fl_err* err) {
     }
     cudaDeviceProp prop;
     FL_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    if (check_kernel_image(&prop, why, sizeof why) != 0) {
+        state = -1;
+        fl_fail(err, "%s", why);
+        return NULL;
+    }
     snprintf(g_device_name, sizeof g_device_name, "%s", prop.name);
     g_sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
     FL_CUBLAS_CHECK(cublasCreate(&g_blas));
