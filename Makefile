@@ -90,7 +90,7 @@ $(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
 $(OBJDIR)/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump
+.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump nvtx-check
 all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
@@ -154,9 +154,14 @@ tests-build: $(TEST_BIN) $(BUILD)/flbench
 test: deps tests-build
 	@$(if $(filter 1,$(SAN)),. tests/san.env &&) FLBENCH=$(BUILD)/flbench sh tests/run.sh $(TEST_BIN)
 
-cuda:
+cuda: nvtx-check
 	@command -v $(NVCC) >/dev/null 2>&1 || { echo "make cuda: nvcc not found at $(NVCC)"; exit 2; }
 	$(MAKE) WITH_CUDA=1 all
+
+# NVTX (impl/core/nvtx.h) is the toolkit's header-only nvtx3; without it the ranges compile
+# to nothing, which make cuda says in one line (tests/cli/test_nvtx.sh).
+nvtx-check:
+	@[ -f $(CUDA_HOME)/include/nvtx3/nvToolsExt.h ] || echo "make cuda: warning: $(CUDA_HOME)/include/nvtx3/nvToolsExt.h not found: built without NVTX ranges (nsys shows no phases)"
 
 # make cuobjdump: a cuobjdump for tests/cli/test_cuda_archs.sh, from the toolkit or else PyPI's
 # nvidia-cuda-cuobjdump in build/cuobjdump-venv/ (scripts/cuobjdump.sh).
