@@ -38,6 +38,14 @@ if grep -q "num_attention_heads 4" "$T/out" && grep -q "vit.encoder.layer.1.outp
 else echo "FAIL model_inspect_content: $(head -c 300 "$T/out")"; fi
 check model_inspect_bare $B model inspect $G/bare8
 grep -q "no classifier" "$T/out" && echo "PASS model_inspect_bare_headless" || echo "FAIL model_inspect_bare_headless"
+# a lone file whose dim (32) is not a multiple of 64: the heads cannot be inferred, but the
+# listing is the answer: every tensor, a note on stderr, status 0
+cp $G/gray16/model.safetensors "$T/lone.safetensors"
+$B model inspect "$T/lone.safetensors" > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c ' F32 ' "$T/out")" -eq "$(sed -n 's/.* \([0-9]*\) tensors,.*/\1/p' "$T/out")" ] &&
+   grep -q "vit.encoder.layer.1.output.dense.weight" "$T/out" && grep -q "note: .*--heads" "$T/err" &&
+   [ "$(wc -l < "$T/err")" -eq 1 ]; then echo "PASS model_inspect_lone_no_heads"
+else echo "FAIL model_inspect_lone_no_heads: status $rc: $(head -c 300 "$T/err")"; fi
 
 # forward: logits of both classification fixtures against transformers
 for f in gray16 rgb12; do
@@ -50,8 +58,11 @@ for f in gray16 rgb12; do
         echo "FAIL model_forward_$f: $(head -c 300 "$T/err")"
     fi
 done
-# a headless checkpoint writes the CLS features
-if $B model forward --weights $G/bare8 --input $G/bare8/input.npy --out "$T/feat.npy" 2> "$T/err"; then
+# a headless checkpoint has no logits: refused without --features, nothing written
+expect_error model_forward_headless_logits "give --features" $B model forward --weights $G/bare8 --input $G/bare8/input.npy --out "$T/nofeat.npy"
+[ -e "$T/nofeat.npy" ] && echo "FAIL model_forward_headless_nothing_written" || echo "PASS model_forward_headless_nothing_written"
+# with --features it writes the CLS features
+if $B model forward --weights $G/bare8 --features --input $G/bare8/input.npy --out "$T/feat.npy" 2> "$T/err"; then
     e=$(npy_max_rel "$T/feat.npy" $G/bare8/features.npy)
     if awk -v e="$e" 'BEGIN{exit !(e + 0 <= 1e-4 && e != "nan")}'; then echo "PASS model_forward_features ($e)"
     else echo "FAIL model_forward_features: max relative error $e"; fi
@@ -59,7 +70,6 @@ else
     echo "FAIL model_forward_features: $(head -c 300 "$T/err")"
 fi
 # a lone safetensors file (no config.json): heads must be given when dim is not a multiple of 64
-cp $G/gray16/model.safetensors "$T/lone.safetensors"
 expect_error model_forward_needs_heads "--heads" $B model forward --weights "$T/lone.safetensors" --input $G/gray16/input.npy --out "$T/x.npy"
 if $B model forward --weights "$T/lone.safetensors" --heads 4 --input $G/gray16/input.npy --out "$T/lone.npy" 2> "$T/err"; then
     e=$(npy_max_rel "$T/lone.npy" $G/gray16/logits.npy)
