@@ -5,6 +5,7 @@
 #                     PROFILE=paper for the GPU grid)
 #   make bench        performance benchmarks (ratios against the machine's own sgemm)
 #   make bench-peers  flbench against PyTorch eager, alternately (installs .venv-peers/ once)
+#   make hf-venv      .venv-hf/ (transformers on Debian's PyTorch) for the Hugging Face round-trip test
 #   make perf-baseline  rewrite ci/perf_baseline.csv (the CI instruction-count gate, ci/perf_check)
 #   make plots        gnuplot figures from results/*.csv
 #   make cuda         build with the CUDA backend (nvcc, cuBLAS, NVTX)
@@ -90,7 +91,7 @@ $(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
 $(OBJDIR)/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test fuzz reproduce bench bench-peers perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump nvtx-check
+.PHONY: all deps FORCE test fuzz reproduce bench bench-peers hf-venv perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump nvtx-check
 all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
@@ -223,6 +224,19 @@ bench-peers: all
 	@FLBENCH=$(BUILD)/flbench python3 bench/peers/run_peers.py
 perf-baseline: all
 	@ci/perf_check --write-baseline --flbench $(BUILD)/flbench
+
+# make hf-venv: .venv-hf/, the transformers side of tests/cli/test_hf_roundtrip.sh (which SKIPs
+# it without): Debian's python3-torch (scripts/deps.sh hf), seen by Debian's python3 through
+# --system-site-packages, plus transformers and safetensors from PyPI.
+# transformers 4.46 is the release tested with Debian's torch 1.13; 5.x disables PyTorch below 2.6.
+HF_VENV := .venv-hf
+HF_PIP  := 'transformers>=4.40,<4.47'
+hf-venv: $(HF_VENV)/.ok
+$(HF_VENV)/.ok:
+	@sh scripts/deps.sh hf
+	/usr/bin/python3 -m venv --system-site-packages $(HF_VENV)
+	$(HF_VENV)/bin/pip install -q $(HF_PIP) safetensors
+	@touch $@
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,8 @@ int fl_cmd_merge(int argc, char** argv);
 int fl_cmd_report(int argc, char** argv);
 int fl_cmd_variance(int argc, char** argv);
 int fl_cmd_model(int argc, char** argv);
+// `flbench model export` (cmd_model_export.c); argv as fl_cmd_model passes it.
+int fl_cmd_model_export(int argc, char** argv);
 int fl_cmd_bench(int argc, char** argv);
 
 // Where `flbench data list` finds dataset NAME under data_root (NULL: $FLBENCH_DATA, else

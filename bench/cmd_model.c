@@ -8,11 +8,14 @@
 //       without a classifier (the in21k ones) has only features, and refuses without --features
 //   An inspect of a file that does not say enough to build the model (a lone safetensors file
 //   whose dim is not a multiple of 64) lists its tensors, notes why, and exits 0
+//   flbench model export --weights FILE|DIR --hf OUTDIR [--model SPEC]
+//       a ViT checkpoint as a Hugging Face model directory (cmd_model_export.c)
 // Exit status: 0, or 2 with one line on stderr for bad input.
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "args.h"
+#include "cli.h"
 #include "../impl/models/vit.h"
 #include "../impl/io/safetensors.h"
 #include "../impl/io/hfconfig.h"
@@ -23,6 +26,7 @@ static int usage(FILE* out) {
             "usage: flbench model inspect FILE|DIR [--heads H]\n"
             "       flbench model forward --weights FILE|DIR --input X.npy --out OUT.npy [--batch N]\n"
             "                             [--features] [--heads H] [--backend cpu|cuda]\n"
+            "       flbench model export --weights FILE|DIR --hf OUTDIR [--model SPEC]\n"
             "FILE is a .safetensors file (Hugging Face names, bare in21k names, or a checkpoint\n"
             "written by flbench train --save); DIR is a Hugging Face model directory (config.json\n"
             "and model.safetensors).\n");
@@ -212,6 +216,7 @@ int fl_cmd_model(int argc, char** argv) {
     if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) return usage(stdout);
     if (!strcmp(argv[2], "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(argv[2], "forward")) return cmd_forward(argc, argv);
-    fprintf(stderr, "flbench model: unknown subcommand '%s' (expected inspect or forward)\n", argv[2]);
+    if (!strcmp(argv[2], "export")) return fl_cmd_model_export(argc, argv);
+    fprintf(stderr, "flbench model: unknown subcommand '%s' (expected inspect, forward or export)\n", argv[2]);
     return 2;
 }

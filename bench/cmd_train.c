@@ -1,6 +1,7 @@
 // cmd_train.c: `flbench train`: one run of one method on one dataset, one CSV row per epoch;
 // and the table of train options that every command running training reads (cli.h).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <limits.h>
 #include <omp.h>
@@ -9,6 +10,9 @@
 #include "cli.h"
 #include "run/train.h"
 #include "run/track.h"
+#include <sys/stat.h>
+#include "../impl/models/vit.h"
+#include "../impl/io/safetensors.h"
 
 // Parses "LO-HI" into a class range ("" leaves it unset). Returns 0, or -1 with err.
 static int parse_classes(const char* s, int* lo, int* hi, fl_err* err) {
@@ -232,14 +236,50 @@ void fl_train_apply_runtime(const fl_train_runtime* rt) {
     fl_cuda_set_math(rt->tf32);
 }
 
+// --weights without --model: the model is the ViT the weights describe (a model directory's
+// config.json, or the "model" metadata of a checkpoint of train --save), as for model
+// forward; its classes come from the data, and a head of another size (or none) is
+// initialised from the seed. Other weights keep the default model.
+static int model_from_weights(fl_train_cfg* c, int argc, char** argv, fl_err* err) {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return 0;
+    struct stat sb;
+    if (!c->weights[0] || stat(c->weights, &sb) != 0) return 0;  // the load reports a missing file
+    if (!S_ISDIR(sb.st_mode)) {
+        fl_safetensors st;
+        fl_err ignored = {{0}};
+        if (fl_st_open(&st, c->weights, &ignored)) return 0;  // the load reports a bad file
+        const char* meta = fl_st_meta_get(&st, "model");
+        int vit = meta && !strncmp(meta, "vit:", 4);
+        fl_st_close(&st);
+        if (!vit) return 0;
+    }
+    fl_model* m = fl_vit_from_weights(fl_cpu_ops(), c->weights, 0, NULL, err);
+    if (!m) return -1;
+    const fl_vit_cfg* v = fl_vit_config(m);
+    char eps[32];  // the shortest decimal that reads back as the same float
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(eps, sizeof eps, "%.*g", prec, (double)v->eps);
+        if (strtof(eps, NULL) == v->eps) break;
+    }
+    snprintf(c->model, sizeof c->model, "vit:image=%dx%d,channels=%d,patch=%d,dim=%d,depth=%d,heads=%d,mlp=%d,eps=%s",
+             v->image_h, v->image_w, v->channels, v->patch, v->dim, v->depth, v->heads, v->mlp, eps);
+    fl_model_free(m);
+    return 0;
+}
+
 int fl_cmd_train(int argc, char** argv) {
     fl_train_cfg cfg;
     fl_train_runtime rt;
     int rc = fl_train_parse(&cfg, &rt, "train", argc, argv, 2);
     if (rc) return rc == 1 ? 0 : rc;
+    fl_err err = {{0}};
+    if (model_from_weights(&cfg, argc, argv, &err)) {
+        fprintf(stderr, "flbench train: %s\n", err.msg);
+        return 2;
+    }
     fl_train_apply_runtime(&rt);
     fl_train_result res;
-    fl_err err = {{0}};
     if (fl_train(&cfg, &res, &err)) {
         fprintf(stderr, "flbench train: %s\n", err.msg);
         return 2;

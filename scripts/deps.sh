@@ -9,6 +9,8 @@
 # libomp-14-dev (clang's -fopenmp): `make fuzz`.
 set -e
 PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev valgrind clang-14 libclang-rt-14-dev libomp-14-dev"
+# `sh scripts/deps.sh hf` (make hf-venv): only what .venv-hf/ needs, Debian's PyTorch with it.
+[ "${1:-}" = hf ] && PKGS="python3 python3-venv python3-torch"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
