@@ -41,6 +41,22 @@ static int default_variant(const char* v) {
     return fl_method_perturbs_weights(method);
 }
 
+// The standard error of v's ratio to uniform (rel MSE over uniform's at the same budget, same
+// study and variant), from the two rel_mse_se by the delta method with the two estimates taken
+// as independent; 0 for uniform itself, NaN when uniform's row is missing.
+static double ratio_se(const vrow* rows, int n, const vrow* v) {
+    if (!strcmp(v->alloc, "uniform")) return 0;
+    for (int i = 0; i < n; i++) {
+        const vrow* u = &rows[i];
+        if (!strcmp(u->study, v->study) && !strcmp(u->variant, v->variant) && !u->freeze[0] &&
+            !strcmp(u->alloc, "uniform") && u->budget == v->budget && u->rel_mse > 0 && v->rel_mse > 0) {
+            double a = v->rel_mse_se / v->rel_mse, b = u->rel_mse_se / u->rel_mse;
+            return v->ratio * sqrt(a * a + b * b);
+        }
+    }
+    return NAN;
+}
+
 static int load_dir(const char* dir, vrow* rows, int* n) {
     DIR* d = opendir(dir);
     if (!d) return 0;
@@ -254,7 +270,8 @@ static int variance_section(FILE* md, const char* dir, const char* plotdir) {
         snprintf(path, sizeof path, "%s/var_%d.dat", plotdir, s + 1);
         FILE* f = fopen(path, "w");
         if (f) {
-            fprintf(f, "# %s\n# blocks: one per allocator (order below); columns: budget rel_mse rel_mse_se cos_mean cos_std ratio predicted predicted_int\n", st);
+            fprintf(f, "# %s\n# blocks: one per allocator (order below); columns: budget rel_mse rel_mse_se cos_mean cos_std ratio predicted predicted_int ratio_se\n"
+                       "# ratio_se: standard error of ratio, from the two rel_mse_se (delta method, the two MSEs taken as independent)\n", st);
             for (int a = 0; a < na; a++) fprintf(f, "# %d %s\n", a, allocs[a]);
             for (int a = 0; a < na; a++) {
                 fprintf(f, "\n\n");
@@ -263,8 +280,8 @@ static int variance_section(FILE* md, const char* dir, const char* plotdir) {
                         const vrow* v = &rows[i];
                         if (!strcmp(v->study, st) && default_variant(v->variant) && !v->freeze[0] &&
                             !strcmp(v->alloc, allocs[a]) && v->budget == budgets[b])
-                            fprintf(f, "%d %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", v->budget, v->rel_mse, v->rel_mse_se,
-                                    v->cos_mean, v->cos_std, v->ratio, v->pred, v->pred_c);
+                            fprintf(f, "%d %.6g %.6g %.6g %.6g %.6g %.6g %.6g %.6g\n", v->budget, v->rel_mse, v->rel_mse_se,
+                                    v->cos_mean, v->cos_std, v->ratio, v->pred, v->pred_c, ratio_se(rows, n, v));
                     }
             }
             fclose(f);
@@ -422,8 +439,10 @@ static int track_section(FILE* md, const char* dir, const char* plotdir) {
                 s0->task, s0->method, s0->alloc, s0->budget);
         if (meta) {
             char title[500];
-            snprintf(title, sizeof title, "%.*s %s-%s b=%d", (int)strcspn(s0->model, ","), s0->model, s0->method,
-                     s0->alloc, s0->budget);
+            // the task's dataset (label noise included: two series can differ only there), the
+            // model's name and first option, the method and budget
+            snprintf(title, sizeof title, "%.*s, %.*s %s-%s b=%d", (int)strcspn(s0->task, ","), s0->task,
+                     (int)strcspn(s0->model, ","), s0->model, s0->method, s0->alloc, s0->budget);
             for (char* c = title; *c; c++) if (*c == '"' || *c == '_') *c = ' ';
             fprintf(meta, "ttitle%d = \"%s\"\n", k + 1, title);
         }

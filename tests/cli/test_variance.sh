@@ -114,6 +114,12 @@ $B variance $M --weights "$T/ck.safetensors" --method lr --allocators neyman --b
 if $B report "$T/rep" --figures "$T/rep/figs" >/dev/null 2>&1 && grep -q "log-log slope" "$T/rep/REPORT.md" &&
    grep -q "BIASED" "$T/rep/REPORT.md"; then echo "PASS variance_report_section"
 else echo "FAIL variance_report_section: no estimator-quality section with the slope and the biased variant in REPORT.md"; fi
+# the plot data carries the ratio's standard error (column 9, plots/var_ratio.gp's error bars):
+# every row has 9 columns, and each allocator's row besides uniform's (ratio not 1) a positive one
+bad=$(cat "$T"/rep/plotdata/var_*.dat 2>/dev/null | awk '!/^#/ && NF > 0 { n++; if (NF != 9 || ($6 != 1 && !($9 > 0))) b++ }
+    END { if (n == 0) print "no rows"; else if (b) print b " of " n " rows" }')
+if [ -z "$bad" ]; then echo "PASS variance_plotdata_ratio_se"
+else echo "FAIL variance_plotdata_ratio_se: $bad without a ratio_se column (var_K.dat column 9) or with a non-positive one"; fi
 if command -v gnuplot >/dev/null; then
     for g in var_mse var_ratio var_alloc; do
         gnuplot -e "datadir='$T/rep/plotdata'; figdir='$T/rep/figs'" plots/$g.gp >/dev/null 2>&1
