@@ -25,7 +25,7 @@ do for [fmt in "png pdf"] {
             plot 2 notitle
             set autoscale x; set yrange [0:*]
         } else {
-            plot for [s in task_allocs[k]] dat("alloc_hist", k) index int(s) using 1:2:($3 * 0.9) with boxes lt int(s)+4 title columnheader(1) noenhanced
+            plot for [s in task_allocs[k]] dat("alloc_hist", k) index int(s) using 1:2:($3 * 0.9) with boxes lt sty("lr-".alloc_name[int(s) + 1], int(s)) title columnheader(1) noenhanced
         }
     }
     unset multiplot
@@ -47,7 +47,7 @@ do for [fmt in "png pdf"] {
             plot 2 notitle
             set autoscale x; set autoscale y
         } else {
-            plot for [s in task_scatter[k]] dat("alloc_scatter", k) index int(s) using 1:2 with points lt int(s)+4 pt 7 ps 0.3 title columnheader(1) noenhanced
+            plot for [s in task_scatter[k]] dat("alloc_scatter", k) index int(s) using 1:2 with points lt sty("lr-".alloc_name[int(s) + 1], int(s)) pt 7 ps 0.3 title columnheader(1) noenhanced
         }
     }
     unset multiplot

@@ -41,14 +41,23 @@ set border 3
 set tics nomirror
 set style data lines
 set datafile missing "NaN"
-# Colours by series position (meta.gp series order: bp, mezo..., lr-uniform, lr-flops, ...),
-# distinguishable in print and for common colour-vision deficiencies.
-set linetype 1 lc rgb "#000000" pt 1
-set linetype 2 lc rgb "#d62728" pt 2
-set linetype 3 lc rgb "#ff7f0e" pt 3
-set linetype 4 lc rgb "#1f77b4" pt 4
-set linetype 5 lc rgb "#2ca02c" pt 5
-set linetype 6 lc rgb "#9467bd" pt 6
-set linetype 7 lc rgb "#8c564b" pt 8
-set linetype 8 lc rgb "#e377c2" pt 10
-set linetype cycle 8
+load "plots/styles.gp"
+# Error bars: every figure says what they are in its title line (the multiplot title).
+# nseeds_text: "N seeds" (or "N-M seeds") over the tasks' accuracy data (acc_K.dat, column 4:
+# seeds), for the figures whose error bars are over seeds.
+smin = 1e9; smax = 0
+do for [i = 1:npanels] {
+    if (system("test -s '".dat("acc", ptask[i])."' && echo yes") eq "yes") {
+        stats dat("acc", ptask[i]) using 4 nooutput
+        smin = STATS_min < smin ? STATS_min : smin; smax = STATS_max > smax ? STATS_max : smax
+    }
+}
+nseeds_text = smax == 0 ? "seeds" : (smin == smax ? sprintf("%d seeds", smax) : sprintf("%d-%d seeds", smin, smax))
+# split(k): sets ref_series and fg_series to the block indices of task k's reference series
+# (BP, drawn as plain lines) and of the others (drawn with error bars); rs(j) and fs(j) are the
+# j-th of each (plot for [j = 1:words(ref_series)]: no iteration when a list is empty); nm(s) is
+# the name of block s.
+nm(s) = series_name[int(s) + 1]
+rs(j) = j <= words(ref_series) ? word(ref_series, j) : "0"   # "0": gnuplot evaluates an empty iteration once
+fs(j) = j <= words(fg_series) ? word(fg_series, j) : "0"
+split(k) = sprintf("ref_series = ''; fg_series = ''; do for [s in task_series[%d]] { if (is_ref(nm(s))) { ref_series = ref_series.' '.s } else { fg_series = fg_series.' '.s } }", k)

@@ -3,6 +3,7 @@
 # Neyman's optimum is a line through the origin.
 if (!exists("datadir")) datadir = "results/reproduce/plotdata"
 if (!exists("figdir")) figdir = "results/figures"
+load "plots/styles.gp"
 vdir = datadir."/../variance"
 files = system("ls ".vdir."/alloc_*.csv 2>/dev/null")
 if (words(files) == 0) { print "var_alloc.gp: no allocation data in ".vdir; exit }
@@ -25,8 +26,8 @@ do for [fmt in "png pdf"] {
         set title system("basename ".f." .csv") noenhanced
         set xlabel "sqrt(v_i), measured"
         set ylabel "queries n_i"
-        plot f using (strcol(3) eq "neyman" && $4 == bmax ? sqrt($9) : 1/0):7 with points pt 7 ps 0.6 title "neyman", \
-             f using (strcol(3) eq "flops" && $4 == bmax ? sqrt($9) : 1/0):7 with points pt 6 ps 0.6 title "flops"
+        plot f using (strcol(3) eq "neyman" && $4 == bmax ? sqrt($9) : 1/0):7 with points lt sty("lr-neyman", 1) pt 7 ps 0.6 title "neyman", \
+             f using (strcol(3) eq "flops" && $4 == bmax ? sqrt($9) : 1/0):7 with points lt sty("lr-flops", 2) pt 6 ps 0.6 title "flops"
     }
     unset multiplot
     set output

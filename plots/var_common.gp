@@ -21,6 +21,7 @@ vtitle(k) = value(sprintf("vtitle%d", k))
 nalloc(k) = value(sprintf("nalloc%d", k))
 valloc(k, a) = value(sprintf("valloc%d_%d", k, a))
 vdat(k) = sprintf("%s/var_%d.dat", datadir, k)
+load "plots/styles.gp"
 set key top right samplen 2 spacing 1.0
 set grid back lc rgb "#dddddd"
 set border 3

@@ -442,10 +442,76 @@ static void test_every_figure_script_runs(void) {
         }
 }
 
+// plots/loss_epoch.gp labels epochs with whole numbers only: its x tics are a series from 0
+// by a whole step, printed with no decimals (gnuplot's own choice on 1..3 epochs is 0.5).
+static void test_loss_epoch_integer_ticks(void) {
+    if (!report_ok) SKIP("no report (see the test before)");
+    char out[8192];
+    if (run("gnuplot --version", out, sizeof out) != 0) SKIP("gnuplot not installed");
+    char check[800];
+    snprintf(check, sizeof check, "%s/ticks.gp", dir);
+    FILE* f = fopen(check, "w");
+    CHECK(f != NULL, "cannot write %s", check);
+    if (!f) return;
+    fprintf(f, "show xtics\ndo for [e in \"1 2 3 7 8 14 30 36 100 141 1000\"] { print sprintf(\"step %%g\", tick_step(int(e))) }\n");
+    fclose(f);
+    char cmd[4000];
+    snprintf(cmd, sizeof cmd, "gnuplot -e \"datadir='%s/plotdata'; figdir='%s/figs'\" plots/loss_epoch.gp %s", dir, dir,
+             check);
+    int rc = run(cmd, out, sizeof out);
+    CHECK(rc == 0, "loss_epoch.gp: status %d: %s", rc, out);
+    CHECK(strstr(out, "format \"%.0f\""), "x tic labels without decimals: %s", out);
+    const char* p = strstr(out, "series from 0.00000 by ");
+    double step = p ? atof(p + strlen("series from 0.00000 by ")) : 0;
+    CHECK(step >= 1 && step == (double)(long)step, "x tics from 0 by a whole step, found %g: %s", step, out);
+    int steps = 0;
+    for (const char* q = strstr(out, "step "); q; q = strstr(q + 1, "step ")) {
+        double v = atof(q + 5);
+        CHECK(v >= 1 && v == (double)(long)v, "tick_step gives %g, not a whole number", v);
+        steps++;
+    }
+    CHECK(steps == 11, "%d tick_step values printed: %s", steps, out);
+}
+
+// plots/styles.gp: the named series (linetypes 1-9: bp ... lr-oracle) differ in colour and in
+// marker, and the three LR allocators (5-7: lr-uniform, lr-flops, lr-neyman, whose curves often
+// lie on one another) also in dash type; and no report figure picks its style by block
+// position (lt int(s)+1), which gave the same series different styles in different figures.
+static void test_series_styles_distinct(void) {
+    FILE* f = fopen("plots/styles.gp", "r");
+    CHECK(f != NULL, "no plots/styles.gp (run from the repository root)");
+    if (!f) return;
+    char line[400], lc[10][16] = {{0}};
+    int pt[10] = {0}, dt[10] = {0}, seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        int n, p, d;
+        char c[16];
+        if (sscanf(line, "set linetype %d lc rgb \"%15[^\"]\" pt %d dt %d", &n, c, &p, &d) == 4 && n >= 1 && n <= 9) {
+            snprintf(lc[n], sizeof lc[n], "%s", c);
+            pt[n] = p;
+            dt[n] = d;
+            seen++;
+        }
+    }
+    fclose(f);
+    CHECK(seen == 9, "%d of the 9 named linetypes in plots/styles.gp", seen);
+    for (int a = 1; a <= 9; a++)
+        for (int b = a + 1; b <= 9; b++) {
+            CHECK(strcmp(lc[a], lc[b]), "linetypes %d and %d share the colour %s", a, b, lc[a]);
+            CHECK(pt[a] != pt[b], "linetypes %d and %d share the marker pt %d", a, b, pt[a]);
+            if (a >= 5 && b <= 7) CHECK(dt[a] != dt[b], "LR linetypes %d and %d share the dash type %d", a, b, dt[a]);
+        }
+    char out[4096];
+    int rc = run("grep -l 'lt int(s) *+ *[0-9]' plots/*.gp", out, sizeof out);
+    CHECK(rc != 0, "figure scripts that pick the style by block position: %s", out);
+}
+
 int main(void) {
     RUN(test_report_tables_and_claims);
     RUN(test_report_new_estimator);
     RUN(test_report_reads_older_csv);
     RUN(test_every_figure_script_runs);
+    RUN(test_loss_epoch_integer_ticks);
+    RUN(test_series_styles_distinct);
     TEST_EXIT();
 }
