@@ -13,6 +13,7 @@
 // Exit status: 0, or 2 with one line on stderr for bad input.
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include "args.h"
 #include "cli.h"
@@ -217,6 +218,11 @@ int fl_cmd_model(int argc, char** argv) {
     if (!strcmp(argv[2], "inspect")) return cmd_inspect(argc, argv);
     if (!strcmp(argv[2], "forward")) return cmd_forward(argc, argv);
     if (!strcmp(argv[2], "export")) return fl_cmd_model_export(argc, argv);
-    fprintf(stderr, "flbench model: unknown subcommand '%s' (expected inspect, forward or export)\n", argv[2]);
+    static const char* const subs[] = {"inspect", "forward", "export"};
+    const char* near = NULL;
+    int near_d = INT_MAX;
+    for (int k = 0; k < 3; k++) fl_suggest(argv[2], strlen(argv[2]), subs[k], &near, &near_d);
+    fprintf(stderr, "flbench model: unknown subcommand '%s' (%s%s%sexpected inspect, forward or export)\n", argv[2],
+            near ? "did you mean '" : "", near ? near : "", near ? "'? " : "");
     return 2;
 }

@@ -87,6 +87,7 @@ expect_error model_inspect_empty_dir "no model.safetensors" $B model inspect "$T
 head -c 5000 $G/rgb12/model.safetensors > "$T/trunc.safetensors"
 expect_error model_inspect_truncated "trunc.safetensors" $B model inspect "$T/trunc.safetensors"
 expect_error model_unknown_subcommand "unknown subcommand 'run'" $B model run
+expect_error model_subcommand_hint "did you mean 'forward'" $B model foward
 printf 'not an npy file at all' > "$T/bad.npy"
 expect_error model_forward_bad_npy "bad.npy" $B model forward --weights $G/rgb12 --input "$T/bad.npy" --out "$T/x.npy"
 rm -rf "$T"
