@@ -5,7 +5,8 @@
 //  - no input ends in a torn line (a killed writer; rerunning its sweep repairs it);
 //  - with --config, every cell of the configuration (all shards) is present: missing.
 // Any of these fails loudly, naming the cell and the file:line of its rows, and OUT is not
-// written. Rows keep their bytes; with --config they are ordered as the configuration's cells.
+// written. Rows keep their bytes (rows of an older schema are written in this one,
+// results/SCHEMA.md "Older schemas"); with --config they are ordered as the configuration's cells.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "args.h"
 #include "sweep.h"
 #include "run/schema.h"
+#include "run/schema_upgrade.h"
 
 #define MAX_SHOWN 20
 
@@ -57,6 +59,7 @@ int fl_cmd_merge(int argc, char** argv) {
     const char* out = pos[0];
     int n_in = n_pos - 1;
     fl_csv* in = fl_calloc((size_t)n_in, sizeof(fl_csv));
+    int* upgraded = fl_calloc((size_t)(n_in ? n_in : 1), sizeof(int));  // 1: read from an older schema
     fl_err err = {{0}};
     int status = 0;
     problems = 0;
@@ -74,7 +77,11 @@ int fl_cmd_merge(int argc, char** argv) {
     long n_refs = 0;
     int loaded = 0;
     for (int i = 0; i < n_in; i++, loaded++) {
-        if (fl_csv_read(pos[i + 1], &in[i], &err) || fl_csv_check_results_header(&in[i], &err)) {
+        // a file of an older schema is read, and written, as one of this schema (results/SCHEMA.md)
+        int rc = fl_csv_read(pos[i + 1], &in[i], &err);
+        if (!rc && in[i].n_cols >= 2 && !strcmp(in[i].header[0], "schema") && !strcmp(in[i].header[1], "cell_key"))
+            upgraded[i] = fl_results_upgrade(&in[i]);
+        if (rc || fl_csv_check_results_header(&in[i], &err)) {
             if (in[i].header) fl_csv_free(&in[i]);
             fprintf(stderr, "flbench merge: %s\n", err.msg);
             status = 2;
@@ -182,6 +189,12 @@ int fl_cmd_merge(int argc, char** argv) {
         free(header);
         for (long r = 0; r < n_refs && !werr; r++) {
             int f = refs[r].file;
+            if (upgraded[f]) {  // its rows as this schema formats them
+                char* line = fl_csv_line((const char* const*)in[f].cells + refs[r].row * in[f].n_cols, in[f].n_cols);
+                werr = fprintf(o, "%s\n", line) < 0;
+                free(line);
+                continue;
+            }
             if (!src[f] && !(src[f] = fopen(in[f].path, "rb"))) { werr = 1; break; }
             long from = in[f].offset[refs[r].row], to = in[f].end[refs[r].row];
             size_t len = (size_t)(to - from);
@@ -208,6 +221,7 @@ int fl_cmd_merge(int argc, char** argv) {
 done:
     for (int i = 0; i < loaded; i++) fl_csv_free(&in[i]);
     free(in);
+    free(upgraded);
     free(refs);
     sw_table_free(&cell_index);
     sw_table_free(&finals);

@@ -132,7 +132,7 @@ static void evaluate(const rdata* d, comparison* c) {
 static void allocation_note(const rdata* d, int s, int b, char* out, size_t len) {
     out[0] = 0;
     const rseries* A = &d->series[s];
-    if (!strcmp(A->allocator, "uniform") || !strcmp(A->allocator, "-")) return;
+    if (!strcmp(A->allocator, "uniform") || !A->allocator[0]) return;
     long idx[256];
     int n = rp_point_cells(d, s, b, idx, 256);
     double frac = 0;

@@ -8,6 +8,7 @@
 #include <glob.h>
 #include "report.h"
 #include "sweep.h"
+#include "run/schema_upgrade.h"
 
 double rp_num(const char* s) {
     if (!s || !*s) return NAN;
@@ -16,16 +17,17 @@ double rp_num(const char* s) {
     return end == s ? NAN : v;
 }
 
-// A results CSV of this or an older schema: the columns the report reads must be there; the
+// A results CSV of this or an older schema (eval_acc may be its older name test_acc): the
+// columns the report reads must be there; the
 // newer ones (spend_per_datum, alloc_nonuniform_frac, checkpoint, peak_model_mb) may be absent,
 // and are then unknown (the report says so).
 static int results_header_check(const fl_csv* t, fl_err* err) {
     static const char* need[] = {"schema", "cell_key", "status", "dataset", "model", "method", "allocator", "budget", "batch",
-                                 "shots", "seed", "epoch", "epochs", "steps", "eval_split", "test_acc", "queries", "wall_s", NULL};
+                                 "shots", "seed", "epoch", "epochs", "steps", "eval_split", "eval_acc", "queries", "wall_s", NULL};
     if (t->n_cols < 2 || strcmp(t->header[0], "schema") || strcmp(t->header[1], "cell_key"))
         return fl_fail(err, "%s:1: not a results CSV: it does not start with the columns schema,cell_key", t->path);
     for (int i = 0; need[i]; i++)
-        if (fl_csv_col(t, need[i]) < 0) return fl_fail(err, "%s:1: not a results CSV: no column '%s'", t->path, need[i]);
+        if (fl_csv_col(t, need[i]) < 0 && !(!strcmp(need[i], "eval_acc") && fl_csv_col(t, "test_acc") >= 0)) return fl_fail(err, "%s:1: not a results CSV: no column '%s'", t->path, need[i]);
     return 0;
 }
 
@@ -55,6 +57,7 @@ int rp_load(const char* dir, char** extra, int n_extra, fl_csv** files_out, int*
         d->files_without_spend += fl_csv_col(&t, "spend_per_datum") < 0;
         d->files_without_nonuni += fl_csv_col(&t, "alloc_nonuniform_frac") < 0;
         d->files_without_ckpt += fl_csv_col(&t, "checkpoint") < 0;
+        fl_results_upgrade(&t);  // an older schema read as this one (results/SCHEMA.md, "Older schemas")
         if (t.torn_tail)
             fprintf(stderr, "flbench report: %s:%ld: ignoring an incomplete last line (a killed writer)\n", path, t.torn_line);
         files[n_files++] = t;

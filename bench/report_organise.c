@@ -9,84 +9,12 @@
 #include <math.h>
 #include "report.h"
 #include "sweep.h"
+#include "run/series.h"
+#include "run/schema_upgrade.h"
 #include "../impl/estimators/estimator.h"
 
 // ---------------------------------------------------------------------------------------
 // series labels and order
-
-static int is_number(const char* s) {
-    char* end;
-    if (!*s) return 0;
-    strtod(s, &end);
-    return *end == 0;
-}
-
-// Axes of a sweep key that are not part of a series' name.
-static int axis_not_in_label(const char* axis) {
-    static const char* drop[] = {"seed", "budget", "dataset", "model", "shots", "classes", "val-per-class", "data-root", NULL};
-    for (int i = 0; drop[i]; i++)
-        if (!strcmp(drop[i], axis)) return 1;
-    return 0;
-}
-
-// The series label of a cell: from its sweep key when it has one, else method-allocator (the
-// exact method, which has no allocator: its name).
-static void series_label(const char* key, const char* method, const char* allocator, char* out, size_t len) {
-    out[0] = 0;
-    const char* h = strstr(key, ";h=");
-    const char* semi = strchr(key, ';');
-    if (h && semi && semi < h) {
-        size_t n = 0;
-        const char* p = semi + 1;
-        while (p < h + 1) {
-            const char* e = strchr(p, ';');
-            if (!e || e > h) e = h;
-            char part[256];
-            size_t pl = (size_t)(e - p);
-            if (pl >= sizeof part) pl = sizeof part - 1;
-            memcpy(part, p, pl);
-            part[pl] = 0;
-            char* eq = strchr(part, '=');
-            if (eq) {
-                *eq = 0;
-                const char* v = eq + 1;
-                if (!axis_not_in_label(part)) {
-                    if (is_number(v)) n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s=%s", n ? " " : "", part, v);
-                    else n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? " " : "", v);
-                }
-            }
-            p = e + 1;
-            if (e == h) break;
-        }
-        if (n >= len) out[len - 1] = 0;
-        // words (e.g. "lr-flops") before axis=value parts (e.g. "lr=1e-3")
-        char words[512] = "", pairs[512] = "";
-        char copy[512];
-        snprintf(copy, sizeof copy, "%s", out);
-        for (char* tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
-            char* dst = strchr(tok, '=') ? pairs : words;
-            size_t dl = strlen(dst);
-            snprintf(dst + dl, 512 - dl, "%s%s", dl ? " " : "", tok);
-        }
-        snprintf(out, len, "%s%s%s", words, words[0] && pairs[0] ? " " : "", pairs);
-    }
-    if (!out[0]) {
-        if (fl_method_is_exact(method)) snprintf(out, len, "%s", method);
-        else snprintf(out, len, "%s-%s", method, allocator);
-    }
-}
-
-// The exact method with activation checkpointing is its own method, "bp-ckpt" (METHOD-ckpt), in
-// every table: a label "bp" (the method's name) becomes "bp-ckpt"; another label without
-// "ckpt" in it gets "bp-ckpt" in front.
-static void ckpt_label(char* label, size_t len, const char* method) {
-    if (strstr(label, "ckpt")) return;
-    char rest[200];
-    size_t ml = strlen(method);
-    if (!strncmp(label, method, ml) && (label[ml] == 0 || label[ml] == ' ')) snprintf(rest, sizeof rest, "%s", label + ml);
-    else snprintf(rest, sizeof rest, " %s", label);
-    snprintf(label, len, "%s-ckpt%.180s", method, rest);
-}
 
 // Methods in the registry's order (bp, mezo, lr), a method the registry does not know after them.
 static int method_rank(const char* m) {
@@ -101,7 +29,7 @@ static const struct {
     const char* name;
     const char* title;  // NULL: the name
 } allocators[] = {
-    {"-", NULL}, {"uniform", NULL}, {"flops", "FLOPS"}, {"neyman", "Neyman"}, {"oracle", "Oracle"},
+    {"", NULL}, {"uniform", NULL}, {"flops", "FLOPS"}, {"neyman", "Neyman"}, {"oracle", "Oracle"},
     {"bernoulli", "Bernoulli"}, {"loss", "Loss-proportional"},
 };
 #define N_ALLOCATORS (int)(sizeof allocators / sizeof allocators[0])
@@ -130,7 +58,10 @@ void rp_organise(rdata* d) {
         rcell* c = &d->cells[i];
         const fl_csv* t = c->t;
         long r = c->final_row;
-        const char* dataset = fl_csv_field(t, r, "dataset");
+        // the dataset as the tasks name it: NAME[CLASSES] REST (e.g. fashion-mnist[5-9] label-noise=0.3)
+        char desc[128];
+        fl_results_dataset_desc(t, r, desc, sizeof desc);
+        const char* dataset = desc;
         const char* model = fl_csv_field(t, r, "model");
         const char* shots = fl_csv_field(t, r, "shots");
         const char* split = fl_csv_field(t, r, "eval_split");
@@ -153,7 +84,7 @@ void rp_organise(rdata* d) {
             snprintf(ms, sizeof ms, "%s", model[0] ? model : "?");
             char* colon = strchr(ms, ':');
             if (colon && strncmp(ms, "mlp", 3)) *colon = 0;
-            snprintf(k->short_title, sizeof k->short_title, "%s, %s, %s%s", dataset[0] ? dataset : "?", ms, shot_txt,
+            snprintf(k->short_title, sizeof k->short_title, "%.80s, %.60s, %s%s", dataset[0] ? dataset : "?", ms, shot_txt,
                      !strcmp(split, "val") ? " (val)" : "");
             *tv = d->n_tasks++;
         }
@@ -162,7 +93,7 @@ void rp_organise(rdata* d) {
         snprintf(c->allocator, sizeof c->allocator, "%s", fl_csv_field(t, r, "allocator"));
         c->budget = atoi(fl_csv_field(t, r, "budget"));
         c->seed = atol(fl_csv_field(t, r, "seed"));
-        c->acc = rp_num(fl_csv_field(t, r, "test_acc"));
+        c->acc = rp_num(fl_csv_field(t, r, "eval_acc"));
         c->queries = rp_num(fl_csv_field(t, r, "queries"));
         double steps = rp_num(fl_csv_field(t, r, "steps")), batch = rp_num(fl_csv_field(t, r, "batch"));
         c->qpd = steps > 0 && batch > 0 ? c->queries / (steps * batch) : NAN;
@@ -171,6 +102,9 @@ void rp_organise(rdata* d) {
         // mean time per step over the run: wall time / steps
         c->step_ms = steps > 0 ? 1e3 * c->wall / steps : NAN;
         if (!(c->peak_rss > 0)) c->peak_rss = NAN;
+        // on the cpu backend the host is the device: peak_dev_mb is empty there (schema 4; schema 3
+        // repeated peak_rss_mb), and the report's device memory is the host's
+        if (!strcmp(fl_csv_field(t, r, "backend"), "cpu")) c->peak_dev = c->peak_rss;
         if (!(c->peak_dev > 0)) c->peak_dev = NAN;
         if (!(c->peak_model > 0)) c->peak_model = NAN;
         // spend_per_datum is cumulative: the final row holds the run's spend (docs/METHOD.md, "Spend")
@@ -178,8 +112,7 @@ void rp_organise(rdata* d) {
         c->nonuni_frac = c->nonuni_rows ? c->nonuni_sum / c->nonuni_rows : NAN;
         c->ckpt = fl_method_is_exact(c->method) && !strcmp(fl_csv_field(t, r, "checkpoint"), "block");
         char label[200];
-        series_label(c->key, c->method, c->allocator, label, sizeof label);
-        if (c->ckpt) ckpt_label(label, sizeof label, c->method);
+        fl_series_label(c->key, c->method, c->allocator, c->ckpt, label, sizeof label);
         char skey[700];
         snprintf(skey, sizeof skey, "%d|%s", c->task, label);
         long* sv = sw_table_slot(&series, skey, &created);

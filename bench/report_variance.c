@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include "run/csvread.h"
+#include "run/schema_upgrade.h"
 #include "../impl/estimators/estimator.h"
 
 #define MAX_ROWS 20000
@@ -363,14 +364,16 @@ static void final_accuracy(const fl_csv* tabs, int nt, const trow* like, const c
     for (int k = 0; k < nt; k++) {
         const fl_csv* t = &tabs[k];
         for (long r = 0; r < t->n_rows; r++) {
+            char desc[300];
+            fl_results_dataset_desc(t, r, desc, sizeof desc);
             if (strcmp(fl_csv_field(t, r, "status"), "ok") || strcmp(fl_csv_field(t, r, "method"), like->method) ||
-                strcmp(fl_csv_field(t, r, "allocator"), alloc) || strcmp(fl_csv_field(t, r, "dataset"), like->dataset) ||
+                strcmp(fl_csv_field(t, r, "allocator"), alloc) || strcmp(desc, like->dataset) ||
                 strcmp(fl_csv_field(t, r, "model"), like->model) || atoi(fl_csv_field(t, r, "shots")) != like->shots ||
                 atoi(fl_csv_field(t, r, "budget")) != like->budget)
                 continue;
             int epochs = atoi(fl_csv_field(t, r, "epochs"));
             if (epochs != like->epochs || atoi(fl_csv_field(t, r, "epoch")) != epochs) continue;
-            const char* a = fl_csv_field(t, r, "test_acc");
+            const char* a = fl_csv_field(t, r, "eval_acc");
             long seed = atol(fl_csv_field(t, r, "seed"));
             if (a[0] && seed >= 0 && seed < max_seed) acc[seed] = atof(a);
         }
@@ -402,6 +405,9 @@ static int track_section(FILE* md, const char* dir, const char* plotdir) {
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         fl_err err;
         if (fl_csv_read(path, &tabs[nt], &err)) continue;
+        // an older schema's file read as this one's (results/SCHEMA.md, "Older schemas")
+        const fl_csv* h = &tabs[nt];
+        if (h->n_cols >= 2 && !strcmp(h->header[0], "schema") && !strcmp(h->header[1], "cell_key")) fl_results_upgrade(&tabs[nt]);
         if (fl_csv_check_results_header(&tabs[nt], &err)) { fl_csv_free(&tabs[nt]); continue; }
         nt++;
     }

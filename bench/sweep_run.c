@@ -259,7 +259,7 @@ int sw_run_cell(const sw_run_ctx* x, const sw_cell* cell, char* status_out, size
     }
     if (final) {
         snprintf(status_out, slen, "%s", fl_csv_field(&t, n_rows - 1, "status"));
-        const char* acc = fl_csv_field(&t, n_rows - 1, "test_acc");
+        const char* acc = fl_csv_field(&t, n_rows - 1, "eval_acc");
         const char* msg = fl_csv_field(&t, n_rows - 1, "message");
         if (strcmp(status_out, "ok") == 0) snprintf(summary, sumlen, "%s_acc %s", fl_csv_field(&t, n_rows - 1, "eval_split"), acc);
         else snprintf(summary, sumlen, "%s", msg);

@@ -12,6 +12,7 @@
 const fl_column fl_columns[] = {
     {"schema", "", "schema version of this row (see FL_SCHEMA_VERSION)"},
     {"cell_key", "", "identity of the run: sweep cell key, or train:<hash of the configuration>"},
+    {"series", "", "series the run belongs to: the variant words of a sweep cell key (e.g. lr-flops, mezo-2q, bp-ckpt), else METHOD-ALLOCATOR (e.g. lr-uniform; bp for the exact method); the report's series label"},
     {"status", "", "ok; diverged (a non-finite loss or gradient, or an epoch's mean training loss above max(10 L0, L0 + 10), L0 the first batch's clean loss: docs/METHOD.md, \"Divergence\"; the diverged epoch is not evaluated); failed, missing-data or missing-weights"},
     {"git_rev", "", "git revision flbench was built from (-dirty when the tree had changes)"},
     {"timestamp", "UTC", "when the row was written, ISO 8601"},
@@ -19,22 +20,24 @@ const fl_column fl_columns[] = {
     {"backend", "", "cpu or cuda"},
     {"device", "", "CPU model and thread count, or GPU name"},
     {"threads", "", "OpenMP threads on the host"},
-    {"dataset", "", "dataset name (and class range, e.g. fashion-mnist[5-9])"},
+    {"dataset", "", "dataset name (with \" label-noise=P\" under --label-noise)"},
+    {"classes", "", "class range trained and evaluated on (--classes), e.g. 5-9; empty: all classes"},
     {"model", "", "model specification, e.g. mlp:784-256-256-10 or vit-tiny"},
     {"method", "", "bp, mezo or lr"},
-    {"allocator", "", "query allocator (uniform, flops, neyman, oracle, bernoulli, loss); - for bp"},
+    {"allocator", "", "query allocator (uniform, flops, neyman, oracle, bernoulli, loss); empty for bp"},
     {"budget", "queries/datum", "network queries per datum per step that a step may spend: perturbed + clean + pilot (oracle apart)"},
     {"batch", "data", "batch size B"},
     {"shots", "images/class", "k-shot training split (0 = full training set)"},
     {"seed", "", "seed of initialisation, split, batches and noise"},
     {"epoch", "", "epoch this row reports, 1-based (0 = before training)"},
     {"epochs", "", "epochs planned"},
+    {"final", "", "1 on the run's last row (its final evaluation: the last epoch, --max-steps reached, or a run that diverged or failed), 0 on the others"},
     {"steps", "", "optimisation steps so far"},
     {"lr", "", "base learning rate"},
     {"optimizer", "", "adam or sgd"},
-    {"scope", "", "perturbed layers (lr): all, head, attn:last:K, mlp:last:K, layers:..."},
-    {"pairing", "", "antithetic pairs: same (same datum), cross (authors' cross-datum), none"},
-    {"baseline", "", "lr baseline: clean, mean (leave-one-pair-out), none"},
+    {"scope", "", "perturbed layers (lr): all, head, attn:last:K, mlp:last:K, layers:...; empty for methods that perturb no layers"},
+    {"pairing", "", "antithetic pairs: same (same datum), cross (authors' cross-datum), none; empty for methods that perturb no layers"},
+    {"baseline", "", "lr baseline: clean, mean (leave-one-pair-out), none; empty for methods that perturb no layers"},
     {"weighting", "", "unbiased (1/(B n_i)) or equal-row (authors' 1/N)"},
     {"proxy", "", "source of the proxy variance: prev (previous visit) or pilot"},
     {"sigma0", "", "lr initial noise std"},
@@ -42,8 +45,8 @@ const fl_column fl_columns[] = {
     {"checkpoint", "", "bp activation checkpointing: none, or block (keep block inputs, recompute each block in the backward)"},
     {"train_loss", "nats", "mean training loss over the epoch's batches (clean loss where a clean pass ran)"},
     {"eval_split", "", "test, or val (held out from the training split, for tuning)"},
-    {"test_loss", "nats", "mean cross-entropy on the evaluation split"},
-    {"test_acc", "fraction", "accuracy on the evaluation split"},
+    {"eval_loss", "nats", "mean cross-entropy on the evaluation split named by eval_split (schema 3 and older: test_loss)"},
+    {"eval_acc", "fraction", "accuracy on the evaluation split named by eval_split (schema 3 and older: test_acc)"},
     {"queries", "queries", "network queries so far, all kinds (perturbed, clean, pilot, oracle)"},
     {"queries_clean", "queries", "clean (noise-free) passes so far, included in queries"},
     {"queries_pilot", "queries", "pilot queries so far, included in queries"},
@@ -58,13 +61,14 @@ const fl_column fl_columns[] = {
     {"t_grad_ms", "ms", "mean time per step forming the gradient (LR GEMMs, BP backward)"},
     {"t_update_ms", "ms", "mean time per step in the optimiser update"},
     {"peak_rss_mb", "MiB", "peak resident host memory of the process"},
-    {"peak_dev_mb", "MiB", "peak device memory (cuda), or peak RSS (cpu)"},
+    {"peak_dev_mb", "MiB", "peak device memory (cuda); empty on the cpu backend (see peak_rss_mb)"},
     {"peak_model_mb", "MiB", "peak bytes held through the backend's allocator during training steps: parameters, gradients, optimiser state, activations, scratch (no dataset, no evaluation)"},
     {"n_lo", "queries", "smallest per-datum allocation n_i seen in this epoch"},
     {"n_hi", "queries", "largest per-datum allocation n_i seen in this epoch"},
     {"mislabelled_share", "fraction", "with --label-noise: share of this epoch's allocated queries that went to mislabelled data (their fraction of the data under uniform)"},
     {"alloc_nonuniform_frac", "fraction", "fraction of this epoch's steps whose allocation differed from the uniform rule's"},
     {"grad_norm", "", "mean gradient-estimate norm per step in this epoch, before clipping"},
+    {"init_weights", "", "initial weights the run loaded (--weights: safetensors file or model directory); empty: random initialisation"},
     {"config", "", "the full command-line configuration"},
     {"message", "", "error message when status is not ok (for diverged: the rule that fired and its numbers)"},
 };
@@ -203,6 +207,28 @@ void fl_schema_markdown(FILE* f) {
     fprintf(f, "| # | column | unit | meaning |\n|---|---|---|---|\n");
     for (int i = 0; i < fl_n_columns; i++)
         fprintf(f, "| %d | `%s` | %s | %s |\n", i + 1, fl_columns[i].name, fl_columns[i].unit, fl_columns[i].help);
+    fprintf(f, "\nAn empty field is missing or not applicable (no evaluation in that epoch, no allocator for the\n"
+               "exact method, no device memory on the cpu backend); there is no placeholder such as `-`.\n"
+               "`eval_loss` and `eval_acc` are on the split that `eval_split` names: compare runs of one split.\n\n"
+               "## Older schemas\n\n"
+               "`flbench report` reads files of schema 3 and older and maps them to this one as they are read:\n"
+               "`test_loss`, `test_acc` become `eval_loss`, `eval_acc`; a `dataset` such as `fashion-mnist[5-9]`\n"
+               "becomes `dataset` fashion-mnist and `classes` 5-9; `-` in `allocator`, `scope`, `pairing`,\n"
+               "`baseline` becomes empty, as does `peak_dev_mb` on the cpu backend; `series`, `final` and\n"
+               "`init_weights` are derived from `cell_key`, the rows and `config`. `flbench merge OUT OLD.csv`\n"
+               "writes such a file in this schema (each row keeps, in `schema`, the version it was written\n"
+               "under). `flbench sweep` appends only to a file of this schema: resume an older sweep after\n"
+               "merging its file into this schema in its place.\n\n"
+               "## Reading with pandas\n\n"
+               "A file of this schema (a file of an older one: through `flbench merge`, below, first):\n\n"
+               "```python\n"
+               "import pandas as pd\n"
+               "df = pd.read_csv(\"results.csv\", keep_default_na=False, na_values=[\"\"])\n"
+               "last = df[df.final == 1]\n"
+               "print(last.groupby([\"series\", \"budget\"]).eval_acc.agg([\"mean\", \"std\", \"count\"]))\n"
+               "```\n\n"
+               "`keep_default_na=False, na_values=[\"\"]` keeps a value such as `none` (the `checkpoint`\n"
+               "column) a string and reads only empty fields as missing.\n");
 }
 
 #ifndef FL_GIT_REV

@@ -13,6 +13,7 @@
 #include "setup.h"
 #include "diverge.h"
 #include "track.h"
+#include "series.h"
 #include "../../impl/optim/optim.h"
 #include "../../impl/models/model.h"
 #include "../../impl/kernels/philox.h"
@@ -175,8 +176,14 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     time_t now = time(NULL);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     int is_bp = fl_method_is_exact(cfg->method);
+    int layers = fl_method_perturbs_layers(cfg->method);
+    char series[200];
+    fl_series_label(key, cfg->method, is_bp ? "" : cfg->allocator, cfg->checkpoint == FL_CKPT_BLOCK && is_bp, series, sizeof series);
+    // the run's last row: its last epoch, --max-steps reached, or a run that stopped (train.c's loop)
+    int final = strcmp(status, "ok") != 0 || epoch >= cfg->epochs || (cfg->max_steps && ra->steps >= cfg->max_steps);
     fl_row_set(row, "schema", "%d", FL_SCHEMA_VERSION);
     fl_row_set(row, "cell_key", "%s", key);
+    fl_row_set(row, "series", "%s", series);
     fl_row_set(row, "status", "%s", status);
     fl_row_set(row, "git_rev", "%s", fl_git_rev());
     fl_row_set(row, "timestamp", "%s", ts);
@@ -184,22 +191,32 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "backend", "%s", cfg->backend);
     fl_row_set(row, "device", "%s", ops ? ops->device_name : "");
     fl_row_set(row, "threads", "%d", omp_get_max_threads());
-    fl_row_set(row, "dataset", "%s", dataset_desc);
+    // the dataset without its class range, which has its own column
+    char dataset[128];
+    snprintf(dataset, sizeof dataset, "%s", dataset_desc);
+    char* lb = strchr(dataset, '[');
+    char* rb = lb ? strchr(lb, ']') : NULL;
+    if (rb) memmove(lb, rb + 1, strlen(rb + 1) + 1);
+    fl_row_set(row, "dataset", "%s", dataset);
+    if (cfg->class_lo >= 0) fl_row_set(row, "classes", "%d-%d", cfg->class_lo, cfg->class_hi);
     fl_row_set(row, "model", "%s", cfg->model);
     fl_row_set(row, "method", "%s", cfg->method);
-    fl_row_set(row, "allocator", "%s", is_bp ? "-" : cfg->allocator);
+    if (!is_bp) fl_row_set(row, "allocator", "%s", cfg->allocator);
     fl_row_set(row, "budget", "%d", is_bp ? 1 : cfg->eo.budget);
     fl_row_set(row, "batch", "%d", cfg->batch);
     fl_row_set(row, "shots", "%d", cfg->shots);
     fl_row_set(row, "seed", "%llu", (unsigned long long)cfg->seed);
     fl_row_set(row, "epoch", "%d", epoch);
     fl_row_set(row, "epochs", "%d", cfg->epochs);
+    fl_row_set(row, "final", "%d", final);
     fl_row_set(row, "steps", "%ld", ra->steps);
     fl_row_set(row, "lr", "%g", (double)cfg->lr);
     fl_row_set(row, "optimizer", "%s", cfg->optim);
-    fl_row_set(row, "scope", "%s", fl_method_perturbs_layers(cfg->method) ? cfg->scope : "-");
-    fl_row_set(row, "pairing", "%s", fl_method_perturbs_layers(cfg->method) ? pairing_name(cfg->eo.pairing) : "-");
-    fl_row_set(row, "baseline", "%s", fl_method_perturbs_layers(cfg->method) ? baseline_name(cfg->eo.baseline) : "-");
+    if (layers) {
+        fl_row_set(row, "scope", "%s", cfg->scope);
+        fl_row_set(row, "pairing", "%s", pairing_name(cfg->eo.pairing));
+        fl_row_set(row, "baseline", "%s", baseline_name(cfg->eo.baseline));
+    }
     fl_row_set(row, "weighting", "%s", cfg->eo.weighting == FL_WEIGHT_UNBIASED ? "unbiased" : "equal-row");
     fl_row_set(row, "proxy", "%s", cfg->eo.proxy == FL_PROXY_PREV ? "prev" : "pilot");
     fl_row_set(row, "sigma0", "%g", (double)cfg->eo.sigma0);
@@ -208,8 +225,8 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     double st = ea && ea->steps ? (double)ea->steps : 1.0;
     if (ea && ea->steps) fl_row_set(row, "train_loss", "%.6g", ea->loss / st);
     fl_row_set(row, "eval_split", "%s", cfg->val_per_class > 0 ? "val" : "test");
-    if (isfinite(test_loss)) fl_row_set(row, "test_loss", "%.6g", test_loss);
-    if (isfinite(test_acc)) fl_row_set(row, "test_acc", "%.6g", test_acc);
+    if (isfinite(test_loss)) fl_row_set(row, "eval_loss", "%.6g", test_loss);
+    if (isfinite(test_acc)) fl_row_set(row, "eval_acc", "%.6g", test_acc);
     fl_row_set(row, "queries", "%ld", ra->queries);
     fl_row_set(row, "queries_clean", "%ld", ra->q_clean);
     fl_row_set(row, "queries_pilot", "%ld", ra->q_pilot);
@@ -232,8 +249,9 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
         fl_row_set(row, "grad_norm", "%.6g", ea->grad_norm / st);
     }
     fl_row_set(row, "peak_rss_mb", "%.1f", fl_peak_rss_mb());
-    fl_row_set(row, "peak_dev_mb", "%.1f", ops ? ops->peak_mem_mb() : fl_peak_rss_mb());
+    if (ops && strcmp(cfg->backend, "cpu")) fl_row_set(row, "peak_dev_mb", "%.1f", ops->peak_mem_mb());
     if (ra->peak_model_mb > 0) fl_row_set(row, "peak_model_mb", "%.3f", ra->peak_model_mb);
+    if (cfg->weights[0]) fl_row_set(row, "init_weights", "%s", cfg->weights);
     fl_row_set(row, "config", "%s", cfg->config_str);
     fl_row_set(row, "message", "%s", msg ? msg : "");
 }

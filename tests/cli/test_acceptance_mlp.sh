@@ -13,7 +13,7 @@ col() {  # col FILE COLUMN ROW -> value
     awk -F, -v c="$2" -v r="$3" 'NR==1{for(i=1;i<=NF;i++) if($i==c) k=i} NR==r+1{print $k}' "$1"
 }
 if $B train --method bp --model mlp:784-256-256-10 --epochs 2 --batch 64 --lr 1e-3 --seed 0 --quiet --out "$T/bp.csv"; then
-    acc=$(col "$T/bp.csv" test_acc 2)
+    acc=$(col "$T/bp.csv" eval_acc 2)
     if awk -v a="$acc" 'BEGIN{exit !(a >= 0.85)}'; then echo "PASS acceptance_bp_accuracy ($acc)"
     else echo "FAIL acceptance_bp_accuracy: test accuracy $acc < 0.85"; fi
 else

@@ -55,7 +55,7 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     M="--model mlp:784-16-10 --shots 10 --eval-batch 2000"
     # --epochs 0: exit 0, one epoch-0 row with the untrained model's test accuracy and loss
     if $B train $M --epochs 0 --out "$T/e0.csv" --save "$T/w.safetensors" 2> "$T/e0.err"; then
-        row=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) c[$i]=i} NR==2{print $c["status"], $c["epoch"], $c["epochs"], $c["steps"], ($c["test_acc"] != ""), ($c["test_loss"] != "")}' "$T/e0.csv")
+        row=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) c[$i]=i} NR==2{print $c["status"], $c["epoch"], $c["epochs"], $c["steps"], ($c["eval_acc"] != ""), ($c["eval_loss"] != "")}' "$T/e0.csv")
         rows=$(($(wc -l < "$T/e0.csv") - 1))
         if [ "$rows" -eq 1 ] && [ "$row" = "ok 0 0 0 1 1" ]; then echo "PASS epochs_zero_writes_epoch0_row"
         else echo "FAIL epochs_zero_writes_epoch0_row: $rows rows, status/epoch/epochs/steps/acc/loss: $row"; fi

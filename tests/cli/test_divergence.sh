@@ -57,7 +57,7 @@ run() {
 # rule's words in its message, not evaluated, one clean line on stderr, no weights written
 diverged() {
     name=$1; words=$2
-    st=$(field "$T/$name.csv" status); msg=$(field "$T/$name.csv" message); acc=$(field "$T/$name.csv" test_acc)
+    st=$(field "$T/$name.csv" status); msg=$(field "$T/$name.csv" message); acc=$(field "$T/$name.csv" eval_acc)
     lines=$(printf '%s\n' "$err" | grep -c .)
     saved=$(ls "$T" | grep -c "^$name\.st")
     if [ $rc -eq 3 ] && [ "$st" = diverged ] && printf '%s' "$msg" | grep -q -- "$words" && [ -z "$acc" ] &&
@@ -65,7 +65,7 @@ diverged() {
        ! printf '%s' "$err" | grep -q -- '-nan' && [ "$saved" -eq 0 ]; then
         pass "$name"
     else
-        fail "$name" "rc=$rc status=$st test_acc='$acc' saved=$saved, $lines stderr lines: $err"
+        fail "$name" "rc=$rc status=$st eval_acc='$acc' saved=$saved, $lines stderr lines: $err"
     fi
 }
 # ok NAME: the last run was ok in every row, exited 0, printed nothing, saved its weights

@@ -6,7 +6,7 @@
 #  - train with bp, mezo, lr-uniform and lr-flops at --threads 1, 2 and 3;
 #  - a sweep with `threads 1` and one with `threads 2` give identical rows (the cell id leaves
 #    the thread count out, so a sweep resumed on another machine must not mix numbers).
-# The comparison itself must reject two rows that differ in one digit of test_loss (negative
+# The comparison itself must reject two rows that differ in one digit of eval_loss (negative
 # control below). Batch 100 at budget 128 makes 12800 query rows: the CPU's tall-product
 # split (cpu_linalg.c) runs at 2 and 3 threads and not at 1.
 B=${FLBENCH:-build/flbench}
@@ -38,12 +38,12 @@ same() {
     [ -s "$T/a" ] && cmp -s "$T/a" "$T/b"
 }
 
-# negative control: one digit of test_loss changed must be caught
+# negative control: one digit of eval_loss changed must be caught
 TASK="--dataset fashion-mnist --model mlp:784-32-10 --shots 30 --batch 100 --epochs 2 --lr 1e-3 --seed 3 --eval-batch 1000 --quiet"
 if $B train $TASK --method lr --allocator uniform --budget 8 --threads 1 --out "$T/ctl.csv" 2>"$T/err"; then
-    k=$(head -1 "$T/ctl.csv" | tr , '\n' | grep -n '^test_loss$' | cut -d: -f1)
+    k=$(head -1 "$T/ctl.csv" | tr , '\n' | grep -n '^eval_loss$' | cut -d: -f1)
     awk -F, -v OFS=, -v k="$k" 'NR==3 { $k = $k + 1e-5 } { print }' "$T/ctl.csv" >"$T/ctl2.csv"
-    if same "$T/ctl.csv" "$T/ctl2.csv"; then fail threads_compare_rejects_change "a changed test_loss passed"
+    if same "$T/ctl.csv" "$T/ctl2.csv"; then fail threads_compare_rejects_change "a changed eval_loss passed"
     elif ! same "$T/ctl.csv" "$T/ctl.csv"; then fail threads_compare_accepts_equal "a file differs from itself"
     else pass threads_compare_control; fi
 else

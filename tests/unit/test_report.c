@@ -83,7 +83,7 @@ static void cell(const char* csv, const char* task_dataset, const char* model, i
         fl_row_set(&r, "dataset", "%s", task_dataset);
         fl_row_set(&r, "model", "%s", model);
         fl_row_set(&r, "method", "%s", method);
-        fl_row_set(&r, "allocator", "%s", allocator);
+        if (strcmp(allocator, "-")) fl_row_set(&r, "allocator", "%s", allocator);  // "-": none (empty)
         fl_row_set(&r, "budget", "%d", budget);
         fl_row_set(&r, "batch", "16");
         fl_row_set(&r, "shots", "%d", shots);
@@ -98,7 +98,6 @@ static void cell(const char* csv, const char* task_dataset, const char* model, i
             fl_row_set(&r, "queries", "%d", 10 * epoch * 16 * (budget + 1));
             fl_row_set(&r, "wall_s", "%g", 0.5 * epoch * budget);
             fl_row_set(&r, "peak_rss_mb", "%g", isnan(next_rss) ? 100.0 + budget : next_rss);
-            fl_row_set(&r, "peak_dev_mb", "%g", isnan(next_rss) ? 100.0 + budget : next_rss);
             fl_row_set(&r, "spend_per_datum", "%.4f", isnan(next_spend) ? (double)budget : next_spend);
         }
         // allocation spread: flops and neyman leave the uniform allocation, except on task 2
@@ -107,7 +106,7 @@ static void cell(const char* csv, const char* task_dataset, const char* model, i
         fl_row_set(&r, "alloc_nonuniform_frac", "%g", !isnan(next_nonuni) ? next_nonuni : spread ? 0.5 : 0.0);
         fl_row_set(&r, "n_lo", "%d", spread ? 1 : budget);
         fl_row_set(&r, "n_hi", "%d", spread ? 2 * budget : budget);
-        if (final && !isnan(acc)) fl_row_set(&r, "test_acc", "%.6f", acc);
+        if (final && !isnan(acc)) fl_row_set(&r, "eval_acc", "%.6f", acc);
         if (final && message) fl_row_set(&r, "message", "%s", message);
         fl_err err;
         if (fl_row_append(&r, csv, &err)) printf("    append: %s\n", err.msg);
