@@ -48,6 +48,14 @@ int fl_results_repair_torn(const char* path, fl_csv* t, fl_csv_repair* r, fl_err
             r->bytes = (long)st.st_size;
         }
     } else if (fl_csv_check_results_header(t, err)) {
+        // a results file of an older schema: say how to bring it to this one
+        if (t->n_cols >= 2 && !strcmp(t->header[0], "schema") && !strcmp(t->header[1], "cell_key")) {
+            char first[512];
+            size_t n = strnlen(err->msg, sizeof first - 1);
+            memcpy(first, err->msg, n);
+            first[n] = 0;
+            fl_fail(err, "%.400s (an older schema: `flbench merge NEW.csv %.400s` writes it in this one, results/SCHEMA.md)", first, path);
+        }
         fl_csv_free(t);
         rc = -1;
     } else if (t->torn_tail) {

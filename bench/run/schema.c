@@ -220,15 +220,16 @@ void fl_schema_markdown(FILE* f) {
                "under). `flbench sweep` appends only to a file of this schema: resume an older sweep after\n"
                "merging its file into this schema in its place.\n\n"
                "## Reading with pandas\n\n"
-               "A file of this schema (a file of an older one: through `flbench merge`, below, first):\n\n"
+               "A file of this schema (one of an older schema: through `flbench merge OUT OLD.csv` first, above):\n\n"
                "```python\n"
                "import pandas as pd\n"
                "df = pd.read_csv(\"results.csv\", keep_default_na=False, na_values=[\"\"])\n"
                "last = df[df.final == 1]\n"
                "print(last.groupby([\"series\", \"budget\"]).eval_acc.agg([\"mean\", \"std\", \"count\"]))\n"
                "```\n\n"
-               "`keep_default_na=False, na_values=[\"\"]` keeps a value such as `none` (the `checkpoint`\n"
-               "column) a string and reads only empty fields as missing.\n");
+               "`keep_default_na=False, na_values=[\"\"]` reads only empty fields as missing and keeps every\n"
+               "other field as written (pandas' default list also reads strings such as `NA`, `null` or `nan`\n"
+               "as missing).\n");
 }
 
 #ifndef FL_GIT_REV

@@ -12,6 +12,8 @@
 #  - a schema 3 copy of the sweep's file (old names, `-` placeholders, dataset[classes]) gives
 #    the same REPORT.md as the file itself (`flbench report` maps the old schema when reading);
 #  - flbench merge writes that copy in schema 4: the same rows as the sweep's own file;
+#  - a sweep refuses to append to the schema 3 copy, naming the merge that converts it, and
+#    resumes the merged file (its cells finished);
 #  - the pandas example of results/SCHEMA.md runs on the sweep's CSV (SKIP without pandas;
 #    PYTHON names the interpreter, default python3).
 B=${FLBENCH:-build/flbench}
@@ -141,6 +143,15 @@ EOF
 )
         if [ "$got" = "schema ['3']" ]; then pass schema_merge_writes_old_as_new; else fail schema_merge_writes_old_as_new "$got"; fi
     else fail schema_merge_writes_old_as_new "$(tail -2 "$T/mlog" | tr '\n' ' ')"; fi
+    # a sweep does not append to the schema 3 file: it says so and how to convert it; merged into
+    # this schema in its place, the sweep resumes it (every cell finished: nothing to run)
+    mkdir -p "$T/rs"
+    cp "$T/old/sch.csv" "$T/rs/sch.csv"
+    if ! $B sweep "$T/sw.conf" --out "$T/rs" --no-progress >"$T/rslog" 2>&1 && grep -q "an older schema: .flbench merge" "$T/rslog" &&
+       $B merge "$T/rs/new.csv" "$T/rs/sch.csv" 2>/dev/null && mv "$T/rs/new.csv" "$T/rs/sch.csv" &&
+       $B sweep "$T/sw.conf" --out "$T/rs" --no-progress >"$T/rslog" 2>&1 && grep -q ", 6 finished, 0 to run" "$T/rslog"; then
+        pass schema_sweep_resumes_merged_old
+    else fail schema_sweep_resumes_merged_old "$(tail -2 "$T/rslog" | tr '\n' ' ')"; fi
     # the pandas example of results/SCHEMA.md, on this CSV
     if $PY -c "import pandas" 2>/dev/null; then
         awk '/^```python$/ {on=1; next} /^```$/ {on=0} on' results/SCHEMA.md | sed "s|\"results.csv\"|\"$T/sw/sch.csv\"|" >"$T/ex.py"
