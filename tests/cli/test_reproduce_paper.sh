@@ -10,8 +10,9 @@ B=${FLBENCH:-build/flbench}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/data" "$T/weights" "$T/bin"
-# PATH without nvcc: the folders of the tools the check uses, none of which holds nvcc
-for t in sh make sed grep cat mkdir rm date nproc dirname git cmp; do
+# PATH without nvcc: links to the tools the check uses (and the C compiler, should make
+# rebuild an object, as it does for schema.o after a commit changes the revision), no nvcc
+for t in sh make sed grep cat mkdir rm date nproc dirname git cmp cc gcc ar as ld; do
     p=$(command -v "$t") && [ ! -e "$T/bin/$t" ] && ln -s "$p" "$T/bin/$t"
 done
 export FLBENCH_DATA="$T/data" FLBENCH_WEIGHTS="$T/weights"
