@@ -4,7 +4,7 @@
 // One subsection per study (dataset, model, model state, method):
 //   - relative MSE by allocator and budget, with the log-log slope of uniform (expected -1);
 //   - the variance ratio against uniform, measured next to the ratio predicted from the
-//     measured per-datum variances (PAPER.md section 4);
+//     measured per-datum variances (docs/METHOD.md, "The allocation problem");
 //   - the estimator variants (pairs, baselines, weightings) at one budget: bias against its
 //     standard error, so a biased variant shows it;
 //   - the flops ablation (frozen parameter subsets).

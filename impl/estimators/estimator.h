@@ -1,4 +1,4 @@
-// estimator.h: gradient estimators (PAPER.md section 3) and the engine they share.
+// estimator.h: gradient estimators (docs/METHOD.md, "Estimators") and the engine they share.
 // An estimator fills params.grad with an estimate of the batch-mean loss gradient and reports
 // what it spent. Estimators: bp (exact), mezo (SPSA weight perturbation, with per-datum
 // allocation of directions), lr (likelihood ratio on layer outputs, uniform or allocated).
