@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "sweep.h"
 #include "run/schema.h"
+#include "run/schema_upgrade.h"
 
 char* sw_strdup(const char* s) {
     size_t n = strlen(s) + 1;
@@ -24,26 +25,15 @@ int sw_file_exists(const char* path) {
     return stat(path, &st) == 0;
 }
 
-// The value of --NAME in a command line ("--NAME V" or "--NAME=V"), or -1.
-static long option_in_config(const char* config, const char* name) {
-    char pat[64];
-    size_t pl = (size_t)snprintf(pat, sizeof pat, "--%s", name);
-    for (const char* p = strstr(config, pat); p; p = strstr(p + 1, pat)) {
-        if (p != config && p[-1] != ' ') continue;
-        const char* v = p + pl;
-        if (*v != ' ' && *v != '=') continue;
-        return strtol(v + 1, NULL, 10);
-    }
-    return -1;
-}
-
 int sw_row_is_final(const fl_csv* t, long r) {
     const char* status = fl_csv_field(t, r, "status");
     if (strcmp(status, "ok") != 0) return 1;
     long epoch = strtol(fl_csv_field(t, r, "epoch"), NULL, 10);
     long epochs = strtol(fl_csv_field(t, r, "epochs"), NULL, 10);
     if (epoch >= epochs) return 1;
-    long max_steps = option_in_config(fl_csv_field(t, r, "config"), "max-steps");
+    char ms[32];
+    fl_config_option(fl_csv_field(t, r, "config"), "max-steps", ms, sizeof ms);
+    long max_steps = ms[0] ? strtol(ms, NULL, 10) : -1;
     long steps = strtol(fl_csv_field(t, r, "steps"), NULL, 10);
     return max_steps > 0 && steps >= max_steps;
 }

@@ -14,8 +14,8 @@ static char* dup(const char* s) {
     return d;
 }
 
-// The value of --NAME in a command line ("--NAME V" or "--NAME=V") into out, "" when absent.
-static void config_option(const char* config, const char* name, char* out, size_t len) {
+// The value of --NAME in a command line (schema_upgrade.h).
+void fl_config_option(const char* config, const char* name, char* out, size_t len) {
     out[0] = 0;
     char pat[64];
     size_t pl = (size_t)snprintf(pat, sizeof pat, "--%s", name);
@@ -90,7 +90,7 @@ int fl_results_upgrade(fl_csv* t) {
         }
         if (src[i_final] < 0) {  // the rule of sweep_results.c's sw_row_is_final
             char ms[32];
-            config_option(config, "max-steps", ms, sizeof ms);
+            fl_config_option(config, "max-steps", ms, sizeof ms);
             long epoch = atol(fl_csv_field(t, r, "epoch")), epochs = atol(fl_csv_field(t, r, "epochs"));
             long steps = atol(fl_csv_field(t, r, "steps")), max_steps = ms[0] ? atol(ms) : 0;
             int fin = strcmp(fl_csv_field(t, r, "status"), "ok") != 0 || epoch >= epochs || (max_steps > 0 && steps >= max_steps);
@@ -99,7 +99,7 @@ int fl_results_upgrade(fl_csv* t) {
         }
         if (src[i_w] < 0) {
             char w[512];
-            config_option(config, "weights", w, sizeof w);
+            fl_config_option(config, "weights", w, sizeof w);
             free(row[i_w]);
             row[i_w] = dup(w);
         }

@@ -18,6 +18,10 @@ int fl_results_upgrade(fl_csv* t);
 // "fashion-mnist[5-9] label-noise=0.3"; schema 3's `dataset` column; the tracking CSV's).
 void fl_results_dataset_desc(const fl_csv* t, long r, char* out, size_t len);
 
+// The value of --NAME in a command line (a row's `config`: "--NAME V" or "--NAME=V") into out,
+// "" when absent.
+void fl_config_option(const char* config, const char* name, char* out, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
