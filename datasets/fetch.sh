@@ -7,7 +7,10 @@
 #   datasets/fetch.sh NAME                 NAME: fashion-mnist cifar10 cifar100 eurosat
 #                                                caltech101 food101 flowers102 imagenet
 #   datasets/fetch.sh --list               names, URLs and checksums
-#   datasets/fetch.sh --verify FILE ALGO SUM    checksum check only (ALGO md5 or sha256)
+#   datasets/fetch.sh --verify FILE ALGO SUM    checksum check only (ALGO md5, sha256 or gitblob)
+#   datasets/fetch.sh --download URL FILE ALGO SUM   one verified download (scripts/fetch_weights.sh)
+#   datasets/fetch.sh --gitblob FILE            git's blob id of FILE (what `git hash-object` prints;
+#                                               how the Hugging Face Hub names a small file)
 #   datasets/fetch.sh --unpack FILE DEST        unpack only (.tar.gz .tgz .tar .zip)
 #
 # Environment:
@@ -60,13 +63,20 @@ coop_hint() {
     say "optional: CoOp's split file $f (https://drive.google.com/file/d/$id) placed in $DATA/$1/ is used by default"
 }
 
+# gitblob FILE: sha1 of "blob LEN\0" followed by the content
+gitblob() {
+    size=$(wc -c <"$1" | tr -d ' ')
+    { printf 'blob %s\000' "$size"; cat "$1"; } | sha1sum | cut -d' ' -f1
+}
+
 # verify FILE ALGO SUM: exits 1 with both values on a mismatch.
 verify() {
     [ -f "$1" ] || die "$1: no such file"
     case $2 in
     md5) found=$(md5sum "$1" | cut -d' ' -f1) ;;
     sha256) found=$(sha256sum "$1" | cut -d' ' -f1) ;;
-    *) echo "fetch: --verify: unknown algorithm '$2' (md5 or sha256)" >&2; exit 2 ;;
+    gitblob) found=$(gitblob "$1") ;;
+    *) echo "fetch: --verify: unknown algorithm '$2' (md5, sha256 or gitblob)" >&2; exit 2 ;;
     esac
     want=$(printf '%s' "$3" | tr 'A-F' 'a-f')
     [ "$found" = "$want" ] || die "$1: $2 mismatch: expected $want, found $found"
@@ -190,12 +200,14 @@ EOF
     return 1
 }
 
-[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
 case $1 in
 --list) catalog ;;
 --verify) [ $# -eq 4 ] || { echo "usage: fetch.sh --verify FILE md5|sha256 SUM" >&2; exit 2; }; verify "$2" "$3" "$4" ;;
+--download) [ $# -eq 5 ] || { echo "usage: fetch.sh --download URL FILE md5|sha256|gitblob SUM" >&2; exit 2; }; download "$2" "$3" "$4" "$5" ;;
+--gitblob) [ $# -eq 2 ] && [ -f "$2" ] || { echo "usage: fetch.sh --gitblob FILE" >&2; exit 2; }; gitblob "$2" ;;
 --unpack) [ $# -eq 3 ] || { echo "usage: fetch.sh --unpack FILE DEST" >&2; exit 2; }; unpack "$2" "$3" ;;
 imagenet) imagenet ;;
--h | --help) sed -n '2,24p' "$0" ;;
+-h | --help) sed -n '2,23p' "$0" ;;
 *) fetch "$1" ;;
 esac

@@ -13,6 +13,9 @@
 #   scripts/fetch_weights.sh --list       names, URLs and checksums
 #   scripts/fetch_weights.sh --gitblob FILE   the git blob id of FILE
 #
+# The download and the checks are datasets/fetch.sh's (--download, --gitblob), as for the
+# datasets; its FLBENCH_FETCH_MIRROR applies here too.
+#
 # Environment:
 #   FLBENCH_WEIGHTS_CATALOG  a file of "NAME URL ALGO SUM" lines replacing the built-in catalog
 #                            (the tests serve fixture files with their own checksums this way)
@@ -21,7 +24,7 @@
 set -eu
 
 say() { printf 'fetch_weights: %s\n' "$*" >&2; }
-die() { printf 'fetch_weights: %s\n' "$*" >&2; exit 1; }
+DATASETS_FETCH=$(dirname "$0")/../datasets/fetch.sh
 
 catalog() {
     if [ -n "${FLBENCH_WEIGHTS_CATALOG:-}" ]; then cat "$FLBENCH_WEIGHTS_CATALOG"; return; fi
@@ -31,52 +34,22 @@ vit-base-patch16-224-in21k https://huggingface.co/google/vit-base-patch16-224-in
 EOF
 }
 
-# gitblob FILE: git's object id of FILE's content (what `git hash-object FILE` prints)
-gitblob() {
-    size=$(wc -c <"$1" | tr -d ' ')
-    { printf 'blob %s\000' "$size"; cat "$1"; } | sha1sum | cut -d' ' -f1
-}
-
-# checksum FILE ALGO
-checksum() {
-    case $2 in
-    sha256) sha256sum "$1" | cut -d' ' -f1 ;;
-    gitblob) gitblob "$1" ;;
-    *) echo "fetch_weights: unknown checksum algorithm '$2' in the catalog (sha256 or gitblob)" >&2; exit 2 ;;
-    esac
-}
-
-# fetch NAME DIR
+# fetch NAME DIR: every catalog line of NAME through datasets/fetch.sh's verified download
+# (a file already present and matching is kept; a mismatch deletes the download and exits 1)
 fetch() {
     lines=$(catalog | awk -v n="$1" '$1 == n')
     [ -n "$lines" ] || { echo "fetch_weights: unknown weights '$1' (try --list)" >&2; exit 2; }
     mkdir -p "$2"
     echo "$lines" | while read -r _ url algo sum; do
-        file=$2/${url##*/}
-        if [ -f "$file" ] && [ "$(checksum "$file" "$algo")" = "$sum" ]; then
-            say "$file: present, $algo ok"
-            continue
-        fi
-        say "downloading $url"
-        case $url in
-        file://*) cp "${url#file://}" "$file.part" 2>/dev/null || { rm -f "$file.part"; die "$url: cannot copy"; } ;;
-        *) curl -fL --retry 3 -o "$file.part" "$url" || { rm -f "$file.part"; die "$url: download failed"; } ;;
-        esac
-        found=$(checksum "$file.part" "$algo")
-        if [ "$found" != "$sum" ]; then
-            rm -f "$file.part"
-            die "$url: $algo mismatch: expected $sum, found $found (file deleted)"
-        fi
-        mv "$file.part" "$file"
-        say "$file: $algo ok"
+        sh "$DATASETS_FETCH" --download "$url" "$2/${url##*/}" "$algo" "$sum"
     done || exit 1
     say "$1: ready in $2"
 }
 
 case ${1:-} in
 --list) catalog ;;
---gitblob) [ $# -eq 2 ] && [ -f "$2" ] || { echo "usage: fetch_weights.sh --gitblob FILE" >&2; exit 2; }; gitblob "$2" ;;
--h | --help) sed -n '2,20p' "$0" ;;
-'' | -*) sed -n '2,20p' "$0" >&2; exit 2 ;;
+--gitblob) [ $# -eq 2 ] || { echo "usage: fetch_weights.sh --gitblob FILE" >&2; exit 2; }; exec sh "$DATASETS_FETCH" --gitblob "$2" ;;
+-h | --help) sed -n '2,23p' "$0" ;;
+'' | -*) sed -n '2,23p' "$0" >&2; exit 2 ;;
 *) [ $# -eq 2 ] || { echo "usage: fetch_weights.sh NAME DIR (expected 2 arguments, found $#)" >&2; exit 2; }; fetch "$1" "$2" ;;
 esac
