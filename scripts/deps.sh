@@ -7,8 +7,10 @@
 # valgrind: ci/perf_check (the CI instruction-count gate) and tests/cli/test_perf_gate.sh.
 # clang-14, libclang-rt-14-dev (libclang_rt.fuzzer and the sanitizer runtimes) and
 # libomp-14-dev (clang's -fopenmp): `make fuzz`.
+# openmpi-bin (mpirun, mpicc) and libopenmpi-dev (mpi.h, libmpi): data-parallel training runs
+# (docs/SCALING.md); make builds with MPI when mpicc is present (make WITH_MPI=0: without).
 set -e
-PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev valgrind clang-14 libclang-rt-14-dev libomp-14-dev"
+PKGS="build-essential python3 python3-venv libopenblas-openmp-dev libcsv-dev libcjson-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libmatio-dev gnuplot-nox dataset-fashion-mnist libgsl-dev valgrind clang-14 libclang-rt-14-dev libomp-14-dev openmpi-bin libopenmpi-dev"
 # `sh scripts/deps.sh hf` (make hf-venv): only what .venv-hf/ needs, Debian's PyTorch with it.
 [ "${1:-}" = hf ] && PKGS="python3 python3-venv python3-torch"
 missing=""
