@@ -76,6 +76,23 @@ else
   VARIANT := CPU-only
 endif
 
+# MPI (data-parallel runs, docs/SCALING.md): found at build time, like CUDA, through mpicc
+# (Open MPI from Debian: make deps installs it); `make WITH_MPI=0` builds without. A build
+# without MPI runs one process; started by a launcher with several tasks, it says so and stops.
+MPICC ?= mpicc
+WITH_MPI ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(WITH_MPI),1)
+  MPI_CPPFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null) -DFL_WITH_MPI
+  MPI_LDLIBS := $(shell $(MPICC) --showme:link 2>/dev/null)
+  override CPPFLAGS += $(MPI_CPPFLAGS)
+  override LDLIBS += $(MPI_LDLIBS)
+  NVCC_MPI := $(MPI_CPPFLAGS)
+  VARIANT := $(VARIANT)+MPI
+  ifeq ($(WITH_CUDA),1)
+    override LDLIBS += -lnccl
+  endif
+endif
+
 LIB_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(LIB_SRC)) $(CU_OBJ)
 CLI_OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(CLI_SRC))
 MAIN_OBJ := $(OBJDIR)/bench/flbench.o
@@ -106,7 +123,7 @@ $(OBJDIR)/%.o: %.c | $(DEPS_STAMP)
 
 $(OBJDIR)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -DFL_WITH_CUDA -MMD -MP -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) $(NVCC_MPI) -DFL_WITH_CUDA -MMD -MP -c $< -o $@
 
 # The architectures the CUDA objects were compiled for: a new CUDA_ARCHS recompiles them.
 $(OBJDIR)/cuda_archs: FORCE
@@ -125,6 +142,9 @@ $(OBJDIR)/impl/allocators/flops.o: override CFLAGS += -march=x86-64-v2
 # between `make` and `make cuda` rebuilds the library and relinks what uses it.
 $(BUILD)/variant: FORCE
 	@mkdir -p $(BUILD); echo '$(VARIANT)' | cmp -s - $@ || echo '$(VARIANT)' > $@
+
+# the files that read FL_WITH_MPI: rebuilt when the variant changes (make WITH_MPI=0)
+$(OBJDIR)/impl/backend/dist.o $(OBJDIR)/impl/backend/cuda/cuda_nccl.o: $(BUILD)/variant
 
 $(LIBFL): $(LIB_OBJ) $(BUILD)/variant
 	@rm -f $@

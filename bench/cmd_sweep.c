@@ -94,7 +94,8 @@ static int parse_shard(const char* s, int* i, int* n, fl_err* err) {
 
 int fl_cmd_sweep(int argc, char** argv) {
     if (argc >= 3 && !strcmp(argv[2], "--cell")) return sw_cell_child(argc, argv);
-    char shard[32] = "", out_dir[900] = "", only[512] = "";
+    char shard[32] = "", out_dir[900] = "", only[512] = "", launcher[256] = "mpirun -np";
+    int ranks = 1;
     int dry_run = 0, check = 0, retry_failed = 0, progress = 0, no_progress = 0;
     double timeout_s = -1;
     float timeout_f = -1;
@@ -106,6 +107,8 @@ int fl_cmd_sweep(int argc, char** argv) {
         {"retry-failed", FL_OPT_FLAG, &retry_failed, 0, NULL, "run again the cells that finished failed or missing-*"},
         {"only", FL_OPT_STR, only, sizeof only, NULL, "run only the cells matching NAME=V[|V...][,NAME=V...] (axes or options), e.g. seed=0"},
         {"timeout", FL_OPT_FLOAT, &timeout_f, 0, "0..", "per-cell wall-clock limit in seconds (overrides the configuration's)"},
+        {"ranks", FL_OPT_INT, &ranks, 0, "1..", "run each cell data-parallel on N ranks (its options need --slices S >= N; docs/SCALING.md)"},
+        {"launcher", FL_OPT_STR, launcher, sizeof launcher, NULL, "with --ranks: the launcher, the rank count appended (default \"mpirun -np\"; e.g. \"srun -n\")"},
         {"progress", FL_OPT_FLAG, &progress, 0, NULL, "progress line even when stderr is not a terminal"},
         {"no-progress", FL_OPT_FLAG, &no_progress, 0, NULL, "plain log lines even on a terminal"},
     };
@@ -222,7 +225,8 @@ int fl_cmd_sweep(int argc, char** argv) {
     char* header = fl_schema_header();
     sw_run_ctx x = {.out_dir = out_dir, .csv = csv, .header = header,
                  .timeout_s = timeout_s >= 0 ? timeout_s : cfg.timeout_s,
-                 .tty = progress ? 1 : no_progress ? 0 : isatty(2), .total = pending, .t_start = fl_now()};
+                 .tty = progress ? 1 : no_progress ? 0 : isatty(2), .total = pending, .t_start = fl_now(),
+                 .ranks = ranks, .launcher = launcher};
     long done_now = 0, n_ok = 0, n_diverged = 0, n_bad = 0;  // n_diverged: a result (docs/SWEEPS.md), not a failure
     double run_time = 0;
     for (long i = 0; i < n; i++) {

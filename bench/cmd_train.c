@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include "../impl/models/vit.h"
 #include "../impl/io/safetensors.h"
+#include "../impl/backend/dist.h"
 
 // Parses "LO-HI" into a class range ("" leaves it unset). Returns 0, or -1 with err.
 static int parse_classes(const char* s, int* lo, int* hi, fl_err* err) {
@@ -132,6 +133,7 @@ static int train_table(train_args* a, fl_opt* out) {
         {"backend", FL_OPT_STR, c->backend, sizeof c->backend, NULL, "cpu (default) or cuda"},
         {"math", FL_OPT_CHOICE, &a->math, 0, "fp32|tf32", "cuda GEMM precision: fp32 (default) or tf32 (tensor cores)"},
         {"threads", FL_OPT_INT, &a->threads, 0, "1..1024", "CPU threads (default: all)"},
+        {"slices", FL_OPT_INT, &c->slices, 0, "1..", "data parallelism: cut each batch into S slices, at least the ranks of mpirun or srun; the numbers depend on S, never on the ranks (default 1; docs/SCALING.md)"},
         {"eval-batch", FL_OPT_INT, &c->eval_batch, 0, "1..", "evaluation batch size (default 500)"},
         {"eval-every", FL_OPT_INT, &c->eval_every, 0, "0..", "evaluate every N epochs (the last always; 0: only the last; default 1)"},
         {"eval-initial", FL_OPT_FLAG, &c->eval_initial, 0, NULL, "also evaluate and write a row before training (epoch 0)"},
@@ -268,25 +270,43 @@ static int model_from_weights(fl_train_cfg* c, int argc, char** argv, fl_err* er
     return 0;
 }
 
+// A line of a failed run: in a data-parallel run, which rank says it (dist.h).
+static void say(const fl_dist* d, const char* what, const char* msg) {
+    if (d->size > 1) fprintf(stderr, "flbench train: rank %d of %d: %s%s\n", d->rank, d->size, what, msg);
+    else fprintf(stderr, "flbench train: %s%s\n", what, msg);
+}
+
 int fl_cmd_train(int argc, char** argv) {
+    // under mpirun or srun, one rank of a data-parallel run (docs/SCALING.md); the options are
+    // the same on every rank, so only rank 0 says what is wrong with them
+    fl_dist* d = fl_dist_world();
     fl_train_cfg cfg;
     fl_train_runtime rt;
-    int rc = fl_train_parse(&cfg, &rt, "train", argc, argv, 2);
-    if (rc) return rc == 1 ? 0 : rc;
     fl_err err = {{0}};
+    int rc = d->rank == 0 ? fl_train_parse(&cfg, &rt, "train", argc, argv, 2)
+                          : fl_train_parse_err(&cfg, &rt, "train", argc, argv, 2, &err);
+    if (rc) {
+        fl_dist_finalize();
+        return rc == 1 ? 0 : rc;
+    }
     if (model_from_weights(&cfg, argc, argv, &err)) {
-        fprintf(stderr, "flbench train: %s\n", err.msg);
+        if (d->rank == 0) fprintf(stderr, "flbench train: %s\n", err.msg);
+        fl_dist_finalize();
         return 2;
     }
     fl_train_apply_runtime(&rt);
     fl_train_result res;
+    rc = 0;
     if (fl_train(&cfg, &res, &err)) {
-        fprintf(stderr, "flbench train: %s\n", err.msg);
-        return 2;
+        if (!res.quiet_error) say(d, "", err.msg);
+        if (res.abort_job) fl_dist_abort(2);
+        rc = 2;
+    } else if (strcmp(res.status, "ok") != 0) {
+        char line[1100];
+        snprintf(line, sizeof line, "%s: %s", res.status, res.message);
+        if (d->rank == 0) say(d, "run ", line);
+        rc = 3;
     }
-    if (strcmp(res.status, "ok") != 0) {
-        fprintf(stderr, "flbench train: run %s: %s\n", res.status, res.message);
-        return 3;
-    }
-    return 0;
+    fl_dist_finalize();
+    return rc;
 }

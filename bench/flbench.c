@@ -16,7 +16,13 @@ static int cmd_schema(int argc, char** argv) {
 }
 
 static int cmd_version(int argc, char** argv) {
-    printf("flbench %s\n", fl_git_rev());
+    // the revision, and what the build can do: the CUDA backend, data-parallel runs (dist.h)
+#ifdef FL_WITH_CUDA
+    const char* backends = "CPU+CUDA";
+#else
+    const char* backends = "CPU-only";
+#endif
+    printf("flbench %s (%s, %s)\n", fl_git_rev(), backends, fl_dist_build());
     return 0;
 }
 

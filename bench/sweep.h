@@ -157,6 +157,8 @@ typedef struct {
     double t_start;
     double mean_cell_s;       // of the cells run so far (0 = none yet)
     long remaining;
+    int ranks;                // > 1: each cell is one data-parallel run on this many ranks
+    const char* launcher;     // its launcher, the rank count appended ("mpirun -np")
 } sw_run_ctx;
 
 // Runs one cell in a child process and appends its rows to x->csv. Returns 0 (status in

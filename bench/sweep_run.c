@@ -14,6 +14,7 @@
 #include "args.h"
 #include "cli.h"
 #include "sweep.h"
+#include "../impl/backend/dist.h"
 #include "run/schema.h"
 
 void sw_fmt_duration(double s, char* out, size_t len) {
@@ -37,11 +38,15 @@ int sw_cell_child(int argc, char** argv) {
     targv[0] = "flbench";
     targv[1] = "train";
     for (int i = 6; i < argc; i++) targv[i - 4] = argv[i];
+    fl_dist* d = fl_dist_world();  // a cell of `sweep --ranks N`: one rank of its run
     fl_train_cfg cfg;
     fl_train_runtime rt;
     int rc = fl_train_parse(&cfg, &rt, "train", targc, targv, 2);
     free(targv);
-    if (rc) return 2;
+    if (rc) {
+        fl_dist_finalize();
+        return 2;
+    }
     fl_train_apply_runtime(&rt);
     snprintf(cfg.out, sizeof cfg.out, "%s", argv[3]);
     snprintf(cfg.cell_key, sizeof cfg.cell_key, "%s", argv[4]);
@@ -53,15 +58,18 @@ int sw_cell_child(int argc, char** argv) {
                  (int)strcspn(tmpdir + 6, "."), tmpdir + 6);
     fl_train_result res;
     fl_err err = {{0}};
+    rc = 0;
     if (fl_train(&cfg, &res, &err)) {
-        fprintf(stderr, "flbench sweep: cell %s: %s\n", res.status, err.msg);
-        return 2;
+        if (!res.quiet_error && d->size > 1) fprintf(stderr, "flbench sweep: cell %s: rank %d of %d: %s\n", res.status, d->rank, d->size, err.msg);
+        else if (!res.quiet_error) fprintf(stderr, "flbench sweep: cell %s: %s\n", res.status, err.msg);
+        if (res.abort_job) fl_dist_abort(2);
+        rc = 2;
+    } else if (strcmp(res.status, "ok")) {
+        if (d->rank == 0) fprintf(stderr, "flbench sweep: cell %s: %s\n", res.status, res.message);
+        rc = 3;
     }
-    if (strcmp(res.status, "ok")) {
-        fprintf(stderr, "flbench sweep: cell %s: %s\n", res.status, res.message);
-        return 3;
-    }
-    return 0;
+    fl_dist_finalize();
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -78,7 +86,7 @@ static void last_log_line(const char* path, char* out, size_t len) {
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = 0;
         char* p = strrchr(line, '\r');  // progress lines overwrite themselves
         p = p ? p + 1 : line;
-        if (*p) snprintf(out, len, "%s", p);
+        if (*p && strspn(p, "-") < strlen(p)) snprintf(out, len, "%s", p);  // not a launcher's rule of dashes
     }
     fclose(f);
 }
@@ -178,16 +186,31 @@ int sw_run_cell(const sw_run_ctx* x, const sw_cell* cell, char* status_out, size
     // the child: this binary, `sweep --cell TMP KEY -- OPTIONS`; /proc/self/exe runs the very
     // file this sweep started from even when `make` has replaced build/flbench since, so every
     // cell of a sweep runs the same code (and records the same git revision)
-    const char* self = "/proc/self/exe";
-    int cargc = 6 + cell->argc - 2;
+    // With --ranks N the child is the launcher (mpirun -np N), which starts N copies of that
+    // file: one data-parallel run, whose rank 0 writes TMP (docs/SCALING.md).
+    char self_path[4096] = "/proc/self/exe", ranks_s[16], launcher_buf[256];
+    char* lwords[32];
+    int n_l = 0;
+    if (x->ranks > 1) {
+        ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+        if (n > 0) self_path[n] = 0;
+        snprintf(launcher_buf, sizeof launcher_buf, "%s", x->launcher);
+        for (char* w = strtok(launcher_buf, " "); w && n_l < 30; w = strtok(NULL, " ")) lwords[n_l++] = w;
+        snprintf(ranks_s, sizeof ranks_s, "%d", x->ranks);
+        lwords[n_l++] = ranks_s;
+    }
+    const char* self = x->ranks > 1 ? lwords[0] : self_path;
+    int cargc = n_l + 6 + cell->argc - 2;
     char** cargv = fl_calloc((size_t)cargc + 1, sizeof(char*));
-    cargv[0] = "flbench";
-    cargv[1] = "sweep";
-    cargv[2] = "--cell";
-    cargv[3] = tmp;
-    cargv[4] = (char*)cell->key;
-    cargv[5] = "--";
-    for (int i = 2; i < cell->argc; i++) cargv[4 + i] = cell->argv[i];
+    for (int i = 0; i < n_l; i++) cargv[i] = lwords[i];
+    char** a = cargv + n_l;
+    a[0] = x->ranks > 1 ? self_path : "flbench";
+    a[1] = "sweep";
+    a[2] = "--cell";
+    a[3] = tmp;
+    a[4] = (char*)cell->key;
+    a[5] = "--";
+    for (int i = 2; i < cell->argc; i++) a[4 + i] = cell->argv[i];
     int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (logfd < 0) {
         free(cargv);
@@ -209,7 +232,8 @@ int sw_run_cell(const sw_run_ctx* x, const sw_cell* cell, char* status_out, size
         dup2(logfd, 1);
         dup2(logfd, 2);
         close(logfd);
-        execv(self, cargv);
+        if (x->ranks > 1) execvp(self, cargv);
+        else execv(self, cargv);
         fprintf(stderr, "flbench sweep: cannot run %s: %s\n", self, strerror(errno));
         _exit(126);
     }

@@ -20,6 +20,8 @@ const fl_column fl_columns[] = {
     {"backend", "", "cpu or cuda"},
     {"device", "", "CPU model and thread count, or GPU name"},
     {"threads", "", "OpenMP threads on the host"},
+    {"world_size", "ranks", "processes of the run (mpirun or srun; 1 without a launcher): a timing column, the numbers do not depend on it"},
+    {"slices", "", "slices each batch is cut into (--slices; data-parallel ranks compute whole slices; docs/SCALING.md)"},
     {"dataset", "", "dataset name (with \" label-noise=P\" under --label-noise)"},
     {"classes", "", "class range trained and evaluated on (--classes), e.g. 5-9; empty: all classes"},
     {"model", "", "model specification, e.g. mlp:784-256-256-10 or vit-tiny"},
@@ -60,6 +62,9 @@ const fl_column fl_columns[] = {
     {"t_forward_ms", "ms", "mean time per step in perturbed forwards"},
     {"t_grad_ms", "ms", "mean time per step forming the gradient (LR GEMMs, BP backward)"},
     {"t_update_ms", "ms", "mean time per step in the optimiser update"},
+    {"t_comm_ms", "ms", "mean time per step communicating between ranks (rank 0's; 0 in a world of one)"},
+    {"comm_bytes", "bytes", "mean bytes per step that rank 0 sent to the other ranks"},
+    {"reduce_bytes", "bytes", "mean bytes per step of the vectors reduced over the slices: 4 x trainable parameters (lr, bp), 4 x K direction scalars (mezo, spsa1); 0 with one slice"},
     {"peak_rss_mb", "MiB", "peak resident host memory of the process"},
     {"peak_dev_mb", "MiB", "peak device memory (cuda); empty on the cpu backend (see peak_rss_mb)"},
     {"peak_model_mb", "MiB", "peak bytes held through the backend's allocator during training steps: parameters, gradients, optimiser state, activations, scratch (no dataset, no evaluation)"},
@@ -211,11 +216,13 @@ void fl_schema_markdown(FILE* f) {
                "exact method, no device memory on the cpu backend); there is no placeholder such as `-`.\n"
                "`eval_loss` and `eval_acc` are on the split that `eval_split` names: compare runs of one split.\n\n"
                "## Older schemas\n\n"
-               "`flbench report` reads files of schema 3 and older and maps them to this one as they are read:\n"
+               "`flbench report` reads files of older schemas and maps them to this one as they are read:\n"
                "`test_loss`, `test_acc` become `eval_loss`, `eval_acc`; a `dataset` such as `fashion-mnist[5-9]`\n"
                "becomes `dataset` fashion-mnist and `classes` 5-9; `-` in `allocator`, `scope`, `pairing`,\n"
                "`baseline` becomes empty, as does `peak_dev_mb` on the cpu backend; `series`, `final` and\n"
-               "`init_weights` are derived from `cell_key`, the rows and `config`. `flbench merge OUT OLD.csv`\n"
+               "`init_weights` are derived from `cell_key`, the rows and `config`. Rows of schema 4 and older\n"
+               "were one process with one slice: `world_size` and `slices` read 1, and `t_comm_ms`,\n"
+               "`comm_bytes`, `reduce_bytes` are empty. `flbench merge OUT OLD.csv`\n"
                "writes such a file in this schema (each row keeps, in `schema`, the version it was written\n"
                "under). `flbench sweep` appends only to a file of this schema: resume an older sweep after\n"
                "merging its file into this schema in its place.\n\n"

@@ -59,6 +59,15 @@ int fl_results_upgrade(fl_csv* t) {
     for (long r = 0; r < t->n_rows; r++) {
         char** row = cells + r * nc;
         for (int i = 0; i < nc; i++) row[i] = dup(fl_csv_get(t, r, src[i]));
+        // schema 4 and older: one process, one slice
+        static const char* one[] = {"world_size", "slices", NULL};
+        for (int k = 0; one[k]; k++) {
+            int i = fl_column_index(one[k]);
+            if (src[i] < 0) {
+                free(row[i]);
+                row[i] = dup("1");
+            }
+        }
         int old = atoi(fl_csv_field(t, r, "schema")) < 4;
         if (!old) continue;
         // placeholders of the not applicable: empty

@@ -18,6 +18,7 @@
 #include "../../impl/models/model.h"
 #include "../../impl/kernels/philox.h"
 #include "../../impl/core/nvtx.h"
+#include "../../impl/backend/dist.h"
 #include "../../datasets/dataset.h"
 
 
@@ -41,6 +42,7 @@ void fl_train_cfg_default(fl_train_cfg* c) {
     c->eval_batch = 500;
     c->eval_every = 1;
     c->progress = -1;
+    c->slices = 1;
 }
 
 // Uniform integer in [0, n) from Philox (seed, stream "SHUF", epoch, draw).
@@ -58,25 +60,33 @@ static void shuffle(int64_t* a, int64_t n, uint64_t seed, uint32_t epoch) {
     }
 }
 
-// Evaluation: mean loss and accuracy of the model on idx[0..n) of d.
+// Evaluation: mean loss and accuracy of the model on idx[0..n) of d. In a data-parallel run each
+// rank evaluates a contiguous run of the evaluation batches, and the per-datum losses and hits
+// are gathered and summed in datum order: the same numbers at any world size.
 static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_t n, int eval_batch,
                      double* loss_out, double* acc_out) {
     FL_NVTX_PUSH("evaluation");
     const fl_ops* ops = m->ops;
+    fl_dist* dist = fl_dist_world();
     int Bmax = (int)(n < eval_batch ? n : eval_batch);
     int64_t dim = fl_images_dim(d);
     float* xh = fl_malloc((size_t)Bmax * dim * sizeof(float));
     int32_t* yh = fl_malloc((size_t)Bmax * sizeof(int32_t));
-    float* lh = fl_malloc((size_t)Bmax * sizeof(float));
+    float* lh = fl_malloc((size_t)(n > 0 ? n : 1) * sizeof(float));     // (n) per-datum loss
     int32_t* ah = fl_malloc((size_t)Bmax * sizeof(int32_t));
+    float* hit = fl_malloc((size_t)(n > 0 ? n : 1) * sizeof(float));    // (n) 1: correct
     float* xd = ops->alloc((size_t)Bmax * dim * sizeof(float));
     int32_t* yd = ops->alloc((size_t)Bmax * sizeof(int32_t));
     float* ld = ops->alloc((size_t)Bmax * sizeof(float));
     int32_t* ad = ops->alloc((size_t)Bmax * sizeof(int32_t));
     m->vt->reserve(m, Bmax, Bmax);
-    double loss = 0.0;
-    int64_t correct = 0;
-    for (int64_t s = 0; s < n; s += Bmax) {
+    int64_t batches = Bmax ? (n + Bmax - 1) / Bmax : 0;
+    long first[dist->size + 1];  // rank r: data [first[r], first[r+1]), whole batches
+    for (int r = 0; r <= dist->size; r++) {
+        int64_t b0 = batches * r / dist->size;
+        first[r] = (long)(b0 * Bmax < n ? b0 * Bmax : n);
+    }
+    for (int64_t s = first[dist->rank]; s < first[dist->rank + 1]; s += Bmax) {
         int B = (int)(n - s < Bmax ? n - s : Bmax);
         fl_images_batch(d, idx + s, B, xh);
         for (int i = 0; i < B; i++) yh[i] = d->labels[idx[s + i]];
@@ -84,17 +94,22 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
         ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
         fl_fwd f = {.x = xd, .B = B, .Q = B, .labels = yd, .loss = ld, .argmax = ad};
         m->vt->forward(m, &f);
-        ops->download(lh, ld, (size_t)B * sizeof(float));
+        ops->download(lh + s, ld, (size_t)B * sizeof(float));
         ops->download(ah, ad, (size_t)B * sizeof(int32_t));
-        for (int i = 0; i < B; i++) {
-            loss += lh[i];
-            correct += ah[i] == yh[i];
-        }
+        for (int i = 0; i < B; i++) hit[s + i] = ah[i] == yh[i];
+    }
+    fl_dist_gather_ranges(dist, lh, sizeof(float), first);
+    fl_dist_gather_ranges(dist, hit, sizeof(float), first);
+    double loss = 0.0;
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        loss += lh[i];
+        correct += hit[i] != 0.f;
     }
     *loss_out = loss / (double)n;
     *acc_out = (double)correct / (double)n;
     ops->free(xd); ops->free(yd); ops->free(ld); ops->free(ad);
-    free(xh); free(yh); free(lh); free(ah);
+    free(xh); free(yh); free(lh); free(ah); free(hit);
     m->vt->release(m);  // the evaluation batch's activations are not held into training (peak_model_mb)
     FL_NVTX_POP();
 }
@@ -155,6 +170,7 @@ typedef struct {
     long steps;
     double loss, grad_norm;
     double t_step, t_clean, t_alloc, t_forward, t_grad, t_update;
+    double t_comm, comm_bytes, reduce_bytes;  // data parallelism: time and bytes, summed over steps
     int n_lo, n_hi;
     long nonuniform;          // steps whose allocation was not the uniform rule's
     double n_mislabelled, n_all;  // allocated units to mislabelled data, and to all (--label-noise)
@@ -191,6 +207,8 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "backend", "%s", cfg->backend);
     fl_row_set(row, "device", "%s", ops ? ops->device_name : "");
     fl_row_set(row, "threads", "%d", omp_get_max_threads());
+    fl_row_set(row, "world_size", "%d", fl_dist_world()->size);
+    fl_row_set(row, "slices", "%d", cfg->slices);
     // the dataset without its class range, which has its own column
     char dataset[128];
     snprintf(dataset, sizeof dataset, "%s", dataset_desc);
@@ -242,6 +260,9 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
         fl_row_set(row, "t_forward_ms", "%.4f", 1e3 * ea->t_forward / st);
         fl_row_set(row, "t_grad_ms", "%.4f", 1e3 * ea->t_grad / st);
         fl_row_set(row, "t_update_ms", "%.4f", 1e3 * ea->t_update / st);
+        fl_row_set(row, "t_comm_ms", "%.4f", 1e3 * ea->t_comm / st);
+        fl_row_set(row, "comm_bytes", "%.0f", ea->comm_bytes / st);
+        fl_row_set(row, "reduce_bytes", "%.0f", ea->reduce_bytes / st);
         fl_row_set(row, "n_lo", "%d", ea->n_lo);
         fl_row_set(row, "n_hi", "%d", ea->n_hi);
         fl_row_set(row, "alloc_nonuniform_frac", "%.6g", (double)ea->nonuniform / st);
@@ -269,8 +290,32 @@ static void write_failure(const fl_train_cfg* cfg, const char* key, const char* 
     fl_row_free(&row);
 }
 
-int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
+// A data-parallel run's start-up, agreed (docs/SCALING.md): every rank says whether it failed;
+// 0 when none did. Otherwise the first rank that failed keeps its message (the job's one
+// line), the others say nothing (*quiet), and rank 0 records in err which rank it was.
+static int startup_agreed(fl_dist* dist, int failed, fl_err* err, int* quiet) {
+    if (dist->size == 1) return failed;
+    int first = dist->size - fl_dist_max(dist, failed ? dist->size - dist->rank : 0);
+    if (first == dist->size) return 0;
+    if (dist->rank == first) return 1;
+    *quiet = 1;
+    if (dist->rank == 0) fl_fail(err, "rank %d of %d failed to start (its line is in the job's output)", first, dist->size);
+    return 1;
+}
+
+int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
     memset(res, 0, sizeof *res);
+    // a data-parallel run: every rank trains, rank 0 alone writes (rows, weights, logs, lines)
+    fl_dist* dist = fl_dist_world();
+    fl_train_cfg* cfg_rank = fl_malloc(sizeof *cfg_rank);
+    *cfg_rank = *cfg_in;
+    if (dist->rank > 0) {
+        cfg_rank->out[0] = cfg_rank->save[0] = cfg_rank->alloc_log[0] = cfg_rank->track_out[0] = 0;
+        cfg_rank->quiet = 1;
+        cfg_rank->progress = 0;
+    }
+    const fl_train_cfg* cfg = cfg_rank;
+    int agreed = 0, started = 0;  // at, and past, the start-up agreement: a failure after it ends the job
     snprintf(res->status, sizeof res->status, "failed");
     char key[300];
     if (cfg->cell_key[0]) snprintf(key, sizeof key, "%s", cfg->cell_key);
@@ -307,6 +352,11 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     const char* dataset_desc = S.dataset_desc;
     e = fl_engine_new(ops, m, cfg->method, cfg->allocator, &cfg->ao, &cfg->eo, train.n, cfg->seed, err);
     if (!e) goto fail;
+    if (fl_engine_distribute(e, dist, cfg->slices, err)) goto fail;
+    if (dist->size > 1 && cfg->track_every) {
+        fl_fail(err, "--track-variance: runs in one process only (found a world of %d ranks)", dist->size);
+        goto fail;
+    }
     // an estimate kept as directions (MeZO) trains without a gradient buffer: inference memory
     // plus optimizer state
     if (e->est->directions) fl_params_drop_grad(&m->params);
@@ -333,6 +383,9 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
         goto fail;
     }
     if (alloc_log) fprintf(alloc_log, "step,epoch,datum,n,proxy,loss,oracle\n");
+    agreed = 1;
+    if (startup_agreed(dist, 0, err, &res->quiet_error)) goto fail;
+    started = 1;
     const char* status = "ok";
     char msg[512] = "";
     if (cfg->eval_initial || cfg->epochs == 0) {  // --epochs 0: this row is the run's only one
@@ -391,6 +444,7 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
                 if (trc) { status = "diverged"; break; }
             }
             ops->alloc_peak_reset();
+            fl_dist_reset(dist);
             double t0 = fl_now();
             fl_step_stats st;
             FL_NVTX_PUSH("step");
@@ -437,6 +491,9 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
             ea.t_forward += st.t_forward;
             ea.t_grad += st.t_grad;
             ea.t_update += t2 - t1;
+            ea.t_comm += dist->t_comm;
+            ea.comm_bytes += dist->bytes_sent;
+            ea.reduce_bytes += dist->bytes_reduced;
             if (st.n_lo < ea.n_lo) ea.n_lo = st.n_lo;
             if (st.n_hi > ea.n_hi) ea.n_hi = st.n_hi;
             if (fl_diverged_step(st.loss, gnorm)) {
@@ -511,6 +568,10 @@ int fl_train(const fl_train_cfg* cfg, fl_train_result* res, fl_err* err) {
     rc = 0;
     goto done;
 fail:
+    // a rank that failed at start-up tells the others, which then stop too; one that fails later
+    // has left them inside a step's reductions, so it ends the job (cmd_train.c, fl_dist_abort)
+    if (dist->size > 1 && !agreed) startup_agreed(dist, 1, err, &res->quiet_error);
+    res->abort_job = dist->size > 1 && started;
     snprintf(res->message, sizeof res->message, "%s", err->msg);
     if (out_ok) write_failure(cfg, key, res->status, err->msg);
 done:
@@ -523,5 +584,6 @@ done:
     fl_track_free(track);
     fl_engine_free(e);
     fl_setup_close(&S);
+    free(cfg_rank);
     return rc;
 }

@@ -44,6 +44,7 @@ typedef struct fl_train_cfg {
     int eval_batch;
     int eval_every;            // evaluate every this many epochs (the last one always)
     int eval_initial;          // also write an epoch-0 row before training
+    int slices;                // data parallelism: slices per batch (>= the world size; docs/SCALING.md)
     int progress;              // -1 auto (terminal only), 0 off, 1 on
     char out[512];             // results CSV ("" = none)
     char cell_key[256];        // "" = train:<hash of config>
@@ -68,6 +69,8 @@ typedef struct fl_train_result {
     long queries, steps;
     double wall_s;
     char message[1024];
+    int quiet_error;           // data-parallel: another rank says why the run could not start
+    int abort_job;             // data-parallel: failed after start-up, the other ranks wait in a step
 } fl_train_result;
 
 // Runs the configuration. Returns 0 when the run finished (status ok or diverged, rows

@@ -43,37 +43,40 @@ static long bp_alloc_total(const fl_engine* e, long queries, int* n_min, int* ev
     return queries;
 }
 
+// Slice by slice (dist.h): the clean forward of the slice's data and BP of their share of the
+// batch-mean loss, each slice into its own partial gradient, reduced by the engine.
 static int bp_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
     bp_ws* w = e->ws;
     int B = b->B;
     float* loss_h = fl_host_grow(&w->loss, (size_t)B * sizeof(float));
-    double t0 = fl_now();
-    FL_NVTX_PUSH("clean pass");
-    fl_clean_forward(e, b, &w->loss_d, loss_h, FL_KEEP_BP);
-    FL_NVTX_POP();
-    double t1 = fl_now();
-    // d(mean loss)/d(loss_r) = 1/B
     float* dloss_h = fl_host_grow(&w->dloss_h, (size_t)B * sizeof(float));
-    for (int i = 0; i < B; i++) dloss_h[i] = 1.0f / (float)B;
     float* dloss = fl_dev_grow(e->ops, &w->dloss, (size_t)B * sizeof(float));
-    e->ops->upload(dloss, dloss_h, (size_t)B * sizeof(float));
-    FL_NVTX_PUSH("BP gradient");
-    m->vt->backward(m, dloss);
-    e->ops->sync();
-    FL_NVTX_POP();
-    double t2 = fl_now();
-    double s = 0.0;
-    for (int i = 0; i < B; i++) {
-        s += loss_h[i];
-        e->last_loss[i] = loss_h[i];
+    for (int s = plan->s_lo; s < plan->s_hi; s++) {
+        int d0;
+        fl_batch sb = fl_batch_slice(e, b, s, &d0);
+        if (!sb.B) continue;
+        double t0 = fl_now();
+        FL_NVTX_PUSH("clean pass");
+        fl_clean_forward(e, &sb, &w->loss_d, loss_h + d0, FL_KEEP_BP);
+        FL_NVTX_POP();
+        double t1 = fl_now();
+        // d(mean loss)/d(loss_r) = 1/B, B the whole batch
+        for (int i = 0; i < sb.B; i++) dloss_h[i] = 1.0f / (float)B;
+        e->ops->upload(dloss, dloss_h, (size_t)sb.B * sizeof(float));
+        FL_NVTX_PUSH("BP gradient");
+        fl_engine_slice_grad_begin(e, s);
+        m->vt->backward(m, dloss);
+        fl_engine_slice_grad_end(e, s);
+        e->ops->sync();
+        FL_NVTX_POP();
+        st->t_clean += t1 - t0;
+        st->t_grad += fl_now() - t1;
+        st->flops += m->vt->forward_flops(m, sb.B, sb.B, 0);
+        if (m->checkpoint == FL_CKPT_BLOCK) st->flops += recompute_flops(m, sb.B);
+        for (int i = d0; i < d0 + sb.B; i++) plan->query_loss[i] = loss_h[i];
     }
-    st->loss = s / B;
     st->queries = st->queries_clean = B;
-    st->flops = m->vt->forward_flops(m, B, B, 0);
-    if (m->checkpoint == FL_CKPT_BLOCK) st->flops += recompute_flops(m, B);
-    st->t_clean = t1 - t0;
-    st->t_grad = t2 - t1;
     st->n_lo = st->n_hi = 1;
     return 0;
 }

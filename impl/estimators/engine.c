@@ -5,6 +5,7 @@
 #include <string.h>
 #include <math.h>
 #include "estimator.h"
+#include "directions.h"
 #include "../core/nvtx.h"
 #include "../optim/optim.h"
 
@@ -141,6 +142,7 @@ fl_engine* fl_engine_new(const fl_ops* ops, fl_model* model, const char* method,
     e->key0 = (uint32_t)seed;
     e->key1 = (uint32_t)(seed >> 32);
     e->proxy_n = dataset_size;
+    e->slices = 1;
     e->proxy_table = fl_malloc((size_t)(dataset_size > 0 ? dataset_size : 1) * sizeof(float));
     for (int64_t i = 0; i < dataset_size; i++) e->proxy_table[i] = NAN;
     // log sigma is a parameter only of estimators that perturb layer outputs
@@ -188,6 +190,11 @@ void fl_engine_free(fl_engine* e) {
     fl_host_buf_free(&e->oracle_v);
     fl_host_buf_free(&e->n);
     fl_dev_buf_free(e->ops, &e->clean_d);
+    for (int j = 0; j < e->n_grad_parts; j++) fl_dev_buf_free(e->ops, &e->grad_parts[j]);
+    free(e->grad_parts);
+    fl_dev_buf_free(e->ops, &e->pack_d);
+    fl_host_buf_free(&e->dir_parts);
+    fl_host_buf_free(&e->qloss);
     free(e->proxy_table);
     free(e->last_n);
     free(e->last_proxy);
@@ -219,11 +226,19 @@ static float* clean_pass(fl_engine* e, const fl_batch* b, fl_step_stats* st) {
     float* clean = fl_host_grow(&e->clean, (size_t)b->B * sizeof(float));
     double t0 = fl_now();
     FL_NVTX_PUSH("clean pass");
-    fl_clean_forward(e, b, &e->clean_d, clean, 0);
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    for (int s = s_lo; s < s_hi; s++) {  // one forward per slice (dist.h), the others' gathered
+        int d0;
+        fl_batch sb = fl_batch_slice(e, b, s, &d0);
+        if (!sb.B) continue;
+        fl_clean_forward(e, &sb, &e->clean_d, clean + d0, 0);
+        st->flops += m->vt->forward_flops(m, sb.B, sb.B, 0);
+    }
     FL_NVTX_POP();
     st->t_clean += fl_now() - t0;
+    if (e->dist) fl_dist_gather_data(e->dist, clean, sizeof(float), b->B, e->slices);
     st->queries_clean = b->B;
-    st->flops += m->vt->forward_flops(m, b->B, b->B, 0);
     for (int i = 0; i < b->B; i++) e->last_loss[i] = clean[i];
     return clean;
 }
@@ -250,6 +265,43 @@ int fl_engine_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_out,
     return e->est->oracle(e, b, queries, v_out, st, err);
 }
 
+// The plan's slices: this process's, and where the step writes query losses.
+static void plan_slices(fl_engine* e, int B, fl_step_plan* plan) {
+    plan->S = e->slices;
+    fl_engine_own_slices(e, &plan->s_lo, &plan->s_hi);
+    plan->query_loss = fl_host_grow(&e->qloss, (size_t)B * sizeof(double));
+    for (int i = 0; i < B; i++) plan->query_loss[i] = NAN;
+}
+
+// After the step: the gradient reduced over the slices (an estimate kept as directions was
+// reduced by the step, fl_engine_reduce_dirs), the per-datum results of the other ranks
+// gathered, the FLOPs of every rank's slices summed (own_flops: this process's part of st->flops,
+// the clean pass's and the step's; a pilot and an oracle run whole on every rank), and the
+// batch's loss: clean where there was a clean pass, else the query means, summed in datum order.
+static void finish_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, double own_flops) {
+    int B = b->B;
+    if (!e->est->directions) fl_engine_reduce_grad(e);
+    if (e->dist && e->dist->size > 1) {
+        if (plan->fresh_proxy) fl_dist_gather_data(e->dist, plan->fresh_proxy, sizeof(float), B, e->slices);
+        if (!plan->clean) fl_dist_gather_data(e->dist, plan->query_loss, sizeof(double), B, e->slices);
+        double v[2] = {e->est->perturbs == FL_PERTURB_NONE ? st->flops : own_flops, (double)st->no_baseline};
+        double own = v[0];
+        fl_dist_sum(e->dist, v, 2);
+        st->flops += v[0] - own;
+        st->no_baseline = (int)v[1];
+    }
+    double s = 0.0;
+    if (plan->clean) {
+        for (int i = 0; i < B; i++) s += plan->clean[i];
+    } else {
+        for (int i = 0; i < B; i++) {
+            s += plan->query_loss[i];
+            e->last_loss[i] = (float)plan->query_loss[i];
+        }
+    }
+    st->loss = s / B;
+}
+
 int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* err) {
     memset(st, 0, sizeof *st);
     fl_params_zero_grad(&e->model->params);
@@ -270,7 +322,8 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     if (est->begin) est->begin(e, b);
     if (est->perturbs == FL_PERTURB_NONE) {  // exact: no allocation, the step is the clean pass
         fl_step_plan plan = {0};
-        rc = est->step(e, b, &plan, st, err);
+        plan_slices(e, B, &plan);
+        if (!(rc = est->step(e, b, &plan, st, err))) finish_step(e, b, &plan, st, 0.0);
         e->step++;
         return rc;
     }
@@ -279,6 +332,7 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     float* clean = NULL;
     int first_visit = fl_proxy_first_visit(e, b);
     if (prelude_clean(e, first_visit)) clean = clean_pass(e, b, st);
+    double own_flops = st->flops;  // the clean pass's, of this process's slices
     // 2. proxy: previous visit (a first visit's from the clean loss), or a pilot
     float* proxy = NULL;
     if (needs & FL_NEEDS_PROXY) {
@@ -315,18 +369,138 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
     for (int i = 0; i < B; i++) total += n[i];
     fl_step_plan plan = {.n = n, .N = total, .clean = clean,
                          .fresh_proxy = want_proxy ? fl_host_grow(&e->fresh, (size_t)B * sizeof(float)) : NULL};
+    plan_slices(e, B, &plan);
+    double flops_before = st->flops;
     if ((rc = est->step(e, b, &plan, st, err))) goto done;
+    // 6. the reductions and the accounting (the clean loss where there is one)
+    finish_step(e, b, &plan, st, own_flops + (st->flops - flops_before));
     if (want_proxy) fl_proxy_store(e, b, plan.fresh_proxy);
-    // 6. accounting: the clean loss where there is one
-    if (clean) {
-        double s = 0.0;
-        for (int i = 0; i < B; i++) s += clean[i];
-        st->loss = s / B;
-    }
     st->queries += st->queries_clean + st->queries_pilot + st->queries_oracle;
 done:
     e->step++;
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------
+// data parallelism (docs/SCALING.md): slices, their partial gradients, and the reductions
+
+int fl_engine_distribute(fl_engine* e, fl_dist* dist, int slices, fl_err* err) {
+    int N = dist ? dist->size : 1;
+    if (slices < 1) return fl_fail(err, "--slices: expected a positive number of slices per batch, found %d", slices);
+    if (slices < N)
+        return fl_fail(err, "--slices %d: a run on %d ranks needs at least %d slices (each rank computes whole slices, "
+                       "and the numbers depend on the slices, never on the ranks; docs/SCALING.md)", slices, N, N);
+    e->dist = dist;
+    e->slices = slices;
+    return 0;
+}
+
+void fl_engine_own_slices(const fl_engine* e, int* s_lo, int* s_hi) {
+    int N = e->dist ? e->dist->size : 1, r = e->dist ? e->dist->rank : 0;
+    *s_lo = fl_dist_slice_lo(e->slices, N, r);
+    *s_hi = fl_dist_slice_lo(e->slices, N, r + 1);
+}
+
+fl_batch fl_batch_slice(const fl_engine* e, const fl_batch* b, int s, int* d0) {
+    int lo = fl_slice_begin(b->B, e->slices, s), hi = fl_slice_begin(b->B, e->slices, s + 1);
+    *d0 = lo;
+    fl_batch sb = {.B = hi - lo, .x = b->x + (long)lo * e->model->in_dim, .y = b->y + lo,
+                   .y_host = b->y_host + lo, .index = b->index ? b->index + lo : NULL};
+    return sb;
+}
+
+static int world_size(const fl_engine* e) { return e->dist ? e->dist->size : 1; }
+
+void fl_engine_slice_grad_begin(fl_engine* e, int s) {
+    fl_params* p = &e->model->params;
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    if (e->slices == 1 || s == s_lo || !p->grad) return;  // the first slice writes params.grad itself
+    int j = world_size(e) == 1 ? 1 : s - s_lo;           // one process: one scratch partial, added at once
+    if (j >= e->n_grad_parts) {
+        e->grad_parts = fl_realloc(e->grad_parts, (size_t)(j + 1) * sizeof(fl_dev_buf));
+        for (int k = e->n_grad_parts; k <= j; k++) e->grad_parts[k] = (fl_dev_buf){0};
+        e->n_grad_parts = j + 1;
+    }
+    float* part = fl_dev_grow(e->ops, &e->grad_parts[j], p->total * sizeof(float));
+    e->ops->zero(part, p->total * sizeof(float));
+    e->grad_main = p->grad;
+    p->grad = part;
+}
+
+void fl_engine_slice_grad_end(fl_engine* e, int s) {
+    fl_params* p = &e->model->params;
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    if (e->slices == 1 || s == s_lo || !e->grad_main) return;
+    float* part = p->grad;
+    p->grad = e->grad_main;
+    e->grad_main = NULL;
+    // one process: p_0 + p_1 + ... in slice order, exactly the fold of dist.h
+    if (world_size(e) == 1) e->ops->axpy(p->grad, 1.0f, part, (long)p->total);
+}
+
+// Packs (or unpacks) the trainable tensors of a gradient-shaped buffer into len floats.
+static long pack_trainable(const fl_params* p, const fl_ops* ops, float* packed, float* full, int unpack) {
+    long at = 0;
+    for (int t = 0; t < p->n; t++) {
+        if (!p->t[t].trainable) continue;
+        size_t bytes = p->t[t].numel * sizeof(float);
+        if (packed) {
+            if (unpack) ops->copy(full + p->t[t].offset, packed + at, bytes);
+            else ops->copy(packed + at, full + p->t[t].offset, bytes);
+        }
+        at += (long)p->t[t].numel;
+    }
+    return at;
+}
+
+void fl_engine_reduce_grad(fl_engine* e) {
+    fl_params* p = &e->model->params;
+    if (!p->grad || world_size(e) == 1) {
+        // one process adds its slices as it goes (fl_engine_slice_grad_end); count the vector
+        if (e->dist) e->dist->bytes_reduced += e->slices > 1 ? 4.0 * (double)fl_params_trainable(p) : 0.0;
+        return;
+    }
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    int own = s_hi - s_lo;
+    long len = pack_trainable(p, e->ops, NULL, NULL, 0);
+    float* packed = fl_dev_grow(e->ops, &e->pack_d, (size_t)own * len * sizeof(float));
+    float* parts[own > 0 ? own : 1];
+    for (int j = 0; j < own; j++) {
+        parts[j] = packed + (long)j * len;
+        float* src = j == 0 ? p->grad : (float*)e->grad_parts[j].p;
+        pack_trainable(p, e->ops, parts[j], src, 0);
+    }
+    fl_dist_fold(e->dist, e->ops, 1, parts, e->slices, len, parts[0]);
+    pack_trainable(p, e->ops, parts[0], p->grad, 1);
+}
+
+float* fl_engine_dir_parts(fl_engine* e, int K) {
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    size_t n = (size_t)(s_hi - s_lo) * (K > 0 ? K : 1);
+    float* parts = fl_host_grow(&e->dir_parts, n * sizeof(float));
+    memset(parts, 0, n * sizeof(float));
+    return parts;
+}
+
+void fl_engine_reduce_dirs(fl_engine* e, int K, float* parts, uint32_t stream) {
+    int s_lo, s_hi;
+    fl_engine_own_slices(e, &s_lo, &s_hi);
+    int own = s_hi - s_lo;
+    float* s_dir = parts;  // the fold lands in the first row
+    if (e->slices > 1 || world_size(e) > 1) {
+        float* rows[own > 0 ? own : 1];
+        for (int j = 0; j < own; j++) rows[j] = parts + (long)j * K;
+        fl_dist one = {.size = 1};  // a world of one without a launcher
+        fl_dist_fold(e->dist ? e->dist : &one, e->ops, 0, rows, e->slices, K, s_dir);
+    }
+    fl_dir_keep(e, K, s_dir, stream);
+    fl_params* p = &e->model->params;
+    if (p->grad)
+        for (int k = 0; k < K; k++) fl_dir_add(e, p->grad, s_dir[k], (uint32_t)k, stream);
 }
 
 int fl_engine_chunk_rows(fl_engine* e, int B, size_t extra_bytes_per_query) {

@@ -10,6 +10,7 @@
 #include "../core/common.h"
 #include "../models/model.h"
 #include "../allocators/allocator.h"
+#include "../backend/dist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,6 +93,12 @@ typedef struct fl_step_plan {
     long N;                   // sum of n
     const float* clean;       // (B) host: clean losses when the prelude ran a clean pass, else NULL
     float* fresh_proxy;       // (B) host: the step writes this visit's proxy here; NULL: not wanted
+    // Data-parallel slices (dist.h, docs/SCALING.md): this process computes slices [s_lo, s_hi)
+    // of S, each forward within one slice; per-datum outputs (fresh_proxy, query_loss) are
+    // written for the data of those slices only, and the engine gathers the rest. S = 1: the
+    // whole batch, as one process always did.
+    int s_lo, s_hi, S;
+    double* query_loss;       // (B) host: without a clean pass, each datum's mean query loss
 } fl_step_plan;
 
 // One estimator: its traits, what the prelude asks of it, and its step. Every hook but step,
@@ -157,6 +164,15 @@ struct fl_engine {
     void* ws;                 // the estimator's workspace (est->workspace_new)
     fl_host_buf clean, proxy, fresh, oracle_v, n;  // the prelude's per-datum arrays (B)
     fl_dev_buf clean_d;                             // the clean pass's losses (B)
+    // data parallelism (fl_engine_distribute): the world, the slices of every batch, and the
+    // per-slice partial gradients of this process (grad_parts[0] is params.grad itself)
+    fl_dist* dist;            // NULL: a world of one
+    int slices;               // S >= 1
+    float* grad_main;         // params.grad while a slice writes a partial
+    fl_dev_buf* grad_parts;   // (own slices) partial gradients; [0] unused (params.grad)
+    int n_grad_parts;
+    fl_dev_buf pack_d;        // (own slices, trainable) the partials packed for the fold
+    fl_host_buf dir_parts, qloss;  // (own slices, K) direction scalars; (B) query losses
 };
 
 // The estimator registry (engine.c): one line per estimator. The harness asks it, never the
@@ -187,6 +203,28 @@ int fl_engine_grad(fl_engine* e, const fl_batch* b, fl_step_stats* st, fl_err* e
 // buffer was dropped (MeZO), from the directions. Returns the estimate's norm.
 struct fl_optim;
 double fl_engine_apply(fl_engine* e, struct fl_optim* o, int epoch);
+
+// Data parallelism (docs/SCALING.md): every batch is cut into `slices` slices, this process
+// computes the slices of its rank, and the results are combined in slice order, so that the
+// run is the same at any world size up to `slices`. A world of one and one slice (the default)
+// is the computation of one process. Fails (-1, err) when slices < the world size.
+int fl_engine_distribute(fl_engine* e, fl_dist* dist, int slices, fl_err* err);
+// This process's slices of the current step: [*s_lo, *s_hi) of e->slices.
+void fl_engine_own_slices(const fl_engine* e, int* s_lo, int* s_hi);
+// The data of slice s of b: a view of its rows; *d0 gets its first datum.
+fl_batch fl_batch_slice(const fl_engine* e, const fl_batch* b, int s, int* d0);
+// Around the gradient of slice s: begin points params.grad at the slice's zeroed partial;
+// end adds it in slice order (one process) or keeps it for fl_engine_reduce_grad.
+void fl_engine_slice_grad_begin(fl_engine* e, int s);
+void fl_engine_slice_grad_end(fl_engine* e, int s);
+// The reductions of a step, in one place: the partial gradients of the slices into params.grad
+// (LR, BP: the trainable floats), and the K direction scalars of the own slices (parts: one row
+// of K floats per own slice, host) into the kept estimate (fl_dir_keep), also into params.grad
+// when the buffer exists.
+void fl_engine_reduce_grad(fl_engine* e);
+void fl_engine_reduce_dirs(fl_engine* e, int K, float* parts, uint32_t stream);
+// (own slices, K) host rows for fl_engine_reduce_dirs, zeroed.
+float* fl_engine_dir_parts(fl_engine* e, int K);
 
 // --- what the estimators share (engine.c) ---
 // Clean forward of the batch: per-datum loss into host `loss` (B), through the backend buffer

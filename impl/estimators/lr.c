@@ -320,9 +320,11 @@ typedef struct {
 
 // Runs the query rows of `rs` in chunks of whole data. With do_grad, adds the gradient; with
 // msq/energy (nullable), accumulates the proxy's two factors per datum.
+// Slices [s_lo, s_hi) of S (dist.h): only their data, each chunk within one slice, and with
+// do_grad each slice's gradient a partial of its own (fl_engine_slice_grad_begin).
 static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint32_t stream_base,
                         int do_grad, const float* clean, float* row_loss, double* msq,
-                        double* energy, pass_out* out, fl_step_stats* st) {
+                        double* energy, pass_out* out, fl_step_stats* st, int s_lo, int s_hi, int S) {
     lr_ws* ws = e->ws;
     fl_model* m = e->model;
     const fl_ops* ops = e->ops;
@@ -350,10 +352,12 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
     double inv_B = 1.0 / B;
     fl_noise nz = {.key0 = e->key0, .key1 = e->key1, .stream = stream_base, .step = e->step,
                    .qcode = qc_d, .tokens = m->tokens};
-    int d0 = 0;
-    while (d0 < B) {
+    for (int s = s_lo; s < s_hi; s++) {
+    int d0 = fl_slice_begin(B, S, s), d_end = fl_slice_begin(B, S, s + 1);
+    if (do_grad) fl_engine_slice_grad_begin(e, s);
+    while (d0 < d_end) {
         int d1 = d0;
-        while (d1 < B && rs->off[d1 + 1] - rs->off[d0] <= chunk) d1++;
+        while (d1 < d_end && rs->off[d1 + 1] - rs->off[d0] <= chunk) d1++;
         long r0 = rs->off[d0], r1 = rs->off[d1];
         int Bc = d1 - d0, Qc = (int)(r1 - r0);
         for (long r = r0; r < r1; r++) rowd_h[r - r0] = rs->datum[r] - d0;
@@ -419,6 +423,8 @@ static void run_queries(fl_engine* e, const fl_batch* b, const rowset* rs, uint3
         st->t_grad += fl_now() - t1;
         d0 = d1;
     }
+    if (do_grad) fl_engine_slice_grad_end(e, s);
+    }
 }
 
 // Proxy per datum from a finished pass, in the oracle's units (Var of datum i's estimate =
@@ -444,7 +450,7 @@ static int lr_pilot(fl_engine* e, const fl_batch* b, const float* clean, float* 
     float* pl = fl_host_grow(&ws->loss, (size_t)rs.R * sizeof(float));
     pass_out po = {0};
     double t0 = fl_now();
-    run_queries(e, b, &rs, FL_STREAM_PILOT, 0, clean, pl, msq, energy, &po, st);
+    run_queries(e, b, &rs, FL_STREAM_PILOT, 0, clean, pl, msq, energy, &po, st, 0, 1, 1);  // whole, on every rank
     st->t_alloc += fl_now() - t0;
     st->queries_pilot = rs.R;
     st->flops += po.flops;
@@ -464,18 +470,15 @@ static int lr_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl
     if (plan->fresh_proxy) for (int i = 0; i < B; i++) msq[i] = energy[i] = 0.0;
     float* row_loss = fl_host_grow(&ws->loss, (size_t)rs.R * sizeof(float));
     pass_out po = {0};
-    run_queries(e, b, &rs, FL_STREAM_MAIN, 1, clean, row_loss, msq, energy, &po, st);
-    if (plan->fresh_proxy) proxy_from(msq, energy, B, rs.group, plan->fresh_proxy);
-    if (!clean) {  // the batch-mean loss from the queries
-        double s = 0.0;
-        for (int i = 0; i < B; i++) {
+    run_queries(e, b, &rs, FL_STREAM_MAIN, 1, clean, row_loss, msq, energy, &po, st, plan->s_lo, plan->s_hi, plan->S);
+    int d_lo = fl_slice_begin(B, plan->S, plan->s_lo), d_hi = fl_slice_begin(B, plan->S, plan->s_hi);
+    if (plan->fresh_proxy) proxy_from(msq + d_lo, energy + d_lo, d_hi - d_lo, rs.group, plan->fresh_proxy + d_lo);
+    if (!clean)  // the batch-mean loss from the queries (the engine sums them)
+        for (int i = d_lo; i < d_hi; i++) {
             double si = 0.0;
             for (long r = rs.off[i]; r < rs.off[i + 1]; r++) si += row_loss[r];
-            s += si / (rs.off[i + 1] - rs.off[i]);
-            e->last_loss[i] = (float)(si / (rs.off[i + 1] - rs.off[i]));
+            plan->query_loss[i] = si / (rs.off[i + 1] - rs.off[i]);
         }
-        st->loss = s / B;
-    }
     st->flops += po.flops;
     st->queries += rs.R;
     return 0;

@@ -17,7 +17,7 @@
 // The workspace: the step's host arrays (B: per datum; K: per direction), the subset
 // forwards' buffers (directions.h) and the oracle's arrays (B).
 typedef struct {
-    fl_host_buf idx, c, csq, mid, s_dir, lp, lm;  // B, B, B, B, K, B, B
+    fl_host_buf idx, c, csq, mid, goff, lp, lm;  // B, B, B, B, slices + 1, B, B
     fl_host_buf o_idx, o_c, o_acc;
     fl_dir_bufs sub;
 } mezo_ws;
@@ -26,7 +26,7 @@ static void* mezo_ws_new(fl_engine* e) { return fl_calloc(1, sizeof(mezo_ws)); }
 
 static void mezo_ws_free(fl_engine* e, void* p) {
     mezo_ws* w = p;
-    fl_host_buf* h[] = {&w->idx, &w->c, &w->csq, &w->mid, &w->s_dir, &w->lp, &w->lm, &w->o_idx, &w->o_c, &w->o_acc};
+    fl_host_buf* h[] = {&w->idx, &w->c, &w->csq, &w->mid, &w->goff, &w->lp, &w->lm, &w->o_idx, &w->o_c, &w->o_acc};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) fl_host_buf_free(h[i]);
     fl_dir_bufs_free(e->ops, &w->sub);
     free(w);
@@ -44,22 +44,28 @@ static long mezo_alloc_total(const fl_engine* e, long queries, int* n_min, int* 
 
 static void mezo_begin(fl_engine* e, const fl_batch* b) { e->model->vt->reserve(e->model, b->B, b->B); }
 
-// Evaluates direction k on the data idx[0..m) of the batch: c[j] for idx[j], and the mean
-// of l(+) and l(-) per datum into mid (nullable).
-static void eval_direction(fl_engine* e, const fl_batch* b, const int32_t* idx, int m, uint32_t k,
-                           uint32_t stream, float* c, float* mid) {
+// Evaluates direction k on groups of the batch's data: group g is idx[goff[g]..goff[g+1]),
+// one forward each (the data of one slice, dist.h), all at one perturbation of the weights:
+// c[j] for idx[j], and the mean of l(+) and l(-) per datum into mid (nullable).
+static void eval_direction(fl_engine* e, const fl_batch* b, const int32_t* idx, const int* goff, int G,
+                           uint32_t k, uint32_t stream, float* c, float* mid) {
     mezo_ws* w = e->ws;
     float mu = e->o.mu;
-    const float* x;
-    const int32_t* y;
-    fl_dir_subset(e, &w->sub, b, idx, m, &x, &y);
-    float* lp = fl_host_grow(&w->lp, (size_t)m * sizeof(float));
-    float* lm = fl_host_grow(&w->lm, (size_t)m * sizeof(float));
+    int m = goff[G];
+    float* lp = fl_host_grow(&w->lp, (size_t)(m > 0 ? m : 1) * sizeof(float));
+    float* lm = fl_host_grow(&w->lm, (size_t)(m > 0 ? m : 1) * sizeof(float));
     float* theta = e->model->params.data;
-    fl_dir_add(e, theta, mu, k, stream);
-    fl_dir_losses(e, &w->sub, x, y, m, lp);
-    fl_dir_add(e, theta, -2.0f * mu, k, stream);
-    fl_dir_losses(e, &w->sub, x, y, m, lm);
+    for (int pass = 0; pass < 2; pass++) {
+        fl_dir_add(e, theta, pass == 0 ? mu : -2.0f * mu, k, stream);
+        for (int g = 0; g < G; g++) {
+            int mg = goff[g + 1] - goff[g];
+            if (!mg) continue;
+            const float* x;
+            const int32_t* y;
+            fl_dir_subset(e, &w->sub, b, idx + goff[g], mg, &x, &y);
+            fl_dir_losses(e, &w->sub, x, y, mg, (pass == 0 ? lp : lm) + goff[g]);
+        }
+    }
     fl_dir_add(e, theta, mu, k, stream);
     for (int j = 0; j < m; j++) {
         c[j] = (lp[j] - lm[j]) / (2.0f * mu);
@@ -77,7 +83,8 @@ static int mezo_pilot(fl_engine* e, const fl_batch* b, const float* clean, float
     double P = (double)fl_params_trainable(&m->params);
     double t0 = fl_now();
     for (int i = 0; i < B; i++) idx[i] = i;
-    eval_direction(e, b, idx, B, 0, FL_STREAM_MEZO + 1, c, NULL);
+    int whole[2] = {0, B};  // the pilot runs whole on every rank
+    eval_direction(e, b, idx, whole, 1, 0, FL_STREAM_MEZO + 1, c, NULL);
     for (int i = 0; i < B; i++) proxy[i] = (float)(c[i] * c[i] * P);
     st->queries_pilot = 2L * B;
     st->flops += 2 * m->vt->forward_flops(m, B, B, 0);
@@ -85,53 +92,58 @@ static int mezo_pilot(fl_engine* e, const fl_batch* b, const float* clean, float
     return 0;
 }
 
+// Slices (dist.h): direction k is evaluated on the data with n_i > k of each of this process's
+// slices, one forward per slice; each slice's scalars s_k are a row of its own, which the
+// engine reduces (fl_engine_reduce_dirs).
 static int mezo_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
     mezo_ws* w = e->ws;
     int B = b->B;
     const int* n = plan->n;
-    const float* clean = plan->clean;
     int32_t* idx = fl_host_grow(&w->idx, (size_t)B * sizeof(int32_t));
     float* c = fl_host_grow(&w->c, (size_t)B * sizeof(float));
     double P = (double)fl_params_trainable(&m->params);
     int K = 0;
     long total_dirs = 0;
     for (int i = 0; i < B; i++) { K = n[i] > K ? n[i] : K; total_dirs += n[i]; }
-    float* s_dir = fl_host_grow(&w->s_dir, (size_t)(K > 0 ? K : 1) * sizeof(float));
+    int G = plan->s_hi - plan->s_lo;
+    float* parts = fl_engine_dir_parts(e, K);  // (G, K)
+    int* goff = fl_host_grow(&w->goff, (size_t)(G + 1) * sizeof(int));
     double* csq = fl_host_grow(&w->csq, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) csq[i] = 0.0;
     float* mid = fl_host_grow(&w->mid, (size_t)B * sizeof(float));
-    double loss_sum = 0.0;
     double t0 = fl_now();
-    FL_NVTX_PUSH("forward queries");  // +mu/-mu forwards of every direction, and the update of grad
+    FL_NVTX_PUSH("forward queries");  // +mu/-mu forwards of every direction
     for (int k = 0; k < K; k++) {
         int cnt = 0;
-        for (int i = 0; i < B; i++)
-            if (n[i] > k) idx[cnt++] = i;
-        eval_direction(e, b, idx, cnt, (uint32_t)k, FL_STREAM_MEZO, c, k == 0 ? mid : NULL);
-        st->flops += 2 * m->vt->forward_flops(m, cnt, cnt, 0);
-        double s_k = 0.0;
-        for (int j = 0; j < cnt; j++) {
-            int i = idx[j];
-            double wt = e->o.weighting == FL_WEIGHT_UNBIASED ? 1.0 / ((double)B * n[i]) : 1.0 / (double)total_dirs;
-            s_k += wt * c[j];
-            csq[i] += (double)c[j] * c[j];
-            if (k == 0) loss_sum += mid[j];
+        for (int g = 0; g < G; g++) {
+            goff[g] = cnt;
+            for (int i = fl_slice_begin(B, plan->S, plan->s_lo + g); i < fl_slice_begin(B, plan->S, plan->s_lo + g + 1); i++)
+                if (n[i] > k) idx[cnt++] = i;
         }
-        s_dir[k] = (float)s_k;
-        if (m->params.grad) fl_dir_add(e, m->params.grad, (float)s_k, (uint32_t)k, FL_STREAM_MEZO);
+        goff[G] = cnt;
+        eval_direction(e, b, idx, goff, G, (uint32_t)k, FL_STREAM_MEZO, c, k == 0 ? mid : NULL);
+        for (int g = 0; g < G; g++) {
+            if (goff[g + 1] > goff[g]) st->flops += 2 * m->vt->forward_flops(m, goff[g + 1] - goff[g], goff[g + 1] - goff[g], 0);
+            double s_k = 0.0;
+            for (int j = goff[g]; j < goff[g + 1]; j++) {
+                int i = idx[j];
+                double wt = e->o.weighting == FL_WEIGHT_UNBIASED ? 1.0 / ((double)B * n[i]) : 1.0 / (double)total_dirs;
+                s_k += wt * c[j];
+                csq[i] += (double)c[j] * c[j];
+                if (k == 0) plan->query_loss[i] = mid[j];
+            }
+            parts[(long)g * K + k] = (float)s_k;
+        }
     }
     // the estimate as K scalars and the seed (the MeZO memory property; fl_engine_apply)
-    fl_dir_keep(e, K, s_dir, FL_STREAM_MEZO);
+    fl_engine_reduce_dirs(e, K, parts, FL_STREAM_MEZO);
     e->ops->sync();
     FL_NVTX_POP();
     st->t_forward += fl_now() - t0;
     if (plan->fresh_proxy)
-        for (int i = 0; i < B; i++) plan->fresh_proxy[i] = (float)(csq[i] / n[i] * P);
-    if (!clean) {
-        for (int j = 0; j < B; j++) e->last_loss[j] = mid[j];
-        st->loss = loss_sum / B;
-    }
+        for (int i = fl_slice_begin(B, plan->S, plan->s_lo); i < fl_slice_begin(B, plan->S, plan->s_hi); i++)
+            plan->fresh_proxy[i] = (float)(csq[i] / n[i] * P);
     st->queries += 2 * total_dirs;
     return 0;
 }
@@ -150,8 +162,9 @@ static int mezo_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_ou
     float* c = fl_host_grow(&w->o_c, (size_t)B * sizeof(float));
     double* acc = fl_host_grow(&w->o_acc, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) { idx[i] = i; acc[i] = 0.0; }
+    int whole[2] = {0, B};  // the oracle runs whole on every rank
     for (int k = 0; k < directions; k++) {
-        eval_direction(e, b, idx, B, (uint32_t)k, FL_STREAM_MEZO_ORACLE, c, NULL);
+        eval_direction(e, b, idx, whole, 1, (uint32_t)k, FL_STREAM_MEZO_ORACLE, c, NULL);
         for (int i = 0; i < B; i++) acc[i] += (double)c[i] * c[i];
     }
     double P = (double)fl_params_trainable(&m->params);

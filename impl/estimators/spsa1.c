@@ -26,7 +26,7 @@
 
 // The workspace: per datum (B) and per direction (K) host arrays, the subset forwards' buffers.
 typedef struct {
-    fl_host_buf idx, c, csq, lk, s_dir, o_clean, o_acc;  // B, B, B, B, K, B, B
+    fl_host_buf idx, c, csq, lk, goff, o_clean, o_acc;  // B, B, B, B, slices + 1, B, B
     fl_dir_bufs sub;
 } spsa1_ws;
 
@@ -34,7 +34,7 @@ static void* spsa1_ws_new(fl_engine* e) { return fl_calloc(1, sizeof(spsa1_ws));
 
 static void spsa1_ws_free(fl_engine* e, void* p) {
     spsa1_ws* w = p;
-    fl_host_buf* h[] = {&w->idx, &w->c, &w->csq, &w->lk, &w->s_dir, &w->o_clean, &w->o_acc};
+    fl_host_buf* h[] = {&w->idx, &w->c, &w->csq, &w->lk, &w->goff, &w->o_clean, &w->o_acc};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) fl_host_buf_free(h[i]);
     fl_dir_bufs_free(e->ops, &w->sub);
     free(w);
@@ -52,17 +52,24 @@ static long spsa1_alloc_total(const fl_engine* e, long queries, int* n_min, int*
     return queries;
 }
 
-// c[j] = (l(theta + mu z_k) - clean[idx[j]]) / mu for the data idx[0..m) of the batch.
-static void eval_direction(fl_engine* e, spsa1_ws* w, const fl_batch* b, const int32_t* idx, int m,
-                           uint32_t k, uint32_t stream, const float* clean, float* c) {
+// c[j] = (l(theta + mu z_k) - clean[idx[j]]) / mu for groups of the batch's data: group g is
+// idx[goff[g]..goff[g+1]), one forward each (the data of one slice, dist.h), all at one
+// perturbation of the weights.
+static void eval_direction(fl_engine* e, spsa1_ws* w, const fl_batch* b, const int32_t* idx, const int* goff,
+                           int G, uint32_t k, uint32_t stream, const float* clean, float* c) {
     float mu = e->o.mu;
-    const float* x;
-    const int32_t* y;
-    fl_dir_subset(e, &w->sub, b, idx, m, &x, &y);
-    float* lk = fl_host_grow(&w->lk, (size_t)m * sizeof(float));
+    int m = goff[G];
+    float* lk = fl_host_grow(&w->lk, (size_t)(m > 0 ? m : 1) * sizeof(float));
     float* theta = e->model->params.data;
     fl_dir_add(e, theta, mu, k, stream);
-    fl_dir_losses(e, &w->sub, x, y, m, lk);
+    for (int g = 0; g < G; g++) {
+        int mg = goff[g + 1] - goff[g];
+        if (!mg) continue;
+        const float* x;
+        const int32_t* y;
+        fl_dir_subset(e, &w->sub, b, idx + goff[g], mg, &x, &y);
+        fl_dir_losses(e, &w->sub, x, y, mg, lk + goff[g]);
+    }
     fl_dir_add(e, theta, -mu, k, stream);
     for (int j = 0; j < m; j++) c[j] = (lk[j] - clean[idx[j]]) / mu;
 }
@@ -80,7 +87,8 @@ static int spsa1_pilot(fl_engine* e, const fl_batch* b, const float* clean, floa
     double P = (double)fl_params_trainable(&m->params);
     double t0 = fl_now();
     for (int i = 0; i < B; i++) idx[i] = i;
-    eval_direction(e, w, b, idx, B, 0, STREAM_SPSA1_PILOT, clean, c);
+    int whole[2] = {0, B};  // the pilot runs whole on every rank
+    eval_direction(e, w, b, idx, whole, 1, 0, STREAM_SPSA1_PILOT, clean, c);
     for (int i = 0; i < B; i++) proxy[i] = (float)(c[i] * c[i] * P);
     st->queries_pilot = B;
     st->flops += m->vt->forward_flops(m, B, B, 0);
@@ -88,6 +96,8 @@ static int spsa1_pilot(fl_engine* e, const fl_batch* b, const float* clean, floa
     return 0;
 }
 
+// Slices (dist.h): as mezo.c, direction k on the data with n_i > k of each of this process's
+// slices, one forward per slice, each slice's scalars a row reduced by the engine.
 static int spsa1_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, fl_step_stats* st, fl_err* err) {
     fl_model* m = e->model;
     spsa1_ws* w = e->ws;
@@ -101,33 +111,41 @@ static int spsa1_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan,
         K = n[i] > K ? n[i] : K;
         csq[i] = 0.0;
     }
-    float* s_dir = fl_host_grow(&w->s_dir, (size_t)(K > 0 ? K : 1) * sizeof(float));
+    int G = plan->s_hi - plan->s_lo;
+    float* parts = fl_engine_dir_parts(e, K);  // (G, K)
+    int* goff = fl_host_grow(&w->goff, (size_t)(G + 1) * sizeof(int));
     double t0 = fl_now();
     FL_NVTX_PUSH("forward queries");
     for (int k = 0; k < K; k++) {
         int cnt = 0;
-        for (int i = 0; i < B; i++)
-            if (n[i] > k) idx[cnt++] = i;
-        eval_direction(e, w, b, idx, cnt, (uint32_t)k, STREAM_SPSA1, plan->clean, c);
-        st->flops += m->vt->forward_flops(m, cnt, cnt, 0);
-        double s_k = 0.0;
-        for (int j = 0; j < cnt; j++) {
-            int i = idx[j];
-            double wt = e->o.weighting == FL_WEIGHT_UNBIASED ? 1.0 / ((double)B * n[i]) : 1.0 / (double)plan->N;
-            s_k += wt * c[j];
-            csq[i] += (double)c[j] * c[j];
+        for (int g = 0; g < G; g++) {
+            goff[g] = cnt;
+            for (int i = fl_slice_begin(B, plan->S, plan->s_lo + g); i < fl_slice_begin(B, plan->S, plan->s_lo + g + 1); i++)
+                if (n[i] > k) idx[cnt++] = i;
         }
-        s_dir[k] = (float)s_k;
-        if (m->params.grad) fl_dir_add(e, m->params.grad, (float)s_k, (uint32_t)k, STREAM_SPSA1);
+        goff[G] = cnt;
+        eval_direction(e, w, b, idx, goff, G, (uint32_t)k, STREAM_SPSA1, plan->clean, c);
+        for (int g = 0; g < G; g++) {
+            if (goff[g + 1] > goff[g]) st->flops += m->vt->forward_flops(m, goff[g + 1] - goff[g], goff[g + 1] - goff[g], 0);
+            double s_k = 0.0;
+            for (int j = goff[g]; j < goff[g + 1]; j++) {
+                int i = idx[j];
+                double wt = e->o.weighting == FL_WEIGHT_UNBIASED ? 1.0 / ((double)B * n[i]) : 1.0 / (double)plan->N;
+                s_k += wt * c[j];
+                csq[i] += (double)c[j] * c[j];
+            }
+            parts[(long)g * K + k] = (float)s_k;
+        }
     }
-    fl_dir_keep(e, K, s_dir, STREAM_SPSA1);
+    fl_engine_reduce_dirs(e, K, parts, STREAM_SPSA1);
     e->ops->sync();
     FL_NVTX_POP();
     st->t_forward += fl_now() - t0;
     // the proxy: the per-direction estimate c z has squared norm about c^2 P
     double P = (double)fl_params_trainable(&m->params);
     if (plan->fresh_proxy)
-        for (int i = 0; i < B; i++) plan->fresh_proxy[i] = (float)(csq[i] / n[i] * P);
+        for (int i = fl_slice_begin(B, plan->S, plan->s_lo); i < fl_slice_begin(B, plan->S, plan->s_hi); i++)
+            plan->fresh_proxy[i] = (float)(csq[i] / n[i] * P);
     st->queries += plan->N;
     return 0;
 }
@@ -150,8 +168,9 @@ static int spsa1_oracle(fl_engine* e, const fl_batch* b, int queries, float* v_o
     float* c = fl_host_grow(&w->c, (size_t)B * sizeof(float));
     double* acc = fl_host_grow(&w->o_acc, (size_t)B * sizeof(double));
     for (int i = 0; i < B; i++) { idx[i] = i; acc[i] = 0.0; }
+    int whole[2] = {0, B};  // the oracle runs whole on every rank
     for (int k = 0; k < directions; k++) {
-        eval_direction(e, w, b, idx, B, (uint32_t)k, STREAM_SPSA1_ORACLE, clean, c);
+        eval_direction(e, w, b, idx, whole, 1, (uint32_t)k, STREAM_SPSA1_ORACLE, clean, c);
         for (int i = 0; i < B; i++) acc[i] += (double)c[i] * c[i];
     }
     double P = (double)fl_params_trainable(&m->params);

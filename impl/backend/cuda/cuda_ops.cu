@@ -11,6 +11,7 @@
 //     is cuBLAS called with A and B swapped and the same transpose flags.
 // Element-wise and row-wise ops live in cuda_kernels.cu, noise ops in cuda_noise.cu.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <mutex>
 #include <unordered_map>
@@ -250,6 +251,17 @@ static int check_kernel_image(const cudaDeviceProp* prop, char* why, size_t n) {
     return -1;
 }
 
+// The GPU of this process: in a data-parallel run one per rank, the rank's index on its node
+// (Open MPI's, or Slurm's) modulo the visible devices (docs/SCALING.md); else the first.
+static int rank_device(int n) {
+    const char* names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
+    for (int i = 0; i < 3; i++) {
+        const char* v = getenv(names[i]);
+        if (v && *v) return atoi(v) % n;
+    }
+    return 0;
+}
+
 extern "C" const fl_ops* fl_cuda_ops(fl_err* err) {
     static int state;            // 0 not tried, 1 ready, -1 no device
     static char why[512];
@@ -258,12 +270,12 @@ extern "C" const fl_ops* fl_cuda_ops(fl_err* err) {
         fl_fail(err, "%s", why);
         return NULL;
     }
-    int n = 0;
+    int n = 0, dev = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e == cudaSuccess && n == 0) {
         snprintf(why, sizeof why, "no CUDA device: cudaGetDeviceCount found none");
     } else if (e == cudaSuccess) {
-        e = cudaSetDevice(0);
+        e = cudaSetDevice(dev = rank_device(n));
         if (e == cudaSuccess) e = cudaFree(0);  // creates the context now, so errors show here
     }
     if (e != cudaSuccess) snprintf(why, sizeof why, "no CUDA device: %s", cudaGetErrorString(e));
@@ -274,7 +286,7 @@ extern "C" const fl_ops* fl_cuda_ops(fl_err* err) {
         return NULL;
     }
     cudaDeviceProp prop;
-    FL_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    FL_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
     if (check_kernel_image(&prop, why, sizeof why) != 0) {
         state = -1;
         fl_fail(err, "%s", why);
