@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <omp.h>
 #include <cblas.h>
+#include "../impl/backend/dist.h"
 #include "args.h"
 #include "../impl/backend/ops.h"
 #include "../impl/models/model.h"
@@ -154,6 +155,7 @@ typedef struct {
     double step_med, step_min, step_max, floor_med, gflop;
     double share[5];  // clean, alloc, forward, grad, update
     double rss;
+    double comm_ms, comm_bytes, reduce_bytes;  // per timed step (data parallelism, dist.h)
 } result;
 
 typedef struct {
@@ -161,6 +163,7 @@ typedef struct {
     int floor;       // replay the recorded GEMMs (the floor)
     int count_only;  // one warm-up, then one step inside fl_bench_counted_step
     int max_rows;    // query rows per chunk (0: sized from free memory, as train does)
+    int slices;      // slices per batch; under mpirun each rank steps its own (docs/SCALING.md)
 } protocol;
 
 // Everything one timed step needs.
@@ -248,6 +251,8 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     fl_alloc_opts ao = fl_alloc_opts_default();
     fl_engine* e = fl_engine_new(ops, m, est, alloc, &ao, &eo, B, 7, err);
     if (!e) { fl_model_free(m); return -1; }
+    fl_dist* dist = fl_dist_world();
+    if (fl_engine_distribute(e, dist, pr->slices, err)) { fl_engine_free(e); fl_model_free(m); return -1; }
     // a workload is defined by its perturbed queries per datum (W1: 32); the spend rule
     // (docs/METHOD.md, "Spend") counts the prelude's queries (the LR baseline's clean pass) in
     // the budget too
@@ -274,9 +279,14 @@ static int measure(const workload* w, const char* method, int budget, int B, con
     for (int k = 0; k < warmup + reps && !rc; k++) {
         recording = k == warmup;  // record the GEMMs of the first timed step
         if (recording) rec_n = 0;
+        fl_dist_barrier(dist);  // the ranks start each step together
+        fl_dist_reset(dist);
         rc = pr->count_only && k == warmup ? fl_bench_counted_step(&c, err) : bench_step(&c, err);
         recording = 0;
         if (!rc && k >= warmup) {
+            r->comm_ms += 1e3 * dist->t_comm / reps;
+            r->comm_bytes += dist->bytes_sent / reps;
+            r->reduce_bytes += dist->bytes_reduced / reps;
             t[k - warmup] = c.t[2] - c.t[0];
             phase[0] += c.st.t_clean; phase[1] += c.st.t_alloc; phase[2] += c.st.t_forward;
             phase[3] += c.st.t_grad; phase[4] += c.t[2] - c.t[1];
@@ -316,7 +326,7 @@ static int in_list(const char* list, const char* name) {
     return 0;
 }
 
-#define CSV_HEADER "git_rev,timestamp,backend,device,threads,blas,workload,method,budget,batch,reps,warmup,step_ms_median,step_ms_min,step_ms_max,floor_ms_median,ratio_to_floor,gemm_gflop,gflops_achieved,share_clean,share_alloc,share_forward,share_grad,share_update,peak_rss_mb,load_avg_1min\n"
+#define CSV_HEADER "git_rev,timestamp,backend,device,threads,blas,workload,method,budget,batch,reps,warmup,step_ms_median,step_ms_min,step_ms_max,floor_ms_median,ratio_to_floor,gemm_gflop,gflops_achieved,share_clean,share_alloc,share_forward,share_grad,share_update,peak_rss_mb,load_avg_1min,world_size,slices,comm_ms,comm_bytes,reduce_bytes\n"
 
 // Creates the folders above `path` (like mkdir -p of its dirname).
 static void make_parent_dirs(const char* path) {
@@ -365,7 +375,7 @@ int fl_cmd_bench(int argc, char** argv) {
         if (!strcmp(argv[i], "--ops")) return fl_bench_ops(argc, argv);
     char wl[64] = "W1", methods[256] = "", out[512] = "results/bench/bench.csv";
     char backend[8] = "cpu", budgets_s[128] = "", threads_s[64] = "";
-    int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0, max_rows = 0;
+    int reps = -1, warmup = -1, budget = 0, batch = 0, no_floor = 0, count_only = 0, max_rows = 0, slices = 1;
     fl_opt opts[] = {
         {"workload", FL_OPT_STR, wl, sizeof wl, NULL, "W1, W2, W3, a comma list, or all (default W1)"},
         {"methods", FL_OPT_STR, methods, sizeof methods, NULL, "comma list of estimators and ESTIMATOR-ALLOCATOR (default: every estimator, and lr-flops for those perturbing layers)"},
@@ -376,6 +386,7 @@ int fl_cmd_bench(int argc, char** argv) {
         {"warmup", FL_OPT_INT, &warmup, 0, NULL, "untimed steps first (default 2, W3 1)"},
         {"threads", FL_OPT_STR, threads_s, sizeof threads_s, NULL, "CPU threads, or a comma list for thread scaling (default: all)"},
         {"max-rows", FL_OPT_INT, &max_rows, 0, NULL, "query rows per chunk, as in train (default 0: sized from free memory); less memory, same estimate"},
+        {"slices", FL_OPT_INT, &slices, 0, "1..", "slices per batch (train --slices); under mpirun -np N, N >= S ranks step together, rank 0 reports (docs/SCALING.md)"},
         {"no-floor", FL_OPT_FLAG, &no_floor, 0, NULL, "skip the GEMM replay (no floor, no ratio)"},
         {"count-only", FL_OPT_FLAG, &count_only, 0, NULL, "one warm-up and one step in fl_bench_counted_step, for callgrind (ci/perf_check); no floor, no CSV"},
         {"backend", FL_OPT_STR, backend, sizeof backend, NULL, "cpu (default) or cuda"},
@@ -419,6 +430,12 @@ int fl_cmd_bench(int argc, char** argv) {
             }
     }
     if (count_only) out[0] = 0;
+    // under mpirun every rank steps, rank 0 alone prints and writes (docs/SCALING.md)
+    fl_dist* dist = fl_dist_world();
+    if (dist->rank > 0) {
+        out[0] = 0;
+        if (!freopen("/dev/null", "w", stdout)) fprintf(stderr, "flbench bench: rank %d: cannot silence stdout\n", dist->rank);
+    }
     fl_err err = {{0}};
     base_ops = fl_ops_by_name(backend, &err);
     if (!base_ops) { fprintf(stderr, "flbench bench: %s\n", err.msg); return 2; }
@@ -439,7 +456,8 @@ int fl_cmd_bench(int argc, char** argv) {
         const workload* w = &workloads[wi];
         if (!in_list(wl, w->name)) continue;
         protocol pr = {.reps = reps > 0 ? reps : w->reps, .warmup = warmup >= 0 ? warmup : w->warmup,
-                       .floor = !no_floor && !count_only, .count_only = count_only, .max_rows = max_rows};
+                       .floor = !no_floor && !count_only, .count_only = count_only, .max_rows = max_rows,
+                       .slices = slices};
         if (count_only) { pr.reps = 1; pr.warmup = warmup >= 0 ? warmup : 1; }
         int B = batch > 0 ? batch : w->batch;
         char list[256];
@@ -494,11 +512,11 @@ int fl_cmd_bench(int argc, char** argv) {
                             snprintf(fl_ms, sizeof fl_ms, "%.4f", 1e3 * r.floor_med);
                             snprintf(ratio, sizeof ratio, "%.4f", r.step_med / r.floor_med);
                         }
-                        fprintf(csv, "%s,%s,%s,\"%s\",%d,\"%s\",%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%s,%s,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.2f\n",
+                        fprintf(csv, "%s,%s,%s,\"%s\",%d,\"%s\",%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%s,%s,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%.2f,%d,%d,%.4f,%.0f,%.0f\n",
                                 fl_git_rev(), ts, backend, base_ops->device_name, nthr, blas, w->name, meth, qq, B,
                                 pr.reps, pr.warmup, 1e3 * r.step_med, 1e3 * r.step_min, 1e3 * r.step_max, fl_ms, ratio,
                                 r.gflop, r.gflop / r.step_med, r.share[0], r.share[1], r.share[2], r.share[3],
-                                r.share[4], r.rss, load);
+                                r.share[4], r.rss, load, dist->size, slices, r.comm_ms, r.comm_bytes, r.reduce_bytes);
                         fflush(csv);
                     }
                 }
@@ -509,5 +527,6 @@ int fl_cmd_bench(int argc, char** argv) {
     if (!count_only)
         printf("floor = the same GEMMs replayed alone through %s in this run; ratio = step / floor\n",
                !strcmp(backend, "cpu") ? "OpenBLAS" : "cuBLAS");
+    fl_dist_finalize();
     return failures ? 1 : 0;
 }
