@@ -133,6 +133,25 @@ echo "test_cuda exit $?: $(grep -c '^PASS' "$OUT/test_cuda.txt") passed, $(grep 
 grep -E "^(FAIL|SKIP)|check failed|device:|\|g_gpu" "$OUT/test_cuda.txt" | head -60
 [ -x build/flbench ] && FLBENCH=build/flbench fl timeout "$(cap 30)" sh tests/cli/test_cuda_cli.sh 2>&1 | head -5
 
+phase "data parallelism on the GPU (docs/SCALING.md)"
+# --slices 2 on one rank: the slice partials and their fold on the device, against the CPU's
+# row; with mpirun and a build with MPI, 1 rank against 2 (NCCL, one GPU each where there are
+# two; on one GPU NCCL refuses two ranks, so that case waits for a machine with several)
+if [ -x build/flbench ] && [ -d /usr/share/datasets/fashion-mnist ]; then
+    DP="--dataset fashion-mnist --shots 4 --val-per-class 2 --batch 12 --max-steps 3 --model vit-tiny --method lr --allocator flops --budget 8 --seed 1 --slices 2 --quiet"
+    fl timeout "$(cap 60)" build/flbench train $DP --backend cuda --out "$OUT/dp_cuda.csv" && \
+        fl timeout "$(cap 60)" build/flbench train $DP --backend cpu --out "$OUT/dp_cpu.csv" && \
+        echo "slices on cuda: train_loss $(python3 -c "import csv;a=list(csv.DictReader(open('$OUT/dp_cuda.csv')))[-1];b=list(csv.DictReader(open('$OUT/dp_cpu.csv')))[-1];print(a['train_loss'],'cpu',b['train_loss'],'reduce_bytes',a['reduce_bytes'],b['reduce_bytes'])" 2>&1)"
+    NGPU=$(nvidia-smi -L 2>/dev/null | wc -l)
+    if command -v mpirun >/dev/null 2>&1 && build/flbench --version | grep -q ', MPI)' && [ "$NGPU" -ge 2 ]; then
+        export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        fl timeout "$(cap 90)" mpirun --oversubscribe -np 2 build/flbench train $DP --backend cuda --out "$OUT/dp_nccl.csv" 2>&1 | tail -3
+        python3 -c "import csv;a=list(csv.DictReader(open('$OUT/dp_cuda.csv')));b=list(csv.DictReader(open('$OUT/dp_nccl.csv')));print('nccl 2 ranks vs 1:', 'same train_loss' if [r['train_loss'] for r in a]==[r['train_loss'] for r in b] else 'DIFFERENT', b[-1]['t_comm_ms'], 'ms comm')" 2>&1
+    else
+        echo "NCCL across ranks: not run (needs mpirun, a build with MPI and 2 GPUs; found $NGPU GPU(s), $(build/flbench --version))"
+    fi
+fi
+
 phase "cuBLAS rates"
 fl timeout "$(cap 90)" build/bench_gpu gemm --csv "$CSV" | tee "$DEPS/gemm.txt"
 REF=$(awk '/^CUBLAS_FP32_BEST_GFLOPS/ {print $2}' "$DEPS/gemm.txt")
