@@ -75,19 +75,24 @@ int sw_cell_child(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------
 // rows the sweep writes itself
 
-// The last non-empty line of a log file (the child's error, usually).
+// The line of a cell's log that says why it ended: a launcher's line naming the rank that
+// died (Open MPI's "mpirun noticed that process rank N ...", Slurm's "srun: error: ... task N")
+// where there is one, else the last line that is not a rule of dashes.
 static void last_log_line(const char* path, char* out, size_t len) {
     out[0] = 0;
     FILE* f = fopen(path, "r");
     if (!f) return;
-    char line[1024];
+    char line[1024], rank_line[1024] = "";
     while (fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = 0;
         char* p = strrchr(line, '\r');  // progress lines overwrite themselves
         p = p ? p + 1 : line;
         if (*p && strspn(p, "-") < strlen(p)) snprintf(out, len, "%s", p);  // not a launcher's rule of dashes
+        if (strstr(p, "noticed that process rank") || (strstr(p, "srun: error:") && strstr(p, "task")))
+            snprintf(rank_line, sizeof rank_line, "%s", p);
     }
+    if (rank_line[0]) snprintf(out, len, "%s", rank_line);
     fclose(f);
 }
 

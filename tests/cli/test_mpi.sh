@@ -131,7 +131,8 @@ if [ "$rc" != 0 ] && [ "$n" = 1 ] && [ "$n0" = 0 ] && [ "$st" != ok ] && echo "$
 else fail rank_start_failure_named "exit $rc, $n lines of rank 1, $n0 of rank 0, row '$st' '$msg': $(head -3 "$T/start/err")"; fi
 
 # a rank killed mid-run: a sweep of two cells on 2 ranks each; rank 1 of the first cell is
-# killed once that cell has written a row; --retry-failed then completes the sweep
+# killed once that cell has written a row (200 epochs, a few seconds: long enough that the
+# kill lands before the last row); --retry-failed then completes the sweep
 cat > "$T/sw.conf" <<EOF
 name dp
 set dataset fashion-mnist
@@ -139,7 +140,7 @@ set model mlp:784-24-10
 set shots 10
 set val-per-class 2
 set batch 10
-set epochs 40
+set epochs 200
 set eval-batch 7
 set threads 1
 set slices 2
@@ -168,7 +169,7 @@ import csv, sys, collections
 rows = list(csv.DictReader(open(sys.argv[1])))
 by = collections.defaultdict(list)
 for r in rows: by[r["cell_key"]].append(r)
-bad = [k for k, v in by.items() if [r["epoch"] for r in v] != [str(e) for e in range(1, 41)] or v[-1]["status"] != "ok" or v[-1]["final"] != "1"]
+bad = [k for k, v in by.items() if [r["epoch"] for r in v] != [str(e) for e in range(1, 201)] or v[-1]["status"] != "ok" or v[-1]["final"] != "1"]
 print("ok" if len(by) == 2 and not bad else f"{len(by)} cells, wrong: {[(k, [(r['epoch'], r['status']) for r in by[k]]) for k in bad]}")
 EOF
 )
