@@ -47,6 +47,29 @@ void fl_dir_losses(fl_engine* e, fl_dir_bufs* w, const float* x, const int32_t* 
     e->ops->download(loss_host, loss_d, (size_t)m * sizeof(float));
 }
 
+void fl_dir_group_losses(fl_engine* e, fl_dir_bufs* w, const fl_batch* b, const int32_t* idx, const int* goff,
+                         int G, float* loss_host) {
+    for (int g = 0; g < G; g++) {
+        int mg = goff[g + 1] - goff[g];
+        if (!mg) continue;
+        const float* x;
+        const int32_t* y;
+        fl_dir_subset(e, w, b, idx + goff[g], mg, &x, &y);
+        fl_dir_losses(e, w, x, y, mg, loss_host + goff[g]);
+    }
+}
+
+int fl_dir_slice_groups(const fl_step_plan* plan, int B, int k, int32_t* idx, int* goff) {
+    int G = plan->s_hi - plan->s_lo, cnt = 0;
+    for (int g = 0; g < G; g++) {
+        goff[g] = cnt;
+        for (int i = fl_slice_begin(B, plan->S, plan->s_lo + g); i < fl_slice_begin(B, plan->S, plan->s_lo + g + 1); i++)
+            if (plan->n[i] > k) idx[cnt++] = i;
+    }
+    goff[G] = cnt;
+    return G;
+}
+
 void fl_dir_keep(fl_engine* e, int K, const float* s_host, uint32_t stream) {
     if (K > e->dir_K || !e->dir_s) {
         if (e->dir_s) e->ops->free(e->dir_s);

@@ -28,6 +28,17 @@ void fl_dir_subset(fl_engine* e, fl_dir_bufs* w, const fl_batch* b, const int32_
 // Clean forward of m data at the current weights: per-datum losses into loss_host (m).
 void fl_dir_losses(fl_engine* e, fl_dir_bufs* w, const float* x, const int32_t* y, int m, float* loss_host);
 
+// Clean forwards of groups of the batch's data at the current weights, one forward per group:
+// group g is idx[goff[g]..goff[g+1]) (the data of one slice, dist.h); losses into
+// loss_host (goff[G]), in idx's order.
+void fl_dir_group_losses(fl_engine* e, fl_dir_bufs* w, const fl_batch* b, const int32_t* idx, const int* goff,
+                         int G, float* loss_host);
+
+// The data direction k is evaluated on, slice by slice of this process's slices in plan: idx
+// gets the data with n_i > k of each slice in turn, goff (G + 1) where each slice's group
+// starts. Returns G, the number of slices.
+int fl_dir_slice_groups(const fl_step_plan* plan, int B, int k, int32_t* idx, int* goff);
+
 // Keeps the estimate g = sum_k s[k] z_k (s: K floats, host; z: rows 0..K-1 of `stream` at this
 // step) for fl_engine_apply, and writes it into params.grad when the buffer exists.
 void fl_dir_keep(fl_engine* e, int K, const float* s_host, uint32_t stream);

@@ -57,14 +57,7 @@ static void eval_direction(fl_engine* e, const fl_batch* b, const int32_t* idx, 
     float* theta = e->model->params.data;
     for (int pass = 0; pass < 2; pass++) {
         fl_dir_add(e, theta, pass == 0 ? mu : -2.0f * mu, k, stream);
-        for (int g = 0; g < G; g++) {
-            int mg = goff[g + 1] - goff[g];
-            if (!mg) continue;
-            const float* x;
-            const int32_t* y;
-            fl_dir_subset(e, &w->sub, b, idx + goff[g], mg, &x, &y);
-            fl_dir_losses(e, &w->sub, x, y, mg, (pass == 0 ? lp : lm) + goff[g]);
-        }
+        fl_dir_group_losses(e, &w->sub, b, idx, goff, G, pass == 0 ? lp : lm);
     }
     fl_dir_add(e, theta, mu, k, stream);
     for (int j = 0; j < m; j++) {
@@ -115,13 +108,7 @@ static int mezo_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan, 
     double t0 = fl_now();
     FL_NVTX_PUSH("forward queries");  // +mu/-mu forwards of every direction
     for (int k = 0; k < K; k++) {
-        int cnt = 0;
-        for (int g = 0; g < G; g++) {
-            goff[g] = cnt;
-            for (int i = fl_slice_begin(B, plan->S, plan->s_lo + g); i < fl_slice_begin(B, plan->S, plan->s_lo + g + 1); i++)
-                if (n[i] > k) idx[cnt++] = i;
-        }
-        goff[G] = cnt;
+        fl_dir_slice_groups(plan, B, k, idx, goff);
         eval_direction(e, b, idx, goff, G, (uint32_t)k, FL_STREAM_MEZO, c, k == 0 ? mid : NULL);
         for (int g = 0; g < G; g++) {
             if (goff[g + 1] > goff[g]) st->flops += 2 * m->vt->forward_flops(m, goff[g + 1] - goff[g], goff[g + 1] - goff[g], 0);

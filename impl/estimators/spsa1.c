@@ -62,14 +62,7 @@ static void eval_direction(fl_engine* e, spsa1_ws* w, const fl_batch* b, const i
     float* lk = fl_host_grow(&w->lk, (size_t)(m > 0 ? m : 1) * sizeof(float));
     float* theta = e->model->params.data;
     fl_dir_add(e, theta, mu, k, stream);
-    for (int g = 0; g < G; g++) {
-        int mg = goff[g + 1] - goff[g];
-        if (!mg) continue;
-        const float* x;
-        const int32_t* y;
-        fl_dir_subset(e, &w->sub, b, idx + goff[g], mg, &x, &y);
-        fl_dir_losses(e, &w->sub, x, y, mg, lk + goff[g]);
-    }
+    fl_dir_group_losses(e, &w->sub, b, idx, goff, G, lk);
     fl_dir_add(e, theta, -mu, k, stream);
     for (int j = 0; j < m; j++) c[j] = (lk[j] - clean[idx[j]]) / mu;
 }
@@ -117,13 +110,7 @@ static int spsa1_step(fl_engine* e, const fl_batch* b, const fl_step_plan* plan,
     double t0 = fl_now();
     FL_NVTX_PUSH("forward queries");
     for (int k = 0; k < K; k++) {
-        int cnt = 0;
-        for (int g = 0; g < G; g++) {
-            goff[g] = cnt;
-            for (int i = fl_slice_begin(B, plan->S, plan->s_lo + g); i < fl_slice_begin(B, plan->S, plan->s_lo + g + 1); i++)
-                if (n[i] > k) idx[cnt++] = i;
-        }
-        goff[G] = cnt;
+        fl_dir_slice_groups(plan, B, k, idx, goff);
         eval_direction(e, w, b, idx, goff, G, (uint32_t)k, STREAM_SPSA1, plan->clean, c);
         for (int g = 0; g < G; g++) {
             if (goff[g + 1] > goff[g]) st->flops += m->vt->forward_flops(m, goff[g + 1] - goff[g], goff[g + 1] - goff[g], 0);
