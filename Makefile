@@ -108,14 +108,25 @@ $(OBJDIR)/bench/run/schema.o: $(BUILD)/git_rev
 $(OBJDIR)/bench/run/schema.o: override CPPFLAGS += -DFL_GIT_REV='"$(GIT_REV)"'
 FORCE:
 
-.PHONY: all deps FORCE test fuzz reproduce bench bench-peers hf-venv perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump nvtx-check
+.PHONY: all deps print-variant FORCE test fuzz reproduce bench bench-peers hf-venv perf-baseline plots cuda clean tests-build nvcc-headers cuobjdump nvtx-check
 all: $(BUILD)/flbench $(LIBFL) $(LIBHARNESS)
 	@echo "built $(BUILD)/flbench ($(VARIANT))"
 
+# The stamp is an (empty) makefile included below: when make has to run deps.sh first, it
+# reads this Makefile again afterwards, so what the packages bring (mpicc, for WITH_MPI) is
+# seen by the same `make test` on a fresh machine instead of the next one. DEPS_SCRIPT: for
+# tests/cli/test_make_flags.sh.
+DEPS_SCRIPT ?= scripts/deps.sh
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/deps.sh
-	@sh scripts/deps.sh
+$(DEPS_STAMP): $(DEPS_SCRIPT)
+	@sh $(DEPS_SCRIPT)
 	@mkdir -p $(BUILD) && touch $@
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(DEPS_STAMP)
+endif
+# the variant this Makefile would build (CPU-only, CPU+CUDA, +MPI), after deps
+print-variant: $(DEPS_STAMP)
+	@echo '$(VARIANT)'
 
 $(OBJDIR)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -38,3 +38,21 @@ if grep -- ' -c ' "$T/l" | head -1 | grep -q -- '-DFL_X -I\. ' &&
    grep -- '-o build/flbench ' "$T/l" | grep -q -- '-lrt .*-lopenblas.*-fopenmp'; then
     pass make_cppflags_ldlibs_keep_required
 else fail make_cppflags_ldlibs_keep_required "$(grep -- ' -c \|-o build/flbench ' "$T/l" | head -2)"; fi
+
+# What make deps installs is seen by the same make: on a fresh machine `make test` installs
+# Open MPI and must build with it. A deps script that makes an mpicc appear (MPICC points at
+# it) gives a +MPI variant in one make; the negative control, a deps script that installs
+# nothing, does not.
+mkdir -p "$T/bin"
+cat >"$T/deps_mpi.sh" <<DEPS
+printf '#!/bin/sh\n' >"$T/bin/mpicc"
+chmod +x "$T/bin/mpicc"
+DEPS
+echo ': nothing to install' >"$T/deps_none.sh"
+v_mpi=$($MK -s BUILD="$T/b1" DEPS_SCRIPT="$T/deps_mpi.sh" MPICC="$T/bin/mpicc" print-variant 2>&1 | tail -1)
+rm -f "$T/bin/mpicc"
+v_none=$($MK -s BUILD="$T/b2" DEPS_SCRIPT="$T/deps_none.sh" MPICC="$T/bin/mpicc" print-variant 2>&1 | tail -1)
+case "$v_mpi|$v_none" in
+    *+MPI\|CPU-only) pass make_sees_what_deps_installed ;;
+    *) fail make_sees_what_deps_installed "variant after a deps run that installs mpicc '$v_mpi', after one that installs nothing '$v_none'" ;;
+esac
