@@ -4,6 +4,7 @@
 // (SKIP without numpy), and every fault of tests/fixtures/faulty_blackbox.py (SKIP without
 // python3): the call fails, the message names the fault, and no child is left behind.
 #include "impl/blackbox/blackbox.h"
+#include "impl/io/npyframe.h"
 #include "tests/test.h"
 #include <errno.h>
 #include <sys/wait.h>
@@ -138,6 +139,76 @@ static void test_client_and_server_in_c(void) {
           "requests %ld queries %ld wall %g compute %g", bb->requests, bb->queries, bb->wall_s, bb->compute_s);
     fl_blackbox_free(bb);
     CHECK(children_left() == 0, "a child is left after free");
+}
+
+// The server on input written in advance: every malformed message refused with its message,
+// QUIT and the end of input accepted.
+static fl_blackbox* new_trivial(void) {
+    fl_blackbox* bb = fl_calloc(1, sizeof *bb);
+    bb->vt = &trivial_vt;
+    bb->impl = fl_calloc(1, sizeof(trivial));
+    return bb;
+}
+
+static int serve_input(int kind, fl_err* err) {
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) return -9;
+    int64_t h1[1] = {1}, setup[5] = {FL_BB_SETUP, FL_BB_VERSION, PROMPT_LEN, 2, 10}, query[3] = {FL_BB_QUERY, 1, 1};
+    int64_t quit[1] = {FL_BB_QUIT}, op9[1] = {9}, s5[1] = {5}, s3[1] = {3};
+    int64_t xs[4] = {2, 1, 2, 2}, ys[1] = {2}, rs[1] = {1}, ps[3] = {1, PROMPT_LEN, 3}, ps_bad[3] = {1, PROMPT_LEN, 4};
+    float x[8] = {0}, prompts[2 * 4] = {0};
+    int32_t y[2] = {0, 1}, datum[1] = {1}, prompt[1] = {0};
+    if (kind != 1) {  // a SETUP first, except for the QUERY-before-SETUP case
+        fl_frame_write(in[1], FL_NPY_I64, 1, s5, setup, 0, NULL);
+        fl_frame_write(in[1], FL_NPY_F32, 4, xs, x, 0, NULL);
+        fl_frame_write(in[1], FL_NPY_I32, 1, ys, y, 0, NULL);
+    }
+    if (kind <= 1 || kind == 3) {  // a sound QUERY (kind 3: with prompts of the wrong width)
+        fl_frame_write(in[1], FL_NPY_I64, 1, s3, query, 0, NULL);
+        fl_frame_write(in[1], FL_NPY_I32, 1, rs, datum, 0, NULL);
+        fl_frame_write(in[1], FL_NPY_I32, 1, rs, prompt, 0, NULL);
+        fl_frame_write(in[1], FL_NPY_F32, 3, kind == 3 ? ps_bad : ps, prompts, 0, NULL);
+    }
+    if (kind == 2) fl_frame_write(in[1], FL_NPY_I64, 1, h1, op9, 0, NULL);
+    if (kind == 4) fl_frame_write_bytes(in[1], "garbage", 7, 0, NULL);
+    if (kind == 5) fl_frame_write(in[1], FL_NPY_I64, 1, h1, quit, 0, NULL);
+    close(in[1]);
+    fl_blackbox* bb = new_trivial();
+    int rc = fl_blackbox_serve(bb, in[0], out[1], err);
+    fl_blackbox_free(bb);
+    close(in[0]);
+    close(out[1]);
+    if (rc == 0 && kind == 0) {  // the answers: SETUP's header, then QUERY's three frames
+        fl_npy_array a;
+        fl_err e2;
+        int ok = fl_frame_read(out[0], fl_now() + 5, 0, "answer", &a, &e2) == 0 && a.numel == 4 &&
+                 ((int64_t*)a.data)[2] == 3;
+        fl_npy_array_free(&a);
+        ok = ok && fl_frame_read(out[0], fl_now() + 5, 0, "answer", &a, &e2) == 0 && ((int64_t*)a.data)[1] == 1;
+        fl_npy_array_free(&a);
+        ok = ok && fl_frame_read(out[0], fl_now() + 5, 0, "answer", &a, &e2) == 0 && ((float*)a.data)[0] == 1.0f;
+        fl_npy_array_free(&a);
+        if (!ok) rc = -8;
+    }
+    close(out[0]);
+    return rc;
+}
+
+static void test_server_input(void) {
+    const char* needle[] = {NULL, "QUERY before SETUP", "operation 9, expected 0 (QUIT), 1 (SETUP) or 2 (QUERY)",
+                            "frame 4 has dtype '<f4' and shape (1, 2, 4), expected '<f4' and shape (1, 2, 3)",
+                            "message 2: frame 1 is not a valid .npy", NULL};
+    for (int kind = 0; kind < 6; kind++) {
+        fl_err err = {{0}};
+        int rc = serve_input(kind, &err);
+        if (!needle[kind]) {
+            CHECK(rc == 0, "input %d: %d %s", kind, rc, err.msg);
+        } else {
+            CHECK(rc == -1 && strstr(err.msg, needle[kind]), "input %d: %d, message lacks '%s': %s", kind, rc,
+                  needle[kind], err.msg);
+            if (getenv("FL_TEST_VERBOSE")) printf("    %s\n", err.msg);
+        }
+    }
 }
 
 // ---- the numpy box ----------------------------------------------------------------------------
@@ -318,6 +389,7 @@ static void test_faults_of_a_box(void) {
 int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "--serve") == 0) return serve_trivial();
     RUN(test_client_and_server_in_c);
+    RUN(test_server_input);
     RUN(test_numpy_box);
     RUN(test_faults_of_the_shell);
     RUN(test_faults_of_a_box);
