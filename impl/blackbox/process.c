@@ -1,5 +1,5 @@
 // process.c: a black box that is another process (blackbox.h, docs/BLACKBOX.md): started with
-// /bin/sh -c CMD, spoken to in length-prefixed .npy frames over pipes to its stdin and from its
+// /bin/sh -c CMD in a process group of its own, spoken to in length-prefixed .npy frames over pipes to its stdin and from its
 // stdout; its stderr is ours. Every fault (the box exits, is silent past the timeout, answers
 // the wrong thing) is one line through fl_err, and the process is then killed and reaped: the
 // session is over, later calls fail at once. Starting a box sets SIGPIPE to SIG_IGN in this
@@ -37,21 +37,24 @@ static void close_fd(int* fd) {
     *fd = -1;
 }
 
-// Waits up to grace_s for the box to exit (then SIGKILL) and reaps it; *status its wait status.
+// Waits up to grace_s for the box to exit, then kills its process group (what it left
+// behind, or all of it: a shell's children too) and reaps it; *status its wait status. The
+// group is killed before the reaping, while its id cannot yet belong to another process.
 static void bb_reap(bb_process* p, double grace_s, int* status) {
     *status = 0;
     if (p->pid <= 0) return;
     double until = fl_now() + grace_s;
     for (;;) {
-        pid_t w = waitpid(p->pid, status, WNOHANG);
-        if (w == p->pid || (w < 0 && errno != EINTR)) break;
-        if (fl_now() >= until) {
-            kill(p->pid, SIGKILL);
-            while (waitpid(p->pid, status, 0) < 0 && errno == EINTR) {}
-            break;
-        }
+        siginfo_t si;
+        si.si_pid = 0;
+        int w = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if (w == 0 && si.si_pid == p->pid) break;  // exited, not yet reaped
+        if ((w < 0 && errno != EINTR) || fl_now() >= until) break;
         usleep(5000);
     }
+    kill(-p->pid, SIGKILL);
+    kill(p->pid, SIGKILL);  // in case it left the group
+    while (waitpid(p->pid, status, 0) < 0 && errno == EINTR) {}
     p->pid = 0;
 }
 
@@ -59,9 +62,8 @@ static void bb_reap(bb_process* p, double grace_s, int* status) {
 static void bb_kill(bb_process* p) {
     close_fd(&p->to_box);
     close_fd(&p->from_box);
-    if (p->pid > 0) kill(p->pid, SIGKILL);
     int status;
-    bb_reap(p, 10.0, &status);
+    bb_reap(p, 0, &status);
     p->broken = 1;
 }
 
@@ -127,7 +129,9 @@ fl_blackbox* fl_blackbox_process_new(const char* cmd, double timeout_s, fl_err* 
         return NULL;
     }
     if (pid == 0) {
-        // the child: pipes on 0 and 1 (dup2 clears close-on-exec), nothing else of ours open
+        // the child: its own process group (killed whole), pipes on 0 and 1 (dup2 clears
+        // close-on-exec), nothing else of ours open
+        setpgid(0, 0);
         if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) _exit(127);
         if (close_range(3, ~0u, 0) != 0)
             for (int fd = 3; fd < 4096; fd++) close(fd);
@@ -135,6 +139,7 @@ fl_blackbox* fl_blackbox_process_new(const char* cmd, double timeout_s, fl_err* 
         execl("/bin/sh", "sh", "-c", cmd, (char*)NULL);
         _exit(127);
     }
+    setpgid(pid, pid);  // also here, so that it holds before either side goes on
     close(in[0]);
     close(out[1]);
     fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);

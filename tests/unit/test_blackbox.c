@@ -6,6 +6,7 @@
 #include "impl/blackbox/blackbox.h"
 #include "impl/io/npyframe.h"
 #include "tests/test.h"
+#include <dirent.h>
 #include <errno.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -354,6 +355,28 @@ static void test_faults_of_the_shell(void) {
                  "does the box print text to its standard output?", 1);
 }
 
+// Processes whose command line holds marker, after waiting up to 2 s for them to go.
+static int processes_with(const char* marker) {
+    for (double until = fl_now() + 2;; usleep(20000)) {
+        int n = 0;
+        DIR* d = opendir("/proc");
+        struct dirent* e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            char path[300], line[4096];
+            snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+            FILE* f = fopen(path, "rb");
+            size_t k = f ? fread(line, 1, sizeof line - 1, f) : 0;
+            if (f) fclose(f);
+            for (size_t i = 0; i < k; i++) if (!line[i]) line[i] = ' ';
+            line[k] = '\0';
+            n += strstr(line, marker) != NULL;
+        }
+        if (d) closedir(d);
+        if (n == 0 || fl_now() > until) return n;
+    }
+}
+
 static void test_faults_of_a_box(void) {
     if (!have("python3 -c 'import ast, struct'")) SKIP("no python3");
     struct { const char* mode; const char* needle1; const char* needle2; } cases[] = {
@@ -365,8 +388,14 @@ static void test_faults_of_a_box(void) {
     };
     for (int k = 0; k < 5; k++) {
         char cmd[200];
-        snprintf(cmd, sizeof cmd, "python3 tests/fixtures/faulty_blackbox.py %s 2", cases[k].mode);
+        // "; exit $?": the shell forks python instead of becoming it, so that a kill of the shell
+        // alone would leave python behind (the marker finds it)
+        snprintf(cmd, sizeof cmd, "python3 tests/fixtures/faulty_blackbox.py %s 2 flbench-test-%d; exit $?", cases[k].mode,
+                 (int)getpid());
         expect_fault(cmd, 2, 1.0, cases[k].needle1, cases[k].needle2, strcmp(cases[k].mode, "nan") != 0);
+        char marker[64];
+        snprintf(marker, sizeof marker, "flbench-test-%d", (int)getpid());
+        CHECK(processes_with(marker) == 0, "%s: the box's python outlived the session", cases[k].mode);
     }
     // mode ok: no fault, and QUIT ends it with status 0
     fl_err err = {{0}};
