@@ -181,6 +181,12 @@ static int npy_parse_dict(npy_cursor* c, char* descr, size_t descr_size, int* fo
     return 0;
 }
 
+int fl_npy_parse_header(const char* text, size_t len, size_t base, const char* where, char* descr,
+                        size_t descr_size, int* fortran, int* ndim, int64_t* shape, fl_err* err) {
+    npy_cursor c = {text, 0, len, base, where, err};
+    return npy_parse_dict(&c, descr, descr_size, fortran, ndim, shape);
+}
+
 int fl_npy_read_f32(const char* path, fl_npy* arr, fl_err* err) {
     memset(arr, 0, sizeof *arr);
     FILE* f = fopen(path, "rb");
@@ -243,8 +249,8 @@ int fl_npy_read_f32(const char* path, fl_npy* arr, fl_err* err) {
     }
     char descr[32] = {0};
     int fortran = 0;
-    npy_cursor c = {header, 0, (size_t)hlen, (size_t)hstart, path, err};
-    if (npy_parse_dict(&c, descr, sizeof descr, &fortran, &arr->ndim, arr->shape)) {
+    if (fl_npy_parse_header(header, (size_t)hlen, (size_t)hstart, path, descr, sizeof descr, &fortran, &arr->ndim,
+                            arr->shape, err)) {
         rc = -1;
         goto done;
     }

@@ -31,6 +31,13 @@ void fl_npy_free(fl_npy* arr);
 // used in the message, e.g. "X.npy: array has shape (2, 3, 28), expected (N, 1, 28, 28)".
 int fl_npy_check_shape(const fl_npy* arr, const char* path, int ndim, const int64_t* shape, fl_err* err);
 
+// Parses the header dict of a .npy: the len bytes of text between the preamble and the data
+// (ending in '\n'), starting at byte offset base of the source named where (both only for
+// messages). Fills descr (e.g. "<f4", truncated to descr_size-1), fortran_order and shape;
+// does not judge them. Shared with the in-memory frames of npyframe.c. 0, or -1 with err.
+int fl_npy_parse_header(const char* text, size_t len, size_t base, const char* where, char* descr,
+                        size_t descr_size, int* fortran, int* ndim, int64_t* shape, fl_err* err);
+
 // Writes a C-order little-endian float32 array of shape[0..ndim) (ndim 0..FL_NPY_MAX_DIMS).
 int fl_npy_write_f32(const char* path, int ndim, const int64_t* shape, const float* data, fl_err* err);
 // The same for little-endian int32 ('<i4'), e.g. labels.
