@@ -96,6 +96,12 @@ static int train_table(train_args* a, fl_opt* out) {
         {"weights", FL_OPT_STR, c->weights, sizeof c->weights, NULL, "initial weights: safetensors file or Hugging Face model directory"},
         {"save", FL_OPT_STR, c->save, sizeof c->save, NULL, "write the final parameters to this safetensors file"},
         {"save-every", FL_OPT_INT, &c->save_every, 0, "0..", "also save every N epochs (to SAVE.epochN)"},
+        {"prompt-len", FL_OPT_INT, &c->prompt_len, 0, "0..", "black-box prompt tuning: P prompt tokens after CLS, the model frozen behind a black box (0 = train the model; `flbench prompt`: 10)"},
+        {"intrinsic-dim", FL_OPT_INT, &c->intrinsic_dim, 0, "1..", "prompt tuning: dimension d of z, the prompt being A z (default 1000)"},
+        {"projection-scale", FL_OPT_FLOAT, &c->projection_scale, 0, ">0", "prompt tuning: A's entries are N(0, scale^2/d) (default 1)"},
+        {"blackbox", FL_OPT_STR, c->blackbox, sizeof c->blackbox, NULL, "prompt tuning: command of an external black box (docs/BLACKBOX.md; default: the built-in ViT of --model)"},
+        {"blackbox-timeout", FL_OPT_FLOAT, &c->blackbox_timeout, 0, "0..", "prompt tuning: seconds an answer may take before the box is killed (default 60; 0 = no limit)"},
+        {"early-stop", FL_OPT_INT, &c->early_stop, 0, "0..", "stop after N evaluations without a lower validation loss, ending with the best epoch's parameters (0 = off; needs --val-per-class)"},
         {"method", FL_OPT_STR, c->method, sizeof c->method, NULL, "bp, mezo or lr (default lr)"},
         {"checkpoint", FL_OPT_CHOICE, &a->checkpoint, 0, "none|block", "bp: keep only each block's input and recompute the block in the backward (default none)"},
         {"allocator", FL_OPT_STR, c->allocator, sizeof c->allocator, NULL, "uniform (default), flops, neyman, oracle, bernoulli, loss"},
@@ -271,26 +277,43 @@ static int model_from_weights(fl_train_cfg* c, int argc, char** argv, fl_err* er
 }
 
 // A line of a failed run: in a data-parallel run, which rank says it (dist.h).
-static void say(const fl_dist* d, const char* what, const char* msg) {
-    if (d->size > 1) fprintf(stderr, "flbench train: rank %d of %d: %s%s\n", d->rank, d->size, what, msg);
-    else fprintf(stderr, "flbench train: %s%s\n", what, msg);
+static void say(const char* cmd, const fl_dist* d, const char* what, const char* msg) {
+    if (d->size > 1) fprintf(stderr, "flbench %s: rank %d of %d: %s%s\n", cmd, d->rank, d->size, what, msg);
+    else fprintf(stderr, "flbench %s: %s%s\n", cmd, what, msg);
 }
 
-int fl_cmd_train(int argc, char** argv) {
+// Whether argv[first..) gives --NAME (as "--NAME V" or "--NAME=V").
+static int has_option(int argc, char** argv, int first, const char* name) {
+    size_t n = strlen(name);
+    for (int i = first; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) && (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return 1;
+    return 0;
+}
+
+// `flbench train`, and `flbench prompt` (prompt = 1): train's run with --prompt-len 10 unless
+// given, which must then be at least 1.
+static int run_command(const char* cmd, int prompt, int argc, char** argv) {
     // under mpirun or srun, one rank of a data-parallel run (docs/SCALING.md); the options are
     // the same on every rank, so only rank 0 says what is wrong with them
     fl_dist* d = fl_dist_world();
     fl_train_cfg cfg;
     fl_train_runtime rt;
     fl_err err = {{0}};
-    int rc = d->rank == 0 ? fl_train_parse(&cfg, &rt, "train", argc, argv, 2)
-                          : fl_train_parse_err(&cfg, &rt, "train", argc, argv, 2, &err);
+    int rc = d->rank == 0 ? fl_train_parse(&cfg, &rt, cmd, argc, argv, 2)
+                          : fl_train_parse_err(&cfg, &rt, cmd, argc, argv, 2, &err);
     if (rc) {
         fl_dist_finalize();
         return rc == 1 ? 0 : rc;
     }
+    if (prompt && !has_option(argc, argv, 2, "prompt-len")) cfg.prompt_len = 10;
+    if (prompt && cfg.prompt_len < 1) {
+        if (d->rank == 0) fprintf(stderr, "flbench %s: --prompt-len: expected at least 1 prompt token, found %d\n", cmd, cfg.prompt_len);
+        fl_dist_finalize();
+        return 2;
+    }
     if (model_from_weights(&cfg, argc, argv, &err)) {
-        if (d->rank == 0) fprintf(stderr, "flbench train: %s\n", err.msg);
+        if (d->rank == 0) fprintf(stderr, "flbench %s: %s\n", cmd, err.msg);
         fl_dist_finalize();
         return 2;
     }
@@ -298,15 +321,20 @@ int fl_cmd_train(int argc, char** argv) {
     fl_train_result res;
     rc = 0;
     if (fl_train(&cfg, &res, &err)) {
-        if (!res.quiet_error) say(d, "", err.msg);
+        if (!res.quiet_error) say(cmd, d, "", err.msg);
         if (res.abort_job) fl_dist_abort(2);
         rc = 2;
     } else if (strcmp(res.status, "ok") != 0) {
         char line[1100];
         snprintf(line, sizeof line, "%s: %s", res.status, res.message);
-        if (d->rank == 0) say(d, "run ", line);
+        if (d->rank == 0) say(cmd, d, "run ", line);
         rc = 3;
     }
     fl_dist_finalize();
     return rc;
 }
+
+int fl_cmd_train(int argc, char** argv) { return run_command("train", 0, argc, argv); }
+
+// `flbench prompt`: black-box prompt tuning (docs/METHOD.md, "Prompt tuning"; docs/BLACKBOX.md).
+int fl_cmd_prompt(int argc, char** argv) { return run_command("prompt", 1, argc, argv); }

@@ -11,7 +11,7 @@
 extern "C" {
 #endif
 
-#define FL_SCHEMA_VERSION 5
+#define FL_SCHEMA_VERSION 6
 
 typedef struct {
     const char* name;

@@ -8,7 +8,10 @@
 int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);  // data.c
 
 void fl_setup_close(fl_setup* s) {
-    fl_model_free(s->m);
+    fl_model_free(s->m);      // a prompt model ends its box's session first
+    fl_model_free(s->inner);
+    free(s->train_id);
+    free(s->test_id);
     free(s->tr_idx);
     free(s->ev_idx);
     free(s->mislabelled);
@@ -107,7 +110,12 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
         size_t len = strlen(s->dataset_desc);
         snprintf(s->dataset_desc + len, sizeof s->dataset_desc - len, " label-noise=%g", (double)cfg->label_noise);
     }
-    // model
+    // model (prompt tuning with an external black box has none of its own)
+    int external = cfg->prompt_len > 0 && cfg->blackbox[0];
+    if (external) {
+        if (fl_setup_prompt(cfg, s, err)) goto fail;
+        return 0;
+    }
     s->m = fl_model_create(s->ops, cfg->model, cfg->act, s->train.c, s->train.h, s->train.w, s->train.n_classes, err);
     if (!s->m) goto fail;
     s->m->checkpoint = cfg->checkpoint;
@@ -126,6 +134,10 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
         if (head_init && !cfg->quiet)
             fprintf(stderr, "flbench: note: %s has no classifier head for %d classes; the head is initialised from seed %llu\n",
                     cfg->weights, s->m->n_classes, (unsigned long long)cfg->seed);
+    }
+    if (cfg->prompt_len > 0) {  // the model just built is the frozen ViT behind the black box
+        if (fl_setup_prompt(cfg, s, err)) goto fail;
+        return 0;
     }
     if (fl_method_perturbs_layers(cfg->method) && fl_model_set_scope(s->m, cfg->scope, err)) goto fail;
     return 0;

@@ -43,6 +43,9 @@ void fl_train_cfg_default(fl_train_cfg* c) {
     c->eval_every = 1;
     c->progress = -1;
     c->slices = 1;
+    c->intrinsic_dim = 1000;
+    c->projection_scale = 1.0f;
+    c->blackbox_timeout = 60.0f;
 }
 
 // Uniform integer in [0, n) from Philox (seed, stream "SHUF", epoch, draw).
@@ -63,13 +66,13 @@ static void shuffle(int64_t* a, int64_t n, uint64_t seed, uint32_t epoch) {
 // Evaluation: mean loss and accuracy of the model on idx[0..n) of d. In a data-parallel run each
 // rank evaluates a contiguous run of the evaluation batches, and the per-datum losses and hits
 // are gathered and summed in datum order: the same numbers at any world size.
-static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_t n, int eval_batch,
+static void evaluate(fl_model* m, const fl_setup* S, const fl_images* d, const int64_t* idx, int64_t n, int eval_batch,
                      double* loss_out, double* acc_out) {
     FL_NVTX_PUSH("evaluation");
     const fl_ops* ops = m->ops;
     fl_dist* dist = fl_dist_world();
     int Bmax = (int)(n < eval_batch ? n : eval_batch);
-    int64_t dim = fl_images_dim(d);
+    int64_t dim = fl_setup_in_dim(S, d);
     float* xh = fl_malloc((size_t)Bmax * dim * sizeof(float));
     int32_t* yh = fl_malloc((size_t)Bmax * sizeof(int32_t));
     float* lh = fl_malloc((size_t)(n > 0 ? n : 1) * sizeof(float));     // (n) per-datum loss
@@ -88,7 +91,7 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
     }
     for (int64_t s = first[dist->rank]; s < first[dist->rank + 1]; s += Bmax) {
         int B = (int)(n - s < Bmax ? n - s : Bmax);
-        fl_images_batch(d, idx + s, B, xh);
+        fl_setup_inputs(S, d, idx + s, B, xh);
         for (int i = 0; i < B; i++) yh[i] = d->labels[idx[s + i]];
         ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
         ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
@@ -118,9 +121,9 @@ static void evaluate(fl_model* m, const fl_images* d, const int64_t* idx, int64_
 // check when a step could not run (docs/METHOD.md, "Divergence"). Bookkeeping like evaluation:
 // no queries counted, no training time (the caller takes its time out of the run's). One
 // forward of the whole batch, whose size training already holds.
-static double batch_clean_loss(fl_model* m, const fl_images* d, const fl_batch* b) {
+static double batch_clean_loss(fl_model* m, const fl_setup* S, const fl_batch* b) {
     double loss, acc;
-    evaluate(m, d, b->index, b->B, b->B, &loss, &acc);
+    evaluate(m, S, &S->train, b->index, b->B, b->B, &loss, &acc);
     return loss;
 }
 
@@ -146,10 +149,10 @@ static void copy_without_nan_sign(char* out, size_t len, const char* msg) {
 // batch's clean loss being non-finite or above the limit (an allocator refuses a NaN loss; an
 // exploded model gives non-finite tracked gradients), with the message in msg; 0 when it has
 // failed. The loss's time is taken out of the run's (*t_run0).
-static int error_is_divergence(fl_model* m, const fl_images* d, const fl_batch* b, double l0,
+static int error_is_divergence(fl_model* m, const fl_setup* S, const fl_batch* b, double l0,
                                int epoch, long long step, const char* why, double* t_run0, char* msg, size_t len) {
     double tt = fl_now();
-    double loss = batch_clean_loss(m, d, b);
+    double loss = batch_clean_loss(m, S, b);
     *t_run0 += fl_now() - tt;
     if (!fl_diverged_loss(l0, loss)) return 0;
     char num[32], lim[32], reason[320];
@@ -162,6 +165,15 @@ static int error_is_divergence(fl_model* m, const fl_images* d, const fl_batch* 
     return 1;
 }
 
+// A model that failed at run time (a black box's fault, model.h): 1 with its message in err.
+// Checked before anything reads a non-finite loss as divergence: the run failed, it did not
+// diverge.
+static int model_failed(const fl_model* m, fl_err* err) {
+    if (!m->failure) return 0;
+    fl_fail(err, "%s", m->failure);
+    return 1;
+}
+
 static const char* pairing_name(fl_pairing p) { return p == FL_PAIR_SAME ? "same" : p == FL_PAIR_CROSS ? "cross" : "none"; }
 static const char* baseline_name(fl_baseline b) { return b == FL_BASE_CLEAN ? "clean" : b == FL_BASE_MEAN ? "mean" : "none"; }
 
@@ -171,6 +183,7 @@ typedef struct {
     double loss, grad_norm;
     double t_step, t_clean, t_alloc, t_forward, t_grad, t_update;
     double t_comm, comm_bytes, reduce_bytes;  // data parallelism: time and bytes, summed over steps
+    double t_box, t_box_compute;  // prompt tuning: seconds inside the black box, and of them its own
     int n_lo, n_hi;
     long nonuniform;          // steps whose allocation was not the uniform rule's
     double n_mislabelled, n_all;  // allocated units to mislabelled data, and to all (--label-noise)
@@ -181,6 +194,8 @@ typedef struct {
     double peak_model_mb;     // peak over the steps of bytes held through ops->alloc
     long visits;              // data seen by steps, sum of B: the spend's denominator
     double flops, wall_s;
+    int stop_epoch;           // --early-stop: the epoch whose parameters the run ends with (0: none yet)
+    int stopped;              // --early-stop ended the run before its last epoch
 } run_acc;
 
 static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, const char* key,
@@ -196,7 +211,8 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     char series[200];
     fl_series_label(key, cfg->method, is_bp ? "" : cfg->allocator, cfg->checkpoint == FL_CKPT_BLOCK && is_bp, series, sizeof series);
     // the run's last row: its last epoch, --max-steps reached, or a run that stopped (train.c's loop)
-    int final = strcmp(status, "ok") != 0 || epoch >= cfg->epochs || (cfg->max_steps && ra->steps >= cfg->max_steps);
+    int final = strcmp(status, "ok") != 0 || epoch >= cfg->epochs || (cfg->max_steps && ra->steps >= cfg->max_steps) ||
+                ra->stopped;
     fl_row_set(row, "schema", "%d", FL_SCHEMA_VERSION);
     fl_row_set(row, "cell_key", "%s", key);
     fl_row_set(row, "series", "%s", series);
@@ -217,7 +233,10 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     if (rb) memmove(lb, rb + 1, strlen(rb + 1) + 1);
     fl_row_set(row, "dataset", "%s", dataset);
     if (cfg->class_lo >= 0) fl_row_set(row, "classes", "%d-%d", cfg->class_lo, cfg->class_hi);
-    fl_row_set(row, "model", "%s", cfg->model);
+    if (cfg->prompt_len > 0)  // the trained prompt and what answers it
+        fl_row_set(row, "model", "prompt:P=%d,d=%d:%s", cfg->prompt_len, cfg->intrinsic_dim,
+                   cfg->blackbox[0] ? "blackbox" : cfg->model);
+    else fl_row_set(row, "model", "%s", cfg->model);
     fl_row_set(row, "method", "%s", cfg->method);
     if (!is_bp) fl_row_set(row, "allocator", "%s", cfg->allocator);
     fl_row_set(row, "budget", "%d", is_bp ? 1 : cfg->eo.budget);
@@ -227,6 +246,7 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     fl_row_set(row, "epoch", "%d", epoch);
     fl_row_set(row, "epochs", "%d", cfg->epochs);
     fl_row_set(row, "final", "%d", final);
+    if (cfg->early_stop > 0 && final && ra->stop_epoch > 0) fl_row_set(row, "stop_epoch", "%d", ra->stop_epoch);
     fl_row_set(row, "steps", "%ld", ra->steps);
     fl_row_set(row, "lr", "%g", (double)cfg->lr);
     fl_row_set(row, "optimizer", "%s", cfg->optim);
@@ -260,6 +280,10 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
         fl_row_set(row, "t_forward_ms", "%.4f", 1e3 * ea->t_forward / st);
         fl_row_set(row, "t_grad_ms", "%.4f", 1e3 * ea->t_grad / st);
         fl_row_set(row, "t_update_ms", "%.4f", 1e3 * ea->t_update / st);
+        if (cfg->prompt_len > 0) {
+            fl_row_set(row, "t_blackbox_ms", "%.4f", 1e3 * ea->t_box / st);
+            fl_row_set(row, "t_blackbox_compute_ms", "%.4f", 1e3 * ea->t_box_compute / st);
+        }
         fl_row_set(row, "t_comm_ms", "%.4f", 1e3 * ea->t_comm / st);
         fl_row_set(row, "comm_bytes", "%.0f", ea->comm_bytes / st);
         fl_row_set(row, "reduce_bytes", "%.0f", ea->reduce_bytes / st);
@@ -275,6 +299,43 @@ static void fill_row(fl_row* row, const fl_train_cfg* cfg, const fl_ops* ops, co
     if (cfg->weights[0]) fl_row_set(row, "init_weights", "%s", cfg->weights);
     fl_row_set(row, "config", "%s", cfg->config_str);
     fl_row_set(row, "message", "%s", msg ? msg : "");
+}
+
+// --early-stop N (docs/METHOD.md, "Early stopping"): the lowest validation loss so far, its
+// accuracy and epoch, a host copy of the parameters that gave it, and the evaluations since.
+typedef struct {
+    double best_loss, best_acc;
+    int best_epoch, since;
+    float* best;              // (params.total) host
+} early_stop;
+
+// After an evaluation of epoch `epoch`: a lower loss keeps these parameters; after `patience`
+// evaluations without one, or at the run's last epoch, the run ends (ra->stopped, except at the
+// last epoch) with the best parameters back in the model and their evaluation in *loss, *acc.
+static void early_stop_update(early_stop* es, fl_model* m, int patience, int epoch, int last, double* loss,
+                              double* acc, run_acc* ra) {
+    if (!es->best) {
+        es->best = fl_malloc(m->params.total * sizeof(float));
+        es->best_epoch = 0;
+    }
+    if (es->best_epoch == 0 || *loss < es->best_loss) {
+        es->best_loss = *loss;
+        es->best_acc = *acc;
+        es->best_epoch = epoch;
+        es->since = 0;
+        fl_params_download(&m->params, es->best);
+    } else {
+        es->since++;
+    }
+    ra->stop_epoch = es->best_epoch;
+    if (es->since < patience && !last) return;
+    ra->stopped = !last;
+    if (es->best_epoch != epoch) {
+        fl_params_upload(&m->params, es->best);
+        fl_model_refresh_sigma(m);
+        *loss = es->best_loss;
+        *acc = es->best_acc;
+    }
 }
 
 // Writes a one-row record of a run that could not start (missing data, bad weights...).
@@ -333,6 +394,7 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
     int32_t* yd = NULL;
     FILE* alloc_log = NULL;
     fl_track* track = NULL;  // --track-variance (track.h): benchmark-only, the run is unchanged
+    early_stop es = {0};     // --early-stop
 
     // --out first: a file that cannot take the rows is refused before anything runs (and gets
     // no failure row), and a torn last row left by a killed writer is cut off before appending
@@ -369,7 +431,7 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
     opt.gamma = cfg->gamma;
 
     int Bmax = (int)(n_tr < cfg->batch ? n_tr : cfg->batch);
-    int64_t dim = fl_images_dim(&train);
+    int64_t dim = fl_setup_in_dim(&S, &S.train);
     xh = fl_malloc((size_t)Bmax * dim * sizeof(float));
     yh = fl_malloc((size_t)Bmax * sizeof(int32_t));
     xd = ops->alloc((size_t)Bmax * dim * sizeof(float));
@@ -389,7 +451,8 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
     const char* status = "ok";
     char msg[512] = "";
     if (cfg->eval_initial || cfg->epochs == 0) {  // --epochs 0: this row is the run's only one
-        evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
+        evaluate(m, &S, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
+        if (model_failed(m, err)) goto fail;
         if (cfg->out[0]) {
             fl_row row;
             fl_row_init(&row);
@@ -409,7 +472,7 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
     double l0 = NAN;  // the divergence rule's initial loss: the first batch's, before the first step
     char num[32];
     double t_run0 = fl_now();
-    for (int epoch = 1; epoch <= cfg->epochs && !strcmp(status, "ok"); epoch++) {
+    for (int epoch = 1; epoch <= cfg->epochs && !strcmp(status, "ok") && !ra.stopped; epoch++) {
         epoch_acc ea = {0};
         ea.n_lo = 1 << 30;
         e->epoch = epoch - 1;
@@ -418,15 +481,16 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
             if (cfg->max_steps && ra.steps >= cfg->max_steps) break;
             int64_t first = s * cfg->batch;
             int B = (int)(n_tr - first < cfg->batch ? n_tr - first : cfg->batch);
-            fl_images_batch(&train, tr_idx + first, B, xh);
+            fl_setup_inputs(&S, &S.train, tr_idx + first, B, xh);
             for (int i = 0; i < B; i++) yh[i] = train.labels[tr_idx[first + i]];
             ops->upload(xd, xh, (size_t)B * dim * sizeof(float));
             ops->upload(yd, yh, (size_t)B * sizeof(int32_t));
             fl_batch b = {.B = B, .x = xd, .y = yd, .y_host = yh, .index = tr_idx + first};
             if (ra.steps == 0) {  // L0 (docs/METHOD.md, "Divergence"); not training time
                 double tt = fl_now();
-                l0 = batch_clean_loss(m, &train, &b);
+                l0 = batch_clean_loss(m, &S, &b);
                 t_run0 += fl_now() - tt;
+                if (model_failed(m, err)) goto fail;
                 if (!isfinite(l0)) {
                     status = "diverged";
                     snprintf(msg, sizeof msg, "epoch %d step %lld: loss is %s at the initial parameters", epoch,
@@ -438,7 +502,7 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
                 double tt = fl_now();
                 int trc = fl_track_step(track, e, &b, epoch, ra.steps, err);
                 t_run0 += fl_now() - tt;
-                if (trc && !error_is_divergence(m, &train, &b, l0, epoch, (long long)s, err->msg, &t_run0,
+                if (trc && !error_is_divergence(m, &S, &b, l0, epoch, (long long)s, err->msg, &t_run0,
                                                 msg, sizeof msg))
                     goto fail;
                 if (trc) { status = "diverged"; break; }
@@ -446,12 +510,21 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
             ops->alloc_peak_reset();
             fl_dist_reset(dist);
             double t0 = fl_now();
+            double box0 = m->box ? m->box->wall_s : 0.0, boxc0 = m->box ? m->box->compute_s : 0.0;
             fl_step_stats st;
             FL_NVTX_PUSH("step");
             int grc = fl_engine_grad(e, &b, &st, err);
+            if (model_failed(m, err)) {
+                FL_NVTX_POP();
+                goto fail;
+            }
+            if (m->box) {
+                ea.t_box += m->box->wall_s - box0;
+                ea.t_box_compute += m->box->compute_s - boxc0;
+            }
             if (grc) {
                 FL_NVTX_POP();
-                if (!error_is_divergence(m, &train, &b, l0, epoch, (long long)s, err->msg, &t_run0, msg,
+                if (!error_is_divergence(m, &S, &b, l0, epoch, (long long)s, err->msg, &t_run0, msg,
                                          sizeof msg))
                     goto fail;
                 status = "diverged";
@@ -527,8 +600,13 @@ int fl_train(const fl_train_cfg* cfg_in, fl_train_result* res, fl_err* err) {
         }
         if (strcmp(status, "ok") == 0 && (last || (cfg->eval_every > 0 && epoch % cfg->eval_every == 0))) {
             double te0 = fl_now();
-            evaluate(m, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
+            evaluate(m, &S, ev_data, ev_idx, n_ev, cfg->eval_batch, &test_loss, &test_acc);
             t_run0 += fl_now() - te0;  // evaluation is not training time
+            if (model_failed(m, err)) goto fail;
+            if (cfg->early_stop > 0) {
+                early_stop_update(&es, m, cfg->early_stop, epoch, last, &test_loss, &test_acc, &ra);
+                if (ra.stopped) last = 1;
+            }
         } else {
             test_loss = test_acc = NAN;
         }
@@ -582,6 +660,7 @@ done:
     free(yh);
     if (m) fl_optim_free(&opt, &m->params);
     fl_track_free(track);
+    free(es.best);
     fl_engine_free(e);
     fl_setup_close(&S);
     free(cfg_rank);

@@ -26,6 +26,15 @@ typedef struct fl_train_cfg {
     char save[512];            // write the final parameters here (safetensors), "" = no
     int save_every;            // also save every this many epochs (0 = only at the end)
     int checkpoint;            // FL_CKPT_NONE | FL_CKPT_BLOCK: BP activation checkpointing (model.h)
+    // black-box prompt tuning (prompt_len > 0; docs/METHOD.md, "Prompt tuning"): the model
+    // trained is z of the prompt A z, seen through a black box's losses
+    int prompt_len;            // P prompt tokens after CLS; 0 = train the model itself
+    int intrinsic_dim;         // d, the dimension of z (default 1000)
+    float projection_scale;    // A's entries are N(0, scale^2 / d) (default 1)
+    char blackbox[512];        // command of an external black box; "" = the built-in ViT of --model
+    float blackbox_timeout;    // seconds an answer may take before the box is killed (0 = no limit)
+    int early_stop;            // stop after this many evaluations without a lower validation loss,
+                               // keeping the best epoch's parameters (0 = off; needs --val-per-class)
     // estimator
     char method[16];           // bp | mezo | lr
     char allocator[32];        // uniform | flops | neyman | oracle | bernoulli | loss

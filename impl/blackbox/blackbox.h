@@ -56,6 +56,7 @@ typedef struct fl_blackbox_vt {
 struct fl_blackbox {
     const fl_blackbox_vt* vt;
     void* impl;
+    char name[160];           // how messages name the box ("black box 'CMD'"); "": by its kind
     int P, D;                 // prompt length and token width, after setup
     int64_t n_data;           // data of the session
     double flops_per_query;   // 0: unknown

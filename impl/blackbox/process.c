@@ -154,6 +154,7 @@ fl_blackbox* fl_blackbox_process_new(const char* cmd, double timeout_s, fl_err* 
     fl_blackbox* bb = fl_calloc(1, sizeof *bb);
     bb->vt = &process_vt;
     bb->impl = p;
+    snprintf(bb->name, sizeof bb->name, "black box '%.140s'", cmd);
     return bb;
 }
 

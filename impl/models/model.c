@@ -197,6 +197,7 @@ void fl_model_free(fl_model* m) {
     for (int i = 0; i < m->n_lin; i++)
         if (m->lin[i].sigma) m->ops->free(m->lin[i].sigma);
     free(m->lin);
+    free(m->failure);
     fl_params_free(&m->params);
     free(m);
 }

@@ -22,6 +22,7 @@
 #include "../core/common.h"
 #include "../backend/params.h"
 #include "../backend/ops.h"
+#include "../blackbox/blackbox.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,12 @@ struct fl_model {
     char desc[160];           // e.g. "mlp:784-256-256-10 relu"
     int no_prefix;            // testing: expand to query rows at the input (no clean prefix)
     int checkpoint;           // FL_CKPT_NONE, or FL_CKPT_BLOCK: BP keeps block inputs only
+    // A model behind a black box (prompt.c): the box, whose counters say how many queries it
+    // answered and how long they took; NULL for a model flbench computes itself.
+    fl_blackbox* box;
+    // A model that can fail at run time (a black box that exits, hangs or answers wrongly)
+    // writes non-finite losses and says why here (malloc'd); NULL while nothing failed.
+    char* failure;
 };
 
 // Rows per query of a linear layer's input and output.

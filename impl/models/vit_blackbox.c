@@ -121,5 +121,6 @@ fl_blackbox* fl_blackbox_vit_new(fl_model* vit, fl_err* err) {
     fl_blackbox* bb = fl_calloc(1, sizeof(fl_blackbox));
     bb->vt = &vit_box_vt;
     bb->impl = b;
+    snprintf(bb->name, sizeof bb->name, "the built-in ViT black box");
     return bb;
 }

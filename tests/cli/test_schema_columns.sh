@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_schema_columns.sh: the results columns of schema 5 (results/SCHEMA.md) with known values,
+# test_schema_columns.sh: the results columns of schema 6 (results/SCHEMA.md) with known values,
 # on short real runs on the Fashion-MNIST files:
 #  - bp: `allocator`, `scope`, `pairing`, `baseline` empty (no `-`), `series` bp;
 #  - --classes 5-9: `dataset` fashion-mnist, `classes` 5-9; without it `classes` empty;
