@@ -146,6 +146,8 @@ track() {
 # with its fetch command (ImageNet: by hand); exit 2 when anything is missing. Needs only the
 # CPU build, so make reproduce PROFILE=paper runs it before building the CUDA backend.
 paper_check() {
+    # the paper's first application: its model is CLIP, which no built-in box answers
+    echo "reproduce.sh: not in this profile: black-box prompt tuning of CLIP (the paper's first application) needs an external black box: README.md, \"Your own model behind the black box\" (bench/blackbox/blackbox_clip.py; docs/APPLICATIONS.md)"
     missing=0
     for c in bench/configs/paper_vitb16.conf; do
         "$B" sweep "$c" --out results/reproduce/paper --check || missing=1
@@ -174,6 +176,7 @@ default)
     ckpt=${FMNIST_VIT_CKPT:-results/reproduce/cache/fmnist04-vit.safetensors}
     pretrain bench/configs/fmnist_vit_pretrain.conf "$ckpt" "$out"
     sweep bench/configs/fmnist_vit_fewshot.conf "$out"
+    sweep bench/configs/fmnist_vit_prompt.conf "$out"
     sweep bench/configs/fmnist_mlp.conf "$out"
     sweep bench/configs/fmnist_mlp_noisy.conf "$out"
     variance "$out" 50 3 4,8,16,32,64
@@ -184,6 +187,7 @@ quick)
     out=results/reproduce/quick
     pretrain bench/configs/quick_fmnist_vit_pretrain.conf results/reproduce/cache/quick-fmnist04-vit.safetensors "$out"
     sweep bench/configs/quick_fmnist_vit_fewshot.conf "$out"
+    sweep bench/configs/quick_fmnist_vit_prompt.conf "$out"
     sweep bench/configs/quick_fmnist_mlp.conf "$out"
     sweep bench/configs/quick_fmnist_mlp_noisy.conf "$out"
     ckpt=results/reproduce/cache/quick-fmnist04-vit.safetensors

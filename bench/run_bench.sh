@@ -6,11 +6,13 @@
 #   results/bench/budget.csv   cost against budget: lr and lr-flops on W1, lr on W2
 #   results/bench/scaling.csv, scaling_summary.csv  strong scaling over 2 MPI ranks, one
 #                              thread each: W1 and W2, lr and mezo (bench/scaling.sh)
+#   results/bench/protocol.csv, protocol_summary.csv  the black-box protocol's overhead per
+#                              query against the built-in ViT's time per query (bench/protocol.sh)
 #   results/figures/bench_threads.{png,pdf}, bench_budget.{png,pdf}  (plots/bench_*.gp)
 # Environment: FLBENCH (default build/flbench), BENCH_DIR (results/bench), FIGDIR
 # (results/figures), BENCH_W3=0 to leave out W3 (ViT-B/16: minutes), BENCH_W2_BUDGETS
 # (default 4,8,16,32,64), BENCH_QUICK=1 for a check of the pipeline in about a minute (W1 only),
-# BENCH_PARTS (default "main threads budget scaling"): which of the four runs to redo; the figures are
+# BENCH_PARTS (default "main threads budget scaling protocol"): which of the five runs to redo; the figures are
 # always redrawn from the CSV there.
 set -eu
 B=${FLBENCH:-build/flbench}
@@ -25,14 +27,14 @@ BIN=$(mktemp "${TMPDIR:-/tmp}/flbench-bench.XXXXXX")
 trap 'rm -f "$BIN"' EXIT
 cp "$B" "$BIN" && chmod 755 "$BIN"
 B=$BIN
-PARTS=${BENCH_PARTS:-main threads budget scaling}
+PARTS=${BENCH_PARTS:-main threads budget scaling protocol}
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 for p in $PARTS; do
     case $p in
     main) rm -f "$D/bench.csv" ;;
     threads | budget) rm -f "$D/$p.csv" ;;
-    scaling) ;;  # bench/scaling.sh starts its files anew
-    *) echo "run_bench.sh: BENCH_PARTS: unknown part '$p' (expected main, threads, budget, scaling)" >&2; exit 2 ;;
+    scaling | protocol) ;;  # bench/scaling.sh and bench/protocol.sh start their files anew
+    *) echo "run_bench.sh: BENCH_PARTS: unknown part '$p' (expected main, threads, budget, scaling, protocol)" >&2; exit 2 ;;
     esac
 done
 
@@ -74,6 +76,12 @@ if has scaling; then
     say "strong scaling over MPI ranks (one thread each, measured alternately)"
     if [ "$QUICK" = 1 ]; then SCALING_WORKLOADS=W1 SCALING_ROUNDS=1 FLBENCH=$B BENCH_DIR=$D sh bench/scaling.sh
     else FLBENCH=$B BENCH_DIR=$D sh bench/scaling.sh; fi
+fi
+
+if has protocol; then
+    say "the black-box protocol: overhead per query against the built-in ViT (measured alternately)"
+    if [ "$QUICK" = 1 ]; then PROTOCOL_ROUNDS=1 FLBENCH=$B BENCH_DIR=$D sh bench/protocol.sh
+    else FLBENCH=$B BENCH_DIR=$D sh bench/protocol.sh; fi
 fi
 
 # Plot data: whitespace tables from the CSV, columns found by name.

@@ -12,7 +12,8 @@ trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/data" "$T/weights" "$T/bin"
 # PATH without nvcc: links to the tools the check uses (and the C compiler, should make
 # rebuild an object, as it does for schema.o after a commit changes the revision), no nvcc
-for t in sh make sed grep cat mkdir rm date nproc dirname git cmp cc gcc ar as ld; do
+# (mpicc too: without it make would build another variant, without MPI)
+for t in sh make sed grep cat mkdir rm date nproc dirname git cmp cc gcc ar as ld mpicc; do
     p=$(command -v "$t") && [ ! -e "$T/bin/$t" ] && ln -s "$p" "$T/bin/$t"
 done
 export FLBENCH_DATA="$T/data" FLBENCH_WEIGHTS="$T/weights"
@@ -24,6 +25,8 @@ listed() {
     for d in $DATASETS; do grep -q "^missing dataset  $d " "$1" || miss="$miss $d"; done
     grep -q "^missing weights  $T/weights/vit-base-patch16-224-in21k " "$1" || miss="$miss weights"
     grep "^missing dataset  imagenet " "$1" | grep -q "by hand" || miss="$miss imagenet-by-hand"
+    # CLIP prompt tuning is listed as needing an external black box, with the README's recipe
+    grep "CLIP" "$1" | grep -q "external black box.*README.md" || miss="$miss clip-blackbox"
     echo "$miss"
 }
 
@@ -37,7 +40,7 @@ else
     sed 's/^/    /' "$T/check"
 fi
 
-if [ -n "${FL_SAN:-}" ] || [ "$B" != build/flbench ] || [ "$(cat build/variant 2>/dev/null)" != CPU-only ]; then
+if [ -n "${FL_SAN:-}" ] || [ "$B" != build/flbench ] || ! grep -qx 'CPU-only\(+MPI\)\{0,1\}' build/variant 2>/dev/null; then
     echo "SKIP reproduce_paper_make_checks_first: build/flbench is not the CPU build of make test (the make would rebuild it)"
     exit 0
 fi
