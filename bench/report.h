@@ -169,6 +169,14 @@ int rp_write_plotdata(const rdata* d, const char* dir, const char* plotdir, int 
 // Appends a Markdown section for DIR to md and may write plot data into plotdir; returns 0,
 // or -1 when it has nothing to say.
 int fl_report_variance(FILE* md, const char* dir, const char* plotdir);
+
+// ---------------------------------------------------------------------------------------
+// prompt tuning (report_prompt.c)
+
+// 1 when task k's model is a prompt over a black box (its rows' model "prompt:...").
+int rp_task_is_prompt(const rdata* d, int k);
+// The prompt-tuning table of task k: validation loss, stop epoch, epochs run, black-box share.
+void rp_write_prompt(FILE* md, const rdata* d, int k);
 // A folder of `flbench variance` results only: REPORT.md with that section alone. Returns 0,
 // 1 when DIR/variance holds no variance CSV (the caller reports that), -1 on error.
 int fl_report_variance_only(const char* dir);

@@ -166,6 +166,7 @@ static void write_task(FILE* md, rdata* d, int k, const char* figrel, const char
                     q.n_cells, q.s.mean, qpd.s.mean, spt, w.s.mean, st.s.mean, rss.s.mean, dev.s.mean, modt);
         }
     }
+    if (forward_series && rp_task_is_prompt(d, k)) rp_write_prompt(md, d, k);
     if (forward_series) {
         write_memory(md, d, k);
         rp_write_claims(md, d, k);

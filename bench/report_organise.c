@@ -76,7 +76,11 @@ void rp_organise(rdata* d) {
             snprintf(k->key, sizeof k->key, "%s", tkey);
             int sh = atoi(shots);
             char shot_txt[48];
-            if (sh > 0) snprintf(shot_txt, sizeof shot_txt, "%d-shot", sh);
+            char vpc[16];  // --val-per-class V holds V of the K shots out: K - V train
+            fl_config_option(fl_csv_field(t, r, "config"), "val-per-class", vpc, sizeof vpc);
+            int v = atoi(vpc);
+            if (sh > 0 && v > 0 && v < sh) snprintf(shot_txt, sizeof shot_txt, "%d-shot (+%d held out)", sh - v, v);
+            else if (sh > 0) snprintf(shot_txt, sizeof shot_txt, "%d-shot", sh);
             else snprintf(shot_txt, sizeof shot_txt, "full training set");
             snprintf(k->title, sizeof k->title, "%s, %s, %s%s", dataset[0] ? dataset : "?", model[0] ? model : "?", shot_txt,
                      !strcmp(split, "val") ? " (validation split)" : "");
