@@ -109,6 +109,9 @@ int fl_track_check(const fl_train_cfg* cfg, fl_err* err) {
     if (!fl_estimator_find(cfg->method) || fl_method_is_exact(cfg->method))
         return fl_fail(err, "--track-variance: --method %s has no variance to track (%s)", cfg->method,
                        fl_estimator_names_forward());
+    if (cfg->prompt_len > 0)  // the tracked variance is measured against the BP gradient
+        return fl_fail(err, "--track-variance: measures against the BP gradient, which a black box does not give (found --prompt-len %d)",
+                       cfg->prompt_len);
     return 0;
 }
 

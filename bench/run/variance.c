@@ -220,6 +220,9 @@ int fl_variance_run(const fl_variance_cfg* c, fl_err* err) {
             if (!fl_allocator_find(a)) return fl_fail(err, "--allocators: unknown allocator '%s' (expected %s)", a, fl_allocator_names());
             snprintf(alist[na++], 32, "%s", a);
         }
+    if (t->prompt_len > 0)  // the study's reference is the BP gradient
+        return fl_fail(err, "--prompt-len %d: the study measures against the BP gradient, which a black box does not give "
+                       "(tests/unit/test_prompt.c checks prompt estimators against finite differences)", t->prompt_len);
     fl_setup S;
     char status[24];
     if (fl_setup_open(t, &S, status, err)) return -1;

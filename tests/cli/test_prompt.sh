@@ -156,4 +156,9 @@ bp|--blackbox "$NUMPY_BOX" --shots 4 --batch 10 --method bp|forward-only
 prompt_len_0|--blackbox "$NUMPY_BOX" --shots 4 --prompt-len 0|at least 1 prompt token
 mlp_builtin|--model mlp --shots 4 --batch 10|built-in black box is a ViT
 missing_command|--blackbox "./no-such-black-box" --shots 4 --batch 10|black box
+track_variance|--blackbox "$NUMPY_BOX" --shots 4 --batch 10 --track-variance 2 --out $T/tv.csv|BP gradient
 CASES
+$B variance --prompt-len 4 --blackbox "$NUMPY_BOX" --shots 4 --batch 10 --out "$T/v.csv" >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "BP gradient" "$T/err"; then pass prompt_variance_refused
+else fail prompt_variance_refused "exit $rc: $(head -c 300 "$T/err")"; fi
