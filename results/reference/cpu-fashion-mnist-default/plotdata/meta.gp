@@ -1,25 +1,27 @@
 # written by flbench report: what the data files of this folder hold
-npanels = 3
-array ptask[3]
+npanels = 4
+array ptask[4]
 ptask[1] = 1
 ptask[2] = 2
 ptask[3] = 3
-ntasks = 4
+ptask[4] = 5
+ntasks = 5
 nseries = 7
-array task_title[4]
+array task_title[5]
 array series_name[7]
-array loss_budget[4]
-array alloc_budget[4]
-array task_series[4]   # the 0-based block indices holding data, per task
-array task_allocs[4]   # the same for the allocation histograms
-array task_scatter[4]  # and the scatter plots (only data with a proxy value)
-array compress_n[4]
-array compress_lo[4]
-array compress_hi[4]
+array loss_budget[5]
+array alloc_budget[5]
+array task_series[5]   # the 0-based block indices holding data, per task
+array task_allocs[5]   # the same for the allocation histograms
+array task_scatter[5]  # and the scatter plots (only data with a proxy value)
+array compress_n[5]
+array compress_lo[5]
+array compress_hi[5]
 compress_n[1] = 4; compress_lo[1] = 4; compress_hi[1] = 32
 compress_n[2] = 4; compress_lo[2] = 4; compress_hi[2] = 32
 compress_n[3] = 4; compress_lo[3] = 4; compress_hi[3] = 32
 compress_n[4] = 0; compress_lo[4] = 1; compress_hi[4] = 2
+compress_n[5] = 0; compress_lo[5] = 20; compress_hi[5] = 40
 nalloc = 2
 array alloc_name[2]
 alloc_name[1] = "flops"
@@ -56,3 +58,9 @@ loss_budget[4] = 1
 alloc_budget[4] = -1   # -1: no allocation logs for this task
 task_allocs[4] = ""
 task_scatter[4] = ""
+task_title[5] = "fashion-mnist[5-9], prompt, 16-shot (+20 held out) (val)"
+task_series[5] = "2 4 5"
+loss_budget[5] = 20
+alloc_budget[5] = -1   # -1: no allocation logs for this task
+task_allocs[5] = ""
+task_scatter[5] = ""
