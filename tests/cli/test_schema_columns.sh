@@ -63,8 +63,8 @@ if $B train $TASK --model mlp:784-16-10 --method mezo --budget 2 --epochs 1 --ou
     if [ "$got" = "|fashion-mnist|test|mezo-uniform" ]; then pass schema_all_classes_empty; else fail schema_all_classes_empty "classes|dataset|eval_split|series = $got"; fi
 else fail schema_all_classes_empty "flbench train failed: $(tail -2 "$T/err")"; fi
 
-# the cell keys of the committed reference run (schema 3) are those its configurations give now
-for c in fmnist_mlp fmnist_mlp_noisy fmnist_vit_fewshot fmnist_vit_pretrain; do
+# the cell keys of the committed reference run are those its configurations give now
+for c in fmnist_mlp fmnist_mlp_noisy fmnist_vit_fewshot fmnist_vit_pretrain fmnist_vit_prompt; do
     $B sweep bench/configs/$c.conf --out "$T/dry" --dry-run 2>&1
 done | grep -o '[a-z0-9-]*;[^ ]*h=[0-9a-f]*' | sort -u >"$T/keys_now"
 cut -d, -f2 results/reference/cpu-fashion-mnist-default/*.csv | grep -v '^cell_key$' | sort -u >"$T/keys_ref"
