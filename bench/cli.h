@@ -5,6 +5,8 @@
 int fl_cmd_train(int argc, char** argv);
 // `flbench prompt`: train's options, tuning a prompt of a frozen model behind a black box.
 int fl_cmd_prompt(int argc, char** argv);
+// `flbench blackbox`: the frozen ViT served over the black-box protocol (cmd_blackbox.c).
+int fl_cmd_blackbox(int argc, char** argv);
 // `flbench data fetch|inspect|list|bench|export` (cmd_data.c); argv as the CLI passes it or starting
 // at the subcommand. 0 ok, 1 failed, 2 bad usage.
 int fl_cmd_data(int argc, char** argv);

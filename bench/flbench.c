@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     const command cmds[] = {
         {"train", fl_cmd_train, "train one configuration; one CSV row per epoch"},
         {"prompt", fl_cmd_prompt, "tune a prompt of a frozen model through its losses only (black box)"},
+        {"blackbox", fl_cmd_blackbox, "serve a frozen ViT as a black box on stdin/stdout (docs/BLACKBOX.md)"},
         {"sweep", fl_cmd_sweep, "run the cells of a sweep configuration (resumable, shardable)"},
         {"merge", fl_cmd_merge, "merge shard CSVs, checking for missing or duplicate cells"},
         {"report", fl_cmd_report, "write REPORT.md from results CSV"},

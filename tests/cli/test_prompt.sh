@@ -11,6 +11,8 @@
 #    the rows written before it unchanged;
 #  - early stopping ends with the best epoch's parameters (stop_epoch, the final row's
 #    evaluation the lowest), and is refused without a validation split;
+#  - the built-in ViT served across a process boundary (flbench blackbox) gives the same rows
+#    bit for bit as in process (another seed, the control, does not);
 #  - the black box's time is recorded apart (t_blackbox_ms within step_ms), every answered row
 #    is a query within the spend rule; bad options get one line and exit 2.
 B=${FLBENCH:-build/flbench}
@@ -91,6 +93,20 @@ if $B train --model $VIT --dataset fashion-mnist --classes 0-4 --shots 200 --met
     m=$(col "$T/vv3e-2.csv" model)
     if lowered "$a" "$b" && ! lowered "$c" "$d" && [ "$m" = "prompt:P=10,d=1000:$VIT" ]; then pass prompt_vit_lowers_validation_loss
     else fail prompt_vit_lowers_validation_loss "lr 3e-2: $a -> $b; control lr 1e-9: $c -> $d; model $m"; fi
+    # the same ViT served across a process boundary (flbench blackbox) gives the same rows, bit for
+    # bit, as in process; the negative control, another seed, does not
+    SV="$VAL --method lr --allocator flops --budget 8 --epochs 2 --lr 3e-2"
+    $B prompt --weights "$T/vit04.safetensors" $SV --out "$T/in.csv" 2>"$T/err"
+    $B prompt --blackbox "$B blackbox --weights $T/vit04.safetensors --threads 1" $SV --out "$T/served.csv" 2>>"$T/err"
+    $B prompt --blackbox "$B blackbox --weights $T/vit04.safetensors --threads 1" $SV --seed 2 --out "$T/served2.csv" 2>>"$T/err"
+    same_rows() {
+        python3 -c 'import csv, sys
+a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
+cols = ["epoch", "train_loss", "eval_loss", "eval_acc", "queries", "grad_norm", "fwd_gflop", "n_lo", "n_hi", "spend_per_datum"]
+sys.exit(0 if a and len(a) == len(b) and all(x[c] == y[c] for x, y in zip(a, b) for c in cols) else 1)' "$1" "$2" 2>/dev/null
+    }
+    if same_rows "$T/in.csv" "$T/served.csv" && ! same_rows "$T/in.csv" "$T/served2.csv"; then pass prompt_served_vit_equals_builtin
+    else fail prompt_served_vit_equals_builtin "rows differ across the process boundary, or the control matched: $(tail -2 "$T/err")"; fi
 else
     fail prompt_vit_lowers_validation_loss "pretraining: $(tail -1 "$T/err")"
 fi
@@ -162,3 +178,7 @@ $B variance --prompt-len 4 --blackbox "$NUMPY_BOX" --shots 4 --batch 10 --out "$
 rc=$?
 if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "BP gradient" "$T/err"; then pass prompt_variance_refused
 else fail prompt_variance_refused "exit $rc: $(head -c 300 "$T/err")"; fi
+$B blackbox </dev/null >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "--weights is required" "$T/err"; then pass blackbox_refuses_no_weights
+else fail blackbox_refuses_no_weights "exit $rc: $(head -c 300 "$T/err")"; fi
