@@ -112,13 +112,14 @@ fallback_build() {  # the Makefile's rules by hand, for an image without make
     rm -f build/libflbench.a && ar rcs build/libflbench.a build/fbh/*.o || return 1
     matio_stub
     local LL="build/libflbench.a build/libfl.a -L$CUDA_LIB -lcublas -lcudart -lstdc++ -lopenblas -lgsl -lcsv -lcjson -ljpeg -lpng -lmatio -lz -lm -fopenmp"
-    fl gcc $CF -o build/tests/test_cuda tests/unit/test_cuda.c $LL && fl gcc $CF -o build/bench_gpu bench/gpu/bench_gpu.c $LL
+    fl gcc $CF -o build/tests/test_cuda tests/unit/test_cuda.c $LL && fl gcc $CF -o build/bench_gpu bench/gpu/bench_gpu.c $LL &&
+        fl gcc $CF -o build/tests/test_vit_prompt tests/unit/test_vit_prompt.c $LL
 }
 tb=$(date +%s)
 if command -v make >/dev/null && [ -z "${FL_GPU_CHECK_NO_MAKE:-}" ]; then
     { LD_LIBRARY_PATH=$RUNLIB timeout "$(cap 200)" $MK build/libfl.a && matio_stub &&
       LD_LIBRARY_PATH=$RUNLIB timeout "$(cap 120)" make -j16 cuda CUDA_HOME="$CUDA_HOME" ;
-      LD_LIBRARY_PATH=$RUNLIB timeout "$(cap 120)" $MK build/tests/test_cuda build/bench_gpu; } >"$OUT/build.log" 2>&1
+      LD_LIBRARY_PATH=$RUNLIB timeout "$(cap 120)" $MK build/tests/test_cuda build/bench_gpu build/tests/test_vit_prompt; } >"$OUT/build.log" 2>&1
 else
     LD_LIBRARY_PATH=$RUNLIB timeout "$(cap 240)" bash -c "$(declare -f fallback_build matio_stub fl); CUDA_HOME=$CUDA_HOME CUDA_LIB=$CUDA_LIB DEPS=$DEPS RUNLIB=$RUNLIB fallback_build" >"$OUT/build.log" 2>&1
 fi
@@ -132,6 +133,9 @@ fl timeout "$(cap 150)" build/tests/test_cuda >"$OUT/test_cuda.txt" 2>&1
 echo "test_cuda exit $?: $(grep -c '^PASS' "$OUT/test_cuda.txt") passed, $(grep -c '^FAIL' "$OUT/test_cuda.txt") failed, $(grep -c '^SKIP' "$OUT/test_cuda.txt") skipped"
 grep -E "^(FAIL|SKIP)|check failed|device:|\|g_gpu" "$OUT/test_cuda.txt" | head -60
 [ -x build/flbench ] && FLBENCH=build/flbench fl timeout "$(cap 30)" sh tests/cli/test_cuda_cli.sh 2>&1 | head -5
+# the ViT with prompt tokens (black-box prompt tuning) on the device, against the CPU and a
+# double-precision reference (its *_cuda tests)
+[ -x build/tests/test_vit_prompt ] && fl timeout "$(cap 60)" build/tests/test_vit_prompt 2>&1 | grep -E "^(PASS|FAIL|SKIP)|check failed" | head -12
 
 phase "data parallelism on the GPU (docs/SCALING.md)"
 # --slices 2 on one rank: the slice partials and their fold on the device, against the CPU's
