@@ -4,7 +4,7 @@
 // built-in box computes in process (the same losses, bit for bit).
 //   flbench blackbox --weights FILE|DIR [--heads H] [--backend cpu|cuda] [--threads N]
 // The model is the ViT the weights describe (a checkpoint of train --save, or a Hugging Face
-// directory); its classifier must have the session's classes. Standard output carries frames
+// directory); its classifier must have the classes of the box's data. Standard output carries frames
 // only; notes and errors go to standard error. Exit status: 0 after QUIT or the end of input,
 // 1 on a malformed request, 2 with one line for bad options or weights.
 #include <stdio.h>

@@ -8,7 +8,7 @@
 int fl_train_open_data(const fl_train_cfg* cfg, fl_images* train, fl_images* test, fl_err* err);  // data.c
 
 void fl_setup_close(fl_setup* s) {
-    fl_model_free(s->m);      // a prompt model ends its box's session first
+    fl_model_free(s->m);      // a prompt model ends its box's connection first
     fl_model_free(s->inner);
     free(s->train_id);
     free(s->test_id);

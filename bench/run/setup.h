@@ -20,8 +20,8 @@ typedef struct fl_setup {
     char dataset_desc[128];    // "fashion-mnist", "fashion-mnist[5-9]", "... label-noise=0.3"
     // black-box prompt tuning (cfg->prompt_len > 0, prompt_setup.c): m is the prompt model,
     // inner the built-in ViT behind its box (NULL for an external box), and the model's input
-    // is a datum's index in the box's session: train_id (train.n) and test_id (test.n) map an
-    // image to it, -1 where the session does not hold the image. NULL: inputs are the images.
+    // is a datum's index among the box's data: train_id (train.n) and test_id (test.n) map an
+    // image to it, -1 where the box does not hold the image. NULL: inputs are the images.
     fl_model* inner;
     int64_t* train_id;
     int64_t* test_id;
@@ -33,9 +33,9 @@ int fl_setup_open(const fl_train_cfg* cfg, fl_setup* s, char status[24], fl_err*
 void fl_setup_close(fl_setup* s);
 
 // The model's inputs (B, fl_setup_in_dim) for images idx[0..B) of d (&s->train or &s->test):
-// the normalised images, or under prompt tuning the data's indices in the box's session.
+// the normalised images, or under prompt tuning the data's indices among the box's data.
 void fl_setup_inputs(const fl_setup* s, const fl_images* d, const int64_t* idx, int B, float* x);
 int64_t fl_setup_in_dim(const fl_setup* s, const fl_images* d);
-// Prompt tuning's part of fl_setup_open (prompt_setup.c): the black box, its session and the
+// Prompt tuning's part of fl_setup_open (prompt_setup.c): the black box, its data and the
 // prompt model, with s->m the built-in ViT (or NULL for an external box) on entry.
 int fl_setup_prompt(const fl_train_cfg* cfg, fl_setup* s, fl_err* err);

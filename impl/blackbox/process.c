@@ -2,7 +2,7 @@
 // /bin/sh -c CMD in a process group of its own, spoken to in length-prefixed .npy frames over pipes to its stdin and from its
 // stdout; its stderr is ours. Every fault (the box exits, is silent past the timeout, answers
 // the wrong thing) is one line through fl_err, and the process is then killed and reaped: the
-// session is over, later calls fail at once. Starting a box sets SIGPIPE to SIG_IGN in this
+// connection is over, later calls fail at once. Starting a box sets SIGPIPE to SIG_IGN in this
 // process, so that a box that dies makes writes fail with EPIPE instead of ending flbench.
 #include "blackbox.h"
 #include "impl/io/npyframe.h"
@@ -23,7 +23,7 @@ typedef struct {
     double timeout_s;     // 0: wait forever
     pid_t pid;            // 0 once reaped
     int to_box, from_box; // our ends of its stdin and stdout, -1 once closed
-    int broken;           // an earlier fault ended the session
+    int broken;           // an earlier fault ended the connection
     int n_classes;
     char what[48];        // "the setup", "request 5": the message being answered
 } bb_process;
@@ -58,7 +58,7 @@ static void bb_reap(bb_process* p, double grace_s, int* status) {
     p->pid = 0;
 }
 
-// Ends the session after a fault: pipes closed, the process killed and reaped.
+// Ends the connection after a fault: pipes closed, the process killed and reaped.
 static void bb_kill(bb_process* p) {
     close_fd(&p->to_box);
     close_fd(&p->from_box);
@@ -86,7 +86,7 @@ static int bb_ended(bb_process* p, fl_err* err) {
     return fl_fail(err, "black box '%s' ended before answering %s", p->cmd, p->what);
 }
 
-// Turns a frame outcome (not 0) into the session's end and one message.
+// Turns a frame outcome (not 0) into the connection's end and one message.
 static int bb_fault(bb_process* p, int rc, double timeout_s, fl_err* err) {
     if (rc == FL_FRAME_EOF) return bb_ended(p, err);
     bb_kill(p);
@@ -162,7 +162,7 @@ fl_blackbox* fl_blackbox_process_new(const char* cmd, double timeout_s, fl_err* 
 
 static int bb_usable(bb_process* p, fl_err* err) {
     if (!p->broken) return 0;
-    return fl_fail(err, "black box '%s' cannot answer %s: its session ended at an earlier fault", p->cmd, p->what);
+    return fl_fail(err, "black box '%s' cannot answer %s: its connection ended at an earlier fault", p->cmd, p->what);
 }
 
 // Reads frame k of the answer, of dtype and shape (entries -1: any).

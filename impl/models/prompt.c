@@ -1,6 +1,6 @@
 // prompt.c: black-box prompt tuning as a model (see prompt.h for what it is and why it is one).
 //
-// Forward over B data and Q query rows (x (B, 1) holds each datum's index in the box's session):
+// Forward over B data and Q query rows (x (B, 1) holds each datum's index among the box's data):
 //   u (S, d) = 1 z^T + b (+ sigma eps per query row, when LR perturbs the layer)   S = B or Q
 //   prompts (S', P*D) = u A^T           S' = 1 when u is per datum (every row has z itself)
 //   loss (Q), argmax (Q) = box(row r: datum x[row_datum[r]], prompt row r or 0)
@@ -22,7 +22,7 @@ typedef struct {
     float* prompts_h;         // (max_rows, P*D)
     float* ids_h;             // (max_B)
     int32_t* row_datum_h;     // (max_rows) the row's datum within the batch
-    int32_t* req_datum;       // (max_rows) the row's datum in the session
+    int32_t* req_datum;       // (max_rows) the row's datum among the box's data
     int32_t* req_prompt;      // (max_rows)
     float* loss_h;            // (max_rows)
     int32_t* argmax_h;        // (max_rows)

@@ -2,7 +2,7 @@
 // The trainable parameters are z (d): the prompt is A z, A a fixed random projection
 // (P*D, d) drawn from the seed, and the model behind the prompt is a black box (blackbox.h)
 // that answers one loss per query. The model's input is the name of a datum: x (B, 1) holds
-// the datum's index in the black box's session. Only z is trained; the box's weights are never
+// the datum's index among the black box's data. Only z is trained; the box's weights are never
 // seen. Forward only: no BP through a black box.
 //
 // As a model, z is one linear layer "prompt" of one input held at 1: its weight (d, 1) is z,

@@ -1,5 +1,5 @@
 // vit_blackbox.c: flbench's own frozen ViT as a black box (blackbox.h, kind "vit"). Setup
-// keeps a copy of the session's data; a query gathers the data its rows name into one batch
+// keeps a copy of the box's data; a query gathers the data its rows name into one batch
 // (each datum once, in order of first use), renumbers the rows into it and answers with
 // fl_vit_prompt_losses (vit_prompt.c). The model is borrowed and only read.
 #include <string.h>
@@ -9,7 +9,7 @@
 typedef struct {
     fl_model* vit;      // borrowed
     int P;
-    int64_t n;          // data of the session
+    int64_t n;          // data set up
     float* x;           // (n, C, H, W)
     int32_t* y;         // (n)
     int32_t* slot;      // (n) a datum's index in the current request's batch, -1 when absent

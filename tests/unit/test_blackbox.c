@@ -302,11 +302,11 @@ static void test_numpy_box(void) {
 // ---- faults -----------------------------------------------------------------------------------
 
 // Starts cmd, sets up, answers `good` requests, then expects the next call (setup if good < 0)
-// to fail with a message holding needle1 and needle2. A fault of the process ends its session
+// to fail with a message holding needle1 and needle2. A fault of the process ends its connection
 // (it is reaped at once); a non-finite loss is the caller's to refuse (fl_blackbox_query), and
 // the box, sound as a process, is ended by fl_blackbox_free.
 static void expect_fault(const char* cmd, int good, double timeout_s, const char* needle1, const char* needle2,
-                         int ends_session) {
+                         int ends_connection) {
     fl_err err = {{0}};
     fl_blackbox* bb = fl_blackbox_process_new(cmd, timeout_s, &err);
     CHECK(bb != NULL, "%s: %s", cmd, err.msg);
@@ -338,8 +338,8 @@ static void expect_fault(const char* cmd, int good, double timeout_s, const char
     CHECK(timeout_s <= 0 || took < timeout_s + 10, "%s: the fault took %.1f s to show, timeout %.1f s", cmd, took,
           timeout_s);
     if (getenv("FL_TEST_VERBOSE")) printf("    %s (%.2f s)\n", err.msg, took);
-    if (ends_session) CHECK(children_left() == 0, "%s: the box was not reaped after the fault", cmd);
-    if (good >= 0 && ends_session) {  // the session is over: the next call fails at once
+    if (ends_connection) CHECK(children_left() == 0, "%s: the box was not reaped after the fault", cmd);
+    if (good >= 0 && ends_connection) {  // the connection is over: the next call fails at once
         CHECK(fl_blackbox_query(bb, &q.req, loss, argmax, &err) != 0 && strstr(err.msg, "earlier fault"),
               "%s: a call after the fault: %s", cmd, err.msg);
     }
@@ -395,7 +395,7 @@ static void test_faults_of_a_box(void) {
         expect_fault(cmd, 2, 1.0, cases[k].needle1, cases[k].needle2, strcmp(cases[k].mode, "nan") != 0);
         char marker[64];
         snprintf(marker, sizeof marker, "flbench-test-%d", (int)getpid());
-        CHECK(processes_with(marker) == 0, "%s: the box's python outlived the session", cases[k].mode);
+        CHECK(processes_with(marker) == 0, "%s: the box's python outlived the connection", cases[k].mode);
     }
     // mode ok: no fault, and QUIT ends it with status 0
     fl_err err = {{0}};

@@ -449,7 +449,7 @@ static void test_blackbox_vt(void) {
     CHECK(bb->vt->query(bb, &one, &l1, &a1, &compute_s, &err) == 0, "query of one row: %s", err.msg);
     CHECK(prompt_losses(m, x, N, y, P, 1, rd1, rp1, NP, prompts, 0, &w1, NULL) == 0, "direct, one row");
     CHECK(!memcmp(&l1, &w1, sizeof(float)), "one row: box %.9g, direct %.9g", l1, w1);
-    // errors: a datum outside the session, a prompt outside the request
+    // errors: a datum outside the box's data, a prompt outside the request
     const int32_t bad_d[1] = {N}, bad_p[1] = {NP};
     fl_bb_request bad = {.n_rows = 1, .row_datum = bad_d, .row_prompt = rp1, .n_prompts = NP, .prompts = prompts};
     err.msg[0] = 0;
