@@ -244,13 +244,21 @@ void fl_train_apply_runtime(const fl_train_runtime* rt) {
     fl_cuda_set_math(rt->tf32);
 }
 
+// Whether argv[first..) gives --NAME (as "--NAME V" or "--NAME=V").
+static int has_option(int argc, char** argv, int first, const char* name) {
+    size_t n = strlen(name);
+    for (int i = first; i < argc; i++)
+        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) && (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
+            return 1;
+    return 0;
+}
+
 // --weights without --model: the model is the ViT the weights describe (a model directory's
 // config.json, or the "model" metadata of a checkpoint of train --save), as for model
 // forward; its classes come from the data, and a head of another size (or none) is
 // initialised from the seed. Other weights keep the default model.
 static int model_from_weights(fl_train_cfg* c, int argc, char** argv, fl_err* err) {
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return 0;
+    if (has_option(argc, argv, 2, "model")) return 0;
     struct stat sb;
     if (!c->weights[0] || stat(c->weights, &sb) != 0) return 0;  // the load reports a missing file
     if (!S_ISDIR(sb.st_mode)) {
@@ -280,15 +288,6 @@ static int model_from_weights(fl_train_cfg* c, int argc, char** argv, fl_err* er
 static void say(const char* cmd, const fl_dist* d, const char* what, const char* msg) {
     if (d->size > 1) fprintf(stderr, "flbench %s: rank %d of %d: %s%s\n", cmd, d->rank, d->size, what, msg);
     else fprintf(stderr, "flbench %s: %s%s\n", cmd, what, msg);
-}
-
-// Whether argv[first..) gives --NAME (as "--NAME V" or "--NAME=V").
-static int has_option(int argc, char** argv, int first, const char* name) {
-    size_t n = strlen(name);
-    for (int i = first; i < argc; i++)
-        if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) && (argv[i][2 + n] == 0 || argv[i][2 + n] == '='))
-            return 1;
-    return 0;
 }
 
 // `flbench train`, and `flbench prompt` (prompt = 1): train's run with --prompt-len 10 unless

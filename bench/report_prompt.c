@@ -10,10 +10,14 @@
 
 int rp_task_is_prompt(const rdata* d, int k) { return strstr(d->tasks[k].key, "|prompt:") != NULL; }
 
-// Median of v (n > 0; sorts it).
-static double median(double* v, int n) {
-    fl_sort_doubles(v, n);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+// "median (min–max)" of v (n > 0; sorts it), or "–" when n is 0.
+static void median_range(char* out, size_t len, double* v, int n) {
+    if (!n) {
+        snprintf(out, len, "–");
+        return;
+    }
+    double med = fl_median(v, n);  // sorts v
+    snprintf(out, len, "%.0f (%.0f–%.0f)", med, v[0], v[n - 1]);
 }
 
 void rp_write_prompt(FILE* md, const rdata* d, int k) {
@@ -48,19 +52,11 @@ void rp_write_prompt(FILE* md, const rdata* d, int k) {
                 }
             }
             if (!n) continue;
-            char lt[64] = "–", st[64] = "–", rt[64] = "–", sh[32] = "–";
+            char lt[64] = "–", st[64], rt[64], sh[32] = "–";
             mstat ls = rp_stats_of(loss, n_ok);
             if (ls.n) rp_fmt_pm(lt, sizeof lt, ls, 1, 3);
-            if (n_stop) {
-                double lo = stop[0], hi = stop[0];
-                for (int i = 1; i < n_stop; i++) lo = stop[i] < lo ? stop[i] : lo, hi = stop[i] > hi ? stop[i] : hi;
-                snprintf(st, sizeof st, "%.0f (%.0f–%.0f)", median(stop, n_stop), lo, hi);
-            }
-            if (n_ok) {
-                double lo = ran[0], hi = ran[0];
-                for (int i = 1; i < n_ok; i++) lo = ran[i] < lo ? ran[i] : lo, hi = ran[i] > hi ? ran[i] : hi;
-                snprintf(rt, sizeof rt, "%.0f (%.0f–%.0f)", median(ran, n_ok), lo, hi);
-            }
+            median_range(st, sizeof st, stop, n_stop);
+            median_range(rt, sizeof rt, ran, n_ok);
             if (n_share) snprintf(sh, sizeof sh, "%.2f", share / n_share);
             fprintf(md, "| %s | %d | %d/%d | %s | %s | %s | %s |\n", d->series[s].label, t->budgets[b], n_ok, n, lt, st, rt, sh);
         }

@@ -314,10 +314,7 @@ typedef struct {
 // last epoch) with the best parameters back in the model and their evaluation in *loss, *acc.
 static void early_stop_update(early_stop* es, fl_model* m, int patience, int epoch, int last, double* loss,
                               double* acc, run_acc* ra) {
-    if (!es->best) {
-        es->best = fl_malloc(m->params.total * sizeof(float));
-        es->best_epoch = 0;
-    }
+    if (!es->best) es->best = fl_malloc(m->params.total * sizeof(float));
     if (es->best_epoch == 0 || *loss < es->best_loss) {
         es->best_loss = *loss;
         es->best_acc = *acc;
